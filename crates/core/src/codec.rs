@@ -1,0 +1,384 @@
+//! The multi-document YAML/JSON codec: the one place where manifests are parsed and written.
+//!
+//! JSON is parsed as JSON (several times faster than YAML), YAML with `serde-saphyr` set up the
+//! way `kubectl` reads YAML: YAML 1.1 booleans (`yes`, `on`), legacy octal numbers (`0644` is
+//! 420), merge keys, and duplicate keys as an error.
+
+use serde_json::Value;
+use serde_saphyr::{DuplicateKeyPolicy, SerializerOptions, Spanned};
+
+use crate::{Error, Manifest, Origin};
+
+/// How a document was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Format {
+    /// YAML (any number of `---`-separated documents).
+    Yaml,
+    /// JSON (one value, or several values one after another).
+    Json,
+}
+
+/// One parsed document.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Document {
+    /// The document's value.
+    pub value: Value,
+    /// 0-based index among the file's non-empty documents.
+    pub index: usize,
+    /// 1-based line where the document's content starts.
+    pub line: u64,
+    /// The syntax it was written in.
+    pub format: Format,
+}
+
+/// Parses every non-empty document of `bytes`; `file` is only used to name errors.
+///
+/// JSON input (a `.json` file, or content that starts with `{` or `[`) is read with a JSON
+/// parser; YAML otherwise, and also when content that looks like JSON turns out to be YAML
+/// flow style. Empty documents and documents that are only `null` are skipped, as `kubectl`
+/// does.
+///
+/// ```
+/// use converge_core::{parse_documents, Format};
+///
+/// let docs = parse_documents("two.yaml", b"a: 1\n---\n---\nb: yes\nmode: 0644\n")?;
+/// assert_eq!(docs.len(), 2);
+/// assert_eq!(docs[1].line, 4);
+/// assert_eq!(docs[1].value["b"], true);
+/// assert_eq!(docs[1].value["mode"], 420);
+///
+/// let json = parse_documents("one.json", br#"{"kind": "List", "items": []}"#)?;
+/// assert_eq!(json[0].format, Format::Json);
+///
+/// let err = parse_documents("bad.yaml", b"a: 1\nb: [unclosed\n").unwrap_err();
+/// assert!(err.to_string().starts_with("bad.yaml:"), "{err}");
+/// # Ok::<(), converge_core::Error>(())
+/// ```
+///
+/// # Errors
+/// [`Error::Syntax`] with the file, line and column of the first syntax error (including
+/// duplicate keys and input that is not UTF-8).
+pub fn parse_documents(file: &str, bytes: &[u8]) -> Result<Vec<Document>, Error> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let looks_like_json = matches!(
+        bytes.iter().find(|b| !b.is_ascii_whitespace()),
+        Some(b'{' | b'[')
+    );
+    let is_json_file = file.ends_with(".json");
+    if is_json_file || looks_like_json {
+        match parse_json(file, bytes) {
+            Ok(docs) => return Ok(docs),
+            Err(err) if is_json_file => return Err(err),
+            Err(_) => {} // YAML flow style such as `{a: b}`: read it as YAML below.
+        }
+    }
+    parse_yaml(file, bytes)
+}
+
+/// Parses every document of `bytes` and checks that each is a Kubernetes object.
+///
+/// ```
+/// let manifests = converge_core::parse_manifests(
+///     "web.yaml",
+///     b"apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n",
+/// )?;
+/// assert_eq!(manifests[0].id().to_string(), "v1 Service web");
+/// assert_eq!(manifests[0].origin().line, 1);
+/// # Ok::<(), converge_core::Error>(())
+/// ```
+///
+/// # Errors
+/// [`Error::Syntax`] as [`parse_documents`]; [`Error::NotAnObject`] naming the file, document
+/// and line of the first document that is not a Kubernetes object.
+pub fn parse_manifests(file: &str, bytes: &[u8]) -> Result<Vec<Manifest>, Error> {
+    parse_documents(file, bytes)?
+        .into_iter()
+        .map(|doc| Manifest::new(doc.value, Origin::new(file, doc.index, doc.line)))
+        .collect()
+}
+
+fn parse_json(file: &str, bytes: &[u8]) -> Result<Vec<Document>, Error> {
+    let mut docs = Vec::new();
+    let mut stream = serde_json::Deserializer::from_slice(bytes).into_iter::<Value>();
+    let mut offset = 0;
+    let mut line = 1;
+    loop {
+        let start = offset
+            + bytes[offset..]
+                .iter()
+                .take_while(|b| b.is_ascii_whitespace())
+                .count();
+        let Some(next) = stream.next() else { break };
+        line += count_lines(&bytes[offset..start]);
+        let value = next.map_err(|e| Error::Syntax {
+            file: file.to_owned(),
+            line: e.line() as u64,
+            column: e.column() as u64,
+            format: "JSON",
+            message: json_message(&e),
+        })?;
+        offset = stream.byte_offset();
+        let doc_line = line;
+        line += count_lines(&bytes[start..offset]);
+        if !value.is_null() {
+            docs.push(Document {
+                value,
+                index: docs.len(),
+                line: doc_line,
+                format: Format::Json,
+            });
+        }
+    }
+    Ok(docs)
+}
+
+fn count_lines(bytes: &[u8]) -> u64 {
+    bytes.iter().filter(|&&b| b == b'\n').count() as u64
+}
+
+/// serde_json's message without its trailing " at line L column C" (we report those apart).
+fn json_message(err: &serde_json::Error) -> String {
+    let text = err.to_string();
+    match text.rfind(" at line ") {
+        Some(at) => text[..at].to_owned(),
+        None => text,
+    }
+}
+
+fn yaml_options() -> serde_saphyr::Options {
+    serde_saphyr::options! {
+        duplicate_keys: DuplicateKeyPolicy::Error,
+        legacy_octal_numbers: true,
+        strict_booleans: false,
+        with_snippet: false,
+    }
+}
+
+fn parse_yaml(file: &str, bytes: &[u8]) -> Result<Vec<Document>, Error> {
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        let valid = &bytes[..e.valid_up_to()];
+        let line = count_lines(valid) + 1;
+        let column = valid.iter().rev().take_while(|&&b| b != b'\n').count() as u64 + 1;
+        Error::Syntax {
+            file: file.to_owned(),
+            line,
+            column,
+            format: "YAML",
+            message: "not valid UTF-8".to_owned(),
+        }
+    })?;
+    let docs: Vec<Spanned<Value>> = serde_saphyr::from_multiple_with_options(text, yaml_options())
+        .map_err(|e| {
+            let (line, column) = e
+                .location()
+                .map(|l| (l.line(), l.column()))
+                .unwrap_or((0, 0));
+            Error::Syntax {
+                file: file.to_owned(),
+                line,
+                column,
+                format: "YAML",
+                message: yaml_message(&e),
+            }
+        })?;
+    Ok(docs
+        .into_iter()
+        .filter(|doc| !doc.value.is_null())
+        .enumerate()
+        .map(|(index, doc)| Document {
+            line: doc.referenced.line(),
+            value: doc.value,
+            index,
+            format: Format::Yaml,
+        })
+        .collect())
+}
+
+/// The parser's message on one line, without the location it also reports.
+fn yaml_message(err: &serde_saphyr::Error) -> String {
+    let text = err.to_string();
+    let first = text.lines().next().unwrap_or_default();
+    let first = match first.rfind(" at line ") {
+        Some(at) => &first[..at],
+        None => first,
+    };
+    first.trim().to_owned()
+}
+
+fn yaml_writer_options() -> SerializerOptions {
+    let mut options = SerializerOptions::default();
+    options.indent_step = 2;
+    options.compact_list_indent = true;
+    options.prefer_block_scalars = true;
+    // Multi-line strings become `|` blocks; long single-line strings stay on one line.
+    options.folded_wrap_chars = usize::MAX;
+    options
+}
+
+/// Writes one value as a YAML document (no leading `---`), keeping key order, with lists
+/// indented as `kubectl` and `kustomize` print them and multi-line strings as `|` blocks.
+///
+/// ```
+/// let v = serde_json::json!({"kind": "ConfigMap", "data": {"a": "x\ny\n", "b": "on"}, "l": [1, 2]});
+/// assert_eq!(
+///     converge_core::to_yaml(&v)?,
+///     "kind: ConfigMap\ndata:\n  a: |\n    x\n    y\n  b: \"on\"\nl:\n- 1\n- 2\n",
+/// );
+/// # Ok::<(), converge_core::Error>(())
+/// ```
+///
+/// # Errors
+/// [`Error::Encode`] when the value cannot be written (it always can for JSON values; the
+/// error exists for the writer's own limits).
+pub fn to_yaml(value: &Value) -> Result<String, Error> {
+    serde_saphyr::to_string_with_options(value, yaml_writer_options()).map_err(|e| Error::Encode {
+        what: "YAML".to_owned(),
+        message: e.to_string(),
+    })
+}
+
+/// Writes manifests as one multi-document YAML stream, `---` between documents, like
+/// `kustomize build`.
+///
+/// # Errors
+/// As [`to_yaml`].
+pub fn to_yaml_stream<'a>(values: impl IntoIterator<Item = &'a Value>) -> Result<String, Error> {
+    let mut out = String::new();
+    for (i, value) in values.into_iter().enumerate() {
+        if i > 0 {
+            out.push_str("---\n");
+        }
+        out.push_str(&to_yaml(value)?);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn yaml_documents_carry_lines_and_skip_empty_ones() {
+        let text = b"# leading comment\napiVersion: v1\nkind: A\n---\n# only a comment\n---\n\n\nkind: B\n...\n";
+        let docs = parse_documents("m.yaml", text).expect("parse");
+        assert_eq!(docs.len(), 2);
+        assert_eq!((docs[0].index, docs[0].line), (0, 2));
+        assert_eq!((docs[1].index, docs[1].line), (1, 9));
+        assert_eq!(docs[1].value, json!({"kind": "B"}));
+    }
+
+    #[test]
+    fn yaml_follows_kubectl_scalars() {
+        let docs = parse_documents(
+            "s.yaml",
+            b"octal: 0644\nyes_: yes\noff_: off\nquoted: '0644'\nfloat: 1.5\nbig: 9007199254740993\nenum:\n- =\nempty:\ntilde: ~\n",
+        )
+        .expect("parse");
+        let v = &docs[0].value;
+        assert_eq!(v["octal"], 420);
+        assert_eq!(v["yes_"], true);
+        assert_eq!(v["off_"], false);
+        assert_eq!(v["quoted"], "0644");
+        assert_eq!(v["float"], 1.5);
+        assert_eq!(v["big"], 9_007_199_254_740_993_u64);
+        assert_eq!(v["enum"], json!(["="]));
+        assert_eq!(v["empty"], Value::Null);
+        assert_eq!(v["tilde"], Value::Null);
+    }
+
+    #[test]
+    fn yaml_key_order_is_kept() {
+        let docs = parse_documents("o.yaml", b"z: 1\na: 2\nm: 3\n").expect("parse");
+        let keys: Vec<_> = docs[0]
+            .value
+            .as_object()
+            .expect("map")
+            .keys()
+            .cloned()
+            .collect();
+        assert_eq!(keys, ["z", "a", "m"]);
+    }
+
+    #[test]
+    fn yaml_errors_name_file_line_and_column() {
+        let err = parse_documents("bad.yaml", b"a: 1\nb:\n  - x\n  y: z\n").expect_err("invalid");
+        let Error::Syntax {
+            file, line, format, ..
+        } = &err
+        else {
+            panic!("expected a syntax error, got {err:?}")
+        };
+        assert_eq!((file.as_str(), *format), ("bad.yaml", "YAML"));
+        assert_eq!(*line, 4, "{err}");
+
+        let err = parse_documents("dup.yaml", b"a: 1\nb: 2\na: 3\n").expect_err("duplicate");
+        assert!(matches!(err, Error::Syntax { line: 3, .. }), "{err}");
+
+        let err = parse_documents("bin.yaml", b"a: 1\nb: \xff\n").expect_err("not utf-8");
+        assert!(
+            matches!(
+                err,
+                Error::Syntax {
+                    line: 2,
+                    column: 4,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn json_streams_are_parsed_as_json() {
+        let text = b"\n{\"kind\": \"A\",\n \"n\": 1}\n\n{\"kind\": \"B\"}\nnull\n";
+        let docs = parse_documents("s.json", text).expect("parse");
+        assert_eq!(docs.len(), 2);
+        assert!(docs.iter().all(|d| d.format == Format::Json));
+        assert_eq!((docs[0].line, docs[1].line), (2, 5));
+
+        let err = parse_documents("bad.json", b"{\n  \"a\": 1,\n  \"b\" 2\n}\n").expect_err("bad");
+        assert!(
+            matches!(
+                err,
+                Error::Syntax {
+                    line: 3,
+                    format: "JSON",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn flow_yaml_that_looks_like_json_falls_back_to_yaml() {
+        let docs =
+            parse_documents("flow.yaml", b"{kind: A, metadata: {name: a}}\n").expect("parse");
+        assert_eq!(docs[0].format, Format::Yaml);
+        assert_eq!(docs[0].value["metadata"]["name"], "a");
+    }
+
+    #[test]
+    fn yaml_round_trips_through_the_writer() {
+        let v = json!({
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "x", "labels": {}},
+            "data": {"script": "#!/bin/sh\necho hi\n", "flag": "true", "n": "0644", "long": "a ".repeat(100)},
+            "list": [{"name": "a", "ports": [80, 443]}, []],
+        });
+        let text = to_yaml(&v).expect("yaml");
+        let back = parse_documents("rt.yaml", text.as_bytes()).expect("parse");
+        assert_eq!(back[0].value, v, "{text}");
+        let stream = to_yaml_stream([&v, &v]).expect("stream");
+        assert_eq!(
+            parse_documents("rt.yaml", stream.as_bytes())
+                .expect("parse")
+                .len(),
+            2
+        );
+    }
+}

@@ -1,0 +1,16 @@
+#![doc = include_str!("../README.md")]
+
+mod codec;
+mod error;
+mod manifest;
+mod object_ref;
+mod tree;
+
+pub use codec::{Document, Format, parse_documents, parse_manifests, to_yaml, to_yaml_stream};
+pub use error::Error;
+pub use manifest::{Manifest, Origin, index_by_key};
+pub use object_ref::{ObjectKey, ObjectRef};
+pub use tree::{DirTree, EntryKind, FileTree, TreeEntry, normalize_path, walk_files};
+
+/// The JSON value every stage passes objects around as (`serde_json::Value`, key order kept).
+pub use serde_json::Value;

@@ -1,0 +1,358 @@
+//! Read-only file trees: a directory on disk, or (from `converge-source`) a git tree.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use crate::Error;
+
+/// What a path in a tree is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum EntryKind {
+    /// A regular file (or a symbolic link to one inside the tree).
+    File,
+    /// A directory.
+    Dir,
+}
+
+/// One entry of a directory listing.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TreeEntry {
+    /// The entry's own name (no `/`).
+    pub name: String,
+    /// File or directory.
+    pub kind: EntryKind,
+}
+
+/// A read-only tree of files, addressed by relative paths with `/` separators.
+///
+/// Paths are relative to the tree's root: `""` (or `"."`) is the root itself, `"base/web.yaml"`
+/// a file in it. Implementations normalize paths with [`normalize_path`] and refuse absolute
+/// paths and paths that climb out of the root with `..`.
+///
+/// Implementations are cheap to share (`Send + Sync`), and every method is a pure read: calling
+/// it twice gives the same answer for the same tree.
+///
+/// ```
+/// use converge_core::{DirTree, EntryKind, FileTree};
+///
+/// let dir = tempfile::tempdir()?;
+/// std::fs::create_dir(dir.path().join("base"))?;
+/// std::fs::write(dir.path().join("base/web.yaml"), "kind: ConfigMap\n")?;
+///
+/// let tree = DirTree::new(dir.path())?;
+/// assert_eq!(tree.kind("base")?, Some(EntryKind::Dir));
+/// assert_eq!(tree.list("base")?[0].name, "web.yaml");
+/// assert_eq!(tree.read("base/web.yaml")?, b"kind: ConfigMap\n");
+/// assert_eq!(tree.kind("missing.yaml")?, None);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub trait FileTree: Send + Sync + fmt::Debug {
+    /// What `path` is, or `None` when it does not exist.
+    ///
+    /// # Errors
+    /// [`Error::InvalidPath`] for a path outside the tree; [`Error::Io`] when the tree cannot
+    /// be read.
+    fn kind(&self, path: &str) -> Result<Option<EntryKind>, Error>;
+
+    /// The entries of the directory `path`, sorted by name.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] when `path` does not exist, [`Error::InvalidPath`] when it is not a
+    /// directory or lies outside the tree, [`Error::Io`] when it cannot be read.
+    fn list(&self, path: &str) -> Result<Vec<TreeEntry>, Error>;
+
+    /// The contents of the file `path`.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] when `path` does not exist, [`Error::InvalidPath`] when it is a
+    /// directory or lies outside the tree, [`Error::Io`] when it cannot be read.
+    fn read(&self, path: &str) -> Result<Vec<u8>, Error>;
+}
+
+/// Normalizes a relative tree path: drops `.` components, empty components and a trailing `/`,
+/// resolves `..` against earlier components, and refuses absolute paths and paths that would
+/// climb above the root.
+///
+/// ```
+/// use converge_core::normalize_path;
+/// assert_eq!(normalize_path("./base//web.yaml")?, "base/web.yaml");
+/// assert_eq!(normalize_path("overlays/prod/../../base/")?, "base");
+/// assert_eq!(normalize_path(".")?, "");
+/// assert!(normalize_path("../outside").is_err());
+/// assert!(normalize_path("/etc/passwd").is_err());
+/// # Ok::<(), converge_core::Error>(())
+/// ```
+///
+/// # Errors
+/// [`Error::InvalidPath`] as described.
+pub fn normalize_path(path: &str) -> Result<String, Error> {
+    if path.starts_with('/') || path.contains('\\') || path.contains('\0') {
+        return Err(Error::InvalidPath {
+            path: path.to_owned(),
+            reason: "must be a relative path with / separators".to_owned(),
+        });
+    }
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                if parts.pop().is_none() {
+                    return Err(Error::InvalidPath {
+                        path: path.to_owned(),
+                        reason: "climbs out of the tree's root".to_owned(),
+                    });
+                }
+            }
+            other => parts.push(other),
+        }
+    }
+    Ok(parts.join("/"))
+}
+
+/// Every file under `path` (a directory or a single file), recursively, as tree paths in
+/// lexicographic order. Directories and files whose name starts with `.` (`.git`, `.github`)
+/// are skipped.
+///
+/// # Errors
+/// [`Error::NotFound`] when `path` does not exist, and whatever the tree reports.
+pub fn walk_files(tree: &dyn FileTree, path: &str) -> Result<Vec<String>, Error> {
+    let root = normalize_path(path)?;
+    match tree.kind(&root)? {
+        None => Err(Error::NotFound { path: root }),
+        Some(EntryKind::File) => Ok(vec![root]),
+        Some(EntryKind::Dir) => {
+            let mut out = Vec::new();
+            walk_dir(tree, &root, &mut out)?;
+            Ok(out)
+        }
+    }
+}
+
+fn walk_dir(tree: &dyn FileTree, dir: &str, out: &mut Vec<String>) -> Result<(), Error> {
+    for entry in tree.list(dir)? {
+        if entry.name.starts_with('.') {
+            continue;
+        }
+        let path = join(dir, &entry.name);
+        match entry.kind {
+            EntryKind::File => out.push(path),
+            EntryKind::Dir => walk_dir(tree, &path, out)?,
+        }
+    }
+    Ok(())
+}
+
+/// Joins a tree path and a name.
+fn join(dir: &str, name: &str) -> String {
+    if dir.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{dir}/{name}")
+    }
+}
+
+/// A [`FileTree`] over a directory on disk.
+///
+/// Symbolic links are followed while they stay inside the directory; a link that leads out of
+/// it is refused, so a repository cannot make Converge read `/etc/shadow`.
+#[derive(Debug, Clone)]
+pub struct DirTree {
+    root: PathBuf,
+}
+
+impl DirTree {
+    /// A tree rooted at the directory `root`.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] when `root` does not exist, [`Error::InvalidPath`] when it is not a
+    /// directory.
+    pub fn new(root: impl AsRef<Path>) -> Result<Self, Error> {
+        let given = root.as_ref();
+        let shown = given.display().to_string();
+        let root = given
+            .canonicalize()
+            .map_err(|source| io_error(&shown, source))?;
+        if !root.is_dir() {
+            return Err(Error::InvalidPath {
+                path: shown,
+                reason: "is not a directory".to_owned(),
+            });
+        }
+        Ok(DirTree { root })
+    }
+
+    /// The directory this tree reads (canonical).
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Resolves a tree path to a path on disk, following links only while they stay inside.
+    /// `Ok(None)` when it does not exist.
+    fn resolve(&self, path: &str) -> Result<Option<(String, PathBuf)>, Error> {
+        let rel = normalize_path(path)?;
+        let joined = if rel.is_empty() {
+            self.root.clone()
+        } else {
+            self.root.join(&rel)
+        };
+        match joined.canonicalize() {
+            Ok(real) if real.starts_with(&self.root) => Ok(Some((rel, real))),
+            Ok(_) => Err(Error::InvalidPath {
+                path: rel,
+                reason: "is a link that leads out of the tree".to_owned(),
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_error(&rel, e)),
+        }
+    }
+}
+
+fn io_error(path: &str, source: std::io::Error) -> Error {
+    if source.kind() == std::io::ErrorKind::NotFound {
+        Error::NotFound {
+            path: path.to_owned(),
+        }
+    } else {
+        Error::Io {
+            path: path.to_owned(),
+            source,
+        }
+    }
+}
+
+impl FileTree for DirTree {
+    fn kind(&self, path: &str) -> Result<Option<EntryKind>, Error> {
+        let Some((rel, real)) = self.resolve(path)? else {
+            return Ok(None);
+        };
+        let meta = std::fs::metadata(&real).map_err(|e| io_error(&rel, e))?;
+        Ok(Some(if meta.is_dir() {
+            EntryKind::Dir
+        } else {
+            EntryKind::File
+        }))
+    }
+
+    fn list(&self, path: &str) -> Result<Vec<TreeEntry>, Error> {
+        let Some((rel, real)) = self.resolve(path)? else {
+            return Err(Error::NotFound {
+                path: normalize_path(path)?,
+            });
+        };
+        let reader = std::fs::read_dir(&real).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotADirectory {
+                Error::InvalidPath {
+                    path: rel.clone(),
+                    reason: "is not a directory".to_owned(),
+                }
+            } else {
+                io_error(&rel, e)
+            }
+        })?;
+        let mut entries = Vec::new();
+        for entry in reader {
+            let entry = entry.map_err(|e| io_error(&rel, e))?;
+            let Ok(name) = entry.file_name().into_string() else {
+                continue; // names that are not UTF-8 cannot be addressed by tree paths
+            };
+            let child = join(&rel, &name);
+            // A dangling link, or one leading out of the tree, is not listed.
+            match self.resolve(&child) {
+                Ok(Some((_, real_child))) => {
+                    let meta = std::fs::metadata(&real_child).map_err(|e| io_error(&child, e))?;
+                    let kind = if meta.is_dir() {
+                        EntryKind::Dir
+                    } else {
+                        EntryKind::File
+                    };
+                    entries.push(TreeEntry { name, kind });
+                }
+                Ok(None) | Err(Error::InvalidPath { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        entries.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(entries)
+    }
+
+    fn read(&self, path: &str) -> Result<Vec<u8>, Error> {
+        let Some((rel, real)) = self.resolve(path)? else {
+            return Err(Error::NotFound {
+                path: normalize_path(path)?,
+            });
+        };
+        if real.is_dir() {
+            return Err(Error::InvalidPath {
+                path: rel,
+                reason: "is a directory, not a file".to_owned(),
+            });
+        }
+        std::fs::read(&real).map_err(|e| io_error(&rel, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalize_handles_dots_and_refuses_escapes() {
+        assert_eq!(normalize_path("a/./b/../c").expect("ok"), "a/c");
+        assert_eq!(normalize_path("").expect("ok"), "");
+        assert!(matches!(
+            normalize_path("a/../../b"),
+            Err(Error::InvalidPath { .. })
+        ));
+        assert!(matches!(
+            normalize_path("a\\b"),
+            Err(Error::InvalidPath { .. })
+        ));
+    }
+
+    #[test]
+    fn dir_tree_reads_lists_and_refuses_links_out() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let outside = tempfile::tempdir().expect("tempdir");
+        std::fs::write(outside.path().join("secret"), "s").expect("write");
+        std::fs::create_dir_all(dir.path().join("a/b")).expect("mkdir");
+        std::fs::write(dir.path().join("a/b/x.yaml"), "x").expect("write");
+        std::fs::write(dir.path().join("a/.hidden.yaml"), "h").expect("write");
+        std::os::unix::fs::symlink(outside.path().join("secret"), dir.path().join("a/leak"))
+            .expect("symlink");
+        std::os::unix::fs::symlink("b/x.yaml", dir.path().join("a/inside.yaml")).expect("symlink");
+
+        let tree = DirTree::new(dir.path()).expect("tree");
+        let names: Vec<_> = tree
+            .list("a")
+            .expect("list")
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
+        assert_eq!(names, [".hidden.yaml", "b", "inside.yaml"]);
+        assert_eq!(tree.read("a/inside.yaml").expect("read"), b"x");
+        assert!(matches!(
+            tree.read("a/leak"),
+            Err(Error::InvalidPath { .. })
+        ));
+        assert!(matches!(tree.read("a"), Err(Error::InvalidPath { .. })));
+        assert!(matches!(tree.read("nope"), Err(Error::NotFound { .. })));
+        assert!(matches!(
+            tree.list("a/b/x.yaml"),
+            Err(Error::InvalidPath { .. })
+        ));
+        assert_eq!(
+            walk_files(&tree, "").expect("walk"),
+            ["a/b/x.yaml", "a/inside.yaml"]
+        );
+        assert_eq!(
+            walk_files(&tree, "a/b/x.yaml").expect("walk"),
+            ["a/b/x.yaml"]
+        );
+        assert!(matches!(
+            walk_files(&tree, "zzz"),
+            Err(Error::NotFound { .. })
+        ));
+    }
+}
