@@ -1,0 +1,28 @@
+//! The error type of `converge-render`.
+
+/// Everything that can stop a render.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Reading or decoding the tree failed: a missing path, a syntax error, a document that is
+    /// not a Kubernetes object, or an object defined twice. The inner error names the file and
+    /// line.
+    #[error(transparent)]
+    Core(#[from] converge_core::Error),
+    /// A `kind: List` document is malformed.
+    #[error("{file}:{line}: {reason}")]
+    InvalidList {
+        /// The file holding the list.
+        file: String,
+        /// 1-based line of the list document.
+        line: u64,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The path holds no YAML or JSON file at all.
+    #[error("{path}: no .yaml, .yml or .json files to render")]
+    NothingToRender {
+        /// The path that was rendered.
+        path: String,
+    },
+}

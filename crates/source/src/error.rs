@@ -1,0 +1,55 @@
+//! The error type of `converge-source`.
+
+/// Everything that can go wrong when resolving or fetching a revision.
+///
+/// URLs in messages never carry credentials: user names and passwords are removed before a URL
+/// is shown.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The reference does not exist on the remote (or in the directory).
+    #[error("{reference} not found in {url}{}", candidates_hint(.candidates))]
+    RefNotFound {
+        /// The reference, as [`Reference`](crate::Reference) displays it.
+        reference: String,
+        /// The remote, without credentials.
+        url: String,
+        /// Names that do exist and look close, best first.
+        candidates: Vec<String>,
+    },
+    /// This source cannot serve this kind of request.
+    #[error("{implementation} does not support {operation}")]
+    Unsupported {
+        /// What was asked (`branch main`).
+        operation: String,
+        /// The source implementation (`LocalDir`).
+        implementation: &'static str,
+    },
+    /// Talking to the remote or reading the repository failed.
+    #[error("git: {url}: {message}")]
+    Git {
+        /// The remote, without credentials.
+        url: String,
+        /// What failed, with its causes.
+        message: String,
+    },
+    /// The local cache could not be created or used.
+    #[error("cache {path}: {message}")]
+    Cache {
+        /// The cache directory.
+        path: String,
+        /// What failed.
+        message: String,
+    },
+    /// Reading the tree failed (a missing path, an unreadable file).
+    #[error(transparent)]
+    Tree(#[from] converge_core::Error),
+}
+
+fn candidates_hint(candidates: &[String]) -> String {
+    if candidates.is_empty() {
+        String::new()
+    } else {
+        format!(" (did you mean {}?)", candidates.join(", "))
+    }
+}

@@ -1,0 +1,574 @@
+//! A git remote as a source, on gix.
+
+mod tree;
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use gix::bstr::ByteSlice;
+use gix::protocol::handshake::Ref;
+use gix::remote::Direction;
+
+use crate::{CommitInfo, Error, Reference, Revision, Snapshot, Source};
+pub use tree::GitTree;
+
+/// Options of a [`GitSource`].
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct GitOptions {
+    /// Directory for the local cache of the remote (a bare repository). `None` keeps it in a
+    /// temporary directory that lives as long as the source. Keep it across runs and polls
+    /// move only new objects.
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl GitOptions {
+    /// Keeps the cache in `dir` (one bare repository per remote inside it).
+    pub fn with_cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cache_dir = Some(dir.into());
+        self
+    }
+}
+
+/// A git remote as a source: a local path or a `file://` URL (other transports come with
+/// their own features).
+///
+/// [`Source::fetch`] brings the remote's branches and tags into a local bare cache and reads
+/// the wanted commit's tree straight from the object database, with no checkout.
+/// [`Source::resolve`] costs one ref listing.
+///
+/// ```no_run
+/// use converge_source::{GitSource, Reference, Source};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let source = GitSource::new("file:///srv/git/fleet.git")?;
+/// let snapshot = source.fetch(&Reference::Branch("main".into())).await?;
+/// println!("{}", snapshot.revision); // main@sha1:…
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct GitSource {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    /// The URL gix connects to, credentials included.
+    remote_url: String,
+    shown_url: String,
+    cache: PathBuf,
+    _temp: Option<TempDir>,
+    lock: Mutex<()>,
+}
+
+/// A temporary cache directory, removed when the source is dropped.
+#[derive(Debug)]
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl GitSource {
+    /// A source for the remote `url`: a path to a repository (bare or not) or a `file://` URL.
+    ///
+    /// # Errors
+    /// [`Error::Cache`] when the temporary cache cannot be created.
+    pub fn new(url: impl Into<String>) -> Result<Self, Error> {
+        GitSource::with_options(url, GitOptions::default())
+    }
+
+    /// A source for `url` with `options`.
+    ///
+    /// # Errors
+    /// [`Error::Cache`] when the cache directory cannot be created.
+    pub fn with_options(url: impl Into<String>, options: GitOptions) -> Result<Self, Error> {
+        let url = normalize_url(url.into());
+        let shown_url = redact(&url);
+        let (base, temp) = match options.cache_dir {
+            Some(dir) => (dir, None),
+            None => {
+                let dir = std::env::temp_dir().join(format!(
+                    "converge-git-{}-{}",
+                    std::process::id(),
+                    unique_suffix()
+                ));
+                (dir.clone(), Some(TempDir(dir)))
+            }
+        };
+        std::fs::create_dir_all(&base).map_err(|e| Error::Cache {
+            path: base.display().to_string(),
+            message: e.to_string(),
+        })?;
+        let mut hasher = DefaultHasher::new();
+        url.hash(&mut hasher);
+        let cache = base.join(format!("{:016x}.git", hasher.finish()));
+        Ok(GitSource {
+            inner: Arc::new(Inner {
+                remote_url: url,
+                shown_url,
+                cache,
+                _temp: temp,
+                lock: Mutex::new(()),
+            }),
+        })
+    }
+
+    /// The remote's URL, without credentials.
+    pub fn url(&self) -> &str {
+        &self.inner.shown_url
+    }
+
+    /// The bare repository this source caches the remote in.
+    pub fn cache_path(&self) -> &Path {
+        &self.inner.cache
+    }
+}
+
+#[async_trait]
+impl Source for GitSource {
+    async fn resolve(&self, reference: &Reference) -> Result<Revision, Error> {
+        let inner = Arc::clone(&self.inner);
+        let reference = reference.clone();
+        blocking(move || inner.resolve(&reference)).await
+    }
+
+    async fn fetch(&self, reference: &Reference) -> Result<Snapshot, Error> {
+        let inner = Arc::clone(&self.inner);
+        let reference = reference.clone();
+        blocking(move || inner.fetch(&reference)).await
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, Error> + Send + 'static,
+) -> Result<T, Error> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| Error::Cache {
+            path: String::new(),
+            message: format!("git worker failed: {e}"),
+        })?
+}
+
+/// What a reference names: a ref the remote advertised, or a commit id only the object
+/// database can answer for.
+enum Target {
+    Ref(Resolved),
+    Commit(String),
+}
+
+/// What a ref resolved to on the remote.
+struct Resolved {
+    /// Branch, tag or ref name to show in the revision.
+    name: Option<String>,
+    /// The commit.
+    commit: gix::ObjectId,
+}
+
+impl Inner {
+    fn git_error(&self, err: impl std::fmt::Display) -> Error {
+        Error::Git {
+            url: self.shown_url.clone(),
+            message: redact(&err.to_string()),
+        }
+    }
+
+    fn gix_error(&self, err: gix::Error) -> Error {
+        let mut message = String::new();
+        for cause in err.iter_errors() {
+            let text = cause.to_string();
+            if !message.contains(&text) {
+                if !message.is_empty() {
+                    message.push_str(": ");
+                }
+                message.push_str(&text);
+            }
+        }
+        self.git_error(message)
+    }
+
+    fn open_cache(&self) -> Result<gix::Repository, Error> {
+        let cache_err = |message: String| Error::Cache {
+            path: self.cache.display().to_string(),
+            message,
+        };
+        if self.cache.join("HEAD").exists() {
+            match gix::open(&self.cache) {
+                Ok(repo) => return Ok(repo),
+                // A half-written cache: start again.
+                Err(_) => {
+                    std::fs::remove_dir_all(&self.cache).map_err(|e| cache_err(e.to_string()))?
+                }
+            }
+        }
+        gix::init_bare(&self.cache).map_err(|e| cache_err(e.to_string()))
+    }
+
+    /// Lists the remote's refs (one ref listing, no objects moved).
+    fn list_refs(&self, repo: &gix::Repository) -> Result<Vec<Ref>, Error> {
+        let remote = self.remote(repo, &[])?;
+        let connection = remote
+            .connect(Direction::Fetch)
+            .map_err(|e| self.gix_error(e))?;
+        let (ref_map, _handshake) = connection
+            .ref_map(gix::progress::Discard, list_all())
+            .map_err(|e| self.gix_error(e))?;
+        Ok(ref_map.remote_refs)
+    }
+
+    fn remote<'r>(
+        &self,
+        repo: &'r gix::Repository,
+        extra: &[String],
+    ) -> Result<gix::Remote<'r>, Error> {
+        let mut specs = vec![
+            "+refs/heads/*:refs/heads/*".to_owned(),
+            "+refs/tags/*:refs/tags/*".to_owned(),
+        ];
+        specs.extend(extra.iter().map(|name| format!("+{name}:{name}")));
+        repo.remote_at(self.remote_url.as_str())
+            .map_err(|e| self.gix_error(e))?
+            .with_refspecs(specs.iter().map(String::as_str), Direction::Fetch)
+            .map_err(|e| self.gix_error(e))
+            .map(|r| r.with_fetch_tags(gix::remote::fetch::Tags::None))
+    }
+
+    fn resolve(&self, reference: &Reference) -> Result<Revision, Error> {
+        let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        let repo = self.open_cache()?;
+        match self.resolve_on_remote(reference, &self.list_refs(&repo)?)? {
+            Target::Ref(resolved) => Ok(Revision::new(
+                resolved.name,
+                format!("sha1:{}", resolved.commit),
+            )),
+            Target::Commit(_) => {
+                // A commit id: only the fetched objects can tell whether it exists.
+                drop(_guard);
+                Ok(self.fetch(reference)?.revision)
+            }
+        }
+    }
+
+    /// Resolves `reference` against the advertised refs.
+    fn resolve_on_remote(&self, reference: &Reference, refs: &[Ref]) -> Result<Target, Error> {
+        let find = |full: &str| refs.iter().find_map(|r| peeled(r, full));
+        let not_found = |wanted: &str, prefix: &str| Error::RefNotFound {
+            reference: reference.to_string(),
+            url: self.shown_url.clone(),
+            candidates: candidates(refs, wanted, prefix),
+        };
+        match reference {
+            Reference::Default => {
+                let head = refs.iter().find_map(|r| match r {
+                    Ref::Symbolic {
+                        full_ref_name,
+                        target,
+                        object,
+                        ..
+                    } if full_ref_name == "HEAD" => {
+                        Some((short_name(target.to_str_lossy().as_ref()), *object))
+                    }
+                    Ref::Direct {
+                        full_ref_name,
+                        object,
+                    } if full_ref_name == "HEAD" => Some((String::new(), *object)),
+                    _ => None,
+                });
+                match head {
+                    Some((name, commit)) => Ok(Target::Ref(Resolved {
+                        name: (!name.is_empty()).then_some(name),
+                        commit,
+                    })),
+                    None => Err(Error::RefNotFound {
+                        reference: reference.to_string(),
+                        url: self.shown_url.clone(),
+                        candidates: candidates(refs, "", "refs/heads/"),
+                    }),
+                }
+            }
+            Reference::Branch(branch) => find(&format!("refs/heads/{branch}"))
+                .map(|commit| {
+                    Target::Ref(Resolved {
+                        name: Some(branch.clone()),
+                        commit,
+                    })
+                })
+                .ok_or_else(|| not_found(branch, "refs/heads/")),
+            Reference::Tag(tag) => find(&format!("refs/tags/{tag}"))
+                .map(|commit| {
+                    Target::Ref(Resolved {
+                        name: Some(tag.clone()),
+                        commit,
+                    })
+                })
+                .ok_or_else(|| not_found(tag, "refs/tags/")),
+            Reference::Commit(id) => {
+                check_commit_id(id).map_err(|reason| Error::RefNotFound {
+                    reference: format!("{reference} ({reason})"),
+                    url: self.shown_url.clone(),
+                    candidates: Vec::new(),
+                })?;
+                Ok(Target::Commit(id.clone()))
+            }
+            Reference::Any(name) => {
+                let tries = [
+                    format!("refs/heads/{name}"),
+                    format!("refs/tags/{name}"),
+                    name.clone(),
+                ];
+                if let Some(commit) = tries.iter().find_map(|full| find(full)) {
+                    return Ok(Target::Ref(Resolved {
+                        name: Some(name.clone()),
+                        commit,
+                    }));
+                }
+                if check_commit_id(name).is_ok() {
+                    return Ok(Target::Commit(name.clone()));
+                }
+                Err(not_found(name, "refs/heads/"))
+            }
+        }
+    }
+
+    fn fetch(&self, reference: &Reference) -> Result<Snapshot, Error> {
+        let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        let repo = self.open_cache()?;
+        let refs = self.list_refs(&repo)?;
+        let target = self.resolve_on_remote(reference, &refs)?;
+
+        // Full ref names outside heads and tags (refs/pull/42/head) need their own refspec.
+        let extra: Vec<String> = match reference {
+            Reference::Any(name)
+                if name.starts_with("refs/")
+                    && !name.starts_with("refs/heads/")
+                    && !name.starts_with("refs/tags/") =>
+            {
+                vec![name.clone()]
+            }
+            _ => Vec::new(),
+        };
+        let known = matches!(&target, Target::Ref(r) if repo.has_object(r.commit));
+        if !known {
+            self.receive(&repo, &extra)?;
+        }
+        let repo = gix::open(&self.cache).map_err(|e| self.gix_error(e))?;
+
+        let resolved = match target {
+            Target::Ref(resolved) => resolved,
+            Target::Commit(id) => {
+                let commit = repo
+                    .rev_parse_single(id.as_str())
+                    .ok()
+                    .and_then(|found| found.object().ok())
+                    .and_then(|object| object.peel_to_commit().ok())
+                    .map(|commit| commit.id)
+                    .ok_or_else(|| Error::RefNotFound {
+                        reference: reference.to_string(),
+                        url: self.shown_url.clone(),
+                        candidates: Vec::new(),
+                    })?;
+                Resolved { name: None, commit }
+            }
+        };
+
+        let (info, tree_id) = {
+            let commit = repo
+                .find_commit(resolved.commit)
+                .map_err(|e| self.gix_error(e))?;
+            let info = commit_info(&commit).map_err(|e| self.gix_error(e))?;
+            let tree_id = commit.tree_id().map_err(|e| self.gix_error(e))?.detach();
+            (info, tree_id)
+        };
+        let tree = GitTree::new(repo.into_sync(), tree_id).map_err(|e| self.gix_error(e))?;
+        Ok(Snapshot::new(
+            Revision::new(resolved.name, format!("sha1:{}", resolved.commit)),
+            Arc::new(tree),
+            Some(info),
+        ))
+    }
+
+    /// Fetches the remote's branches and tags (and `extra` refs) into the cache.
+    fn receive(&self, repo: &gix::Repository, extra: &[String]) -> Result<(), Error> {
+        let remote = self.remote(repo, extra)?;
+        let connection = remote
+            .connect(Direction::Fetch)
+            .map_err(|e| self.gix_error(e))?;
+        connection
+            .prepare_fetch(gix::progress::Discard, Default::default())
+            .map_err(|e| self.gix_error(e))?
+            .receive(gix::progress::Discard, &AtomicBool::new(false))
+            .map_err(|e| self.gix_error(e))?;
+        Ok(())
+    }
+}
+
+fn list_all() -> gix::remote::ref_map::Options {
+    gix::remote::ref_map::Options {
+        prefix_from_spec_as_filter_on_remote: false,
+        ..Default::default()
+    }
+}
+
+/// The commit `r` points at when its name is `full`.
+fn peeled(r: &Ref, full: &str) -> Option<gix::ObjectId> {
+    match r {
+        Ref::Peeled {
+            full_ref_name,
+            object,
+            ..
+        }
+        | Ref::Direct {
+            full_ref_name,
+            object,
+        }
+        | Ref::Symbolic {
+            full_ref_name,
+            object,
+            ..
+        } if full_ref_name == full => Some(*object),
+        _ => None,
+    }
+}
+
+fn ref_name(r: &Ref) -> &gix::bstr::BStr {
+    match r {
+        Ref::Peeled { full_ref_name, .. }
+        | Ref::Direct { full_ref_name, .. }
+        | Ref::Symbolic { full_ref_name, .. }
+        | Ref::Unborn { full_ref_name, .. } => full_ref_name.as_ref(),
+    }
+}
+
+fn short_name(full: &str) -> String {
+    full.strip_prefix("refs/heads/")
+        .or_else(|| full.strip_prefix("refs/tags/"))
+        .unwrap_or(full)
+        .to_owned()
+}
+
+/// Names under `prefix` that look like `wanted`, closest first (at most five).
+fn candidates(refs: &[Ref], wanted: &str, prefix: &str) -> Vec<String> {
+    let mut names: Vec<(usize, String)> = refs
+        .iter()
+        .filter_map(|r| ref_name(r).to_str().ok())
+        .filter_map(|name| name.strip_prefix(prefix))
+        .map(|name| (edit_distance(wanted, name), name.to_owned()))
+        .filter(|(distance, name)| {
+            wanted.is_empty() || *distance <= wanted.len().max(name.len()) / 2
+        })
+        .collect();
+    names.sort();
+    names.into_iter().take(5).map(|(_, name)| name).collect()
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+fn check_commit_id(id: &str) -> Result<(), &'static str> {
+    if id.len() < 7 || id.len() > 40 {
+        return Err("a commit id has 7 to 40 hex digits");
+    }
+    if !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err("not a hex commit id");
+    }
+    Ok(())
+}
+
+fn commit_info(commit: &gix::Commit<'_>) -> Result<CommitInfo, gix::Error> {
+    let author = commit.author()?;
+    let time = author.time()?.seconds;
+    Ok(CommitInfo {
+        author: format!("{} <{}>", author.name, author.email),
+        time,
+        message: commit.message_raw_sloppy().to_str_lossy().into_owned(),
+    })
+}
+
+/// Turns a plain path into a `file://` URL; leaves URLs alone.
+fn normalize_url(url: String) -> String {
+    let is_url = url.contains("://") || (url.contains('@') && url.contains(':'));
+    if is_url {
+        return url;
+    }
+    let path = Path::new(&url);
+    let absolute = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    format!("file://{}", absolute.display())
+}
+
+/// Removes `user:password@` from URLs in `text`.
+pub(crate) fn redact(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        let (head, tail) = rest.split_at(at + 3);
+        out.push_str(head);
+        let end = tail
+            .find(|c: char| c == '/' || c.is_whitespace())
+            .unwrap_or(tail.len());
+        match tail[..end].rfind('@') {
+            Some(userinfo) => rest = &tail[userinfo + 1..],
+            None => rest = tail,
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+fn unique_suffix() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or_default();
+    nanos ^ NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_are_removed_from_urls() {
+        assert_eq!(
+            redact("fetch https://bob:hunter2@example.test/repo.git failed"),
+            "fetch https://example.test/repo.git failed"
+        );
+        assert_eq!(redact("file:///srv/a.git"), "file:///srv/a.git");
+        assert_eq!(redact("ssh://git@host:22/x"), "ssh://host:22/x");
+    }
+
+    #[test]
+    fn commit_ids_are_checked() {
+        assert!(check_commit_id("abcdef0").is_ok());
+        assert!(check_commit_id("abc").is_err());
+        assert!(check_commit_id("main-branch").is_err());
+    }
+
+    #[test]
+    fn edit_distance_ranks_near_names() {
+        assert_eq!(edit_distance("main", "main"), 0);
+        assert_eq!(edit_distance("mian", "main"), 2);
+        assert_eq!(edit_distance("", "abc"), 3);
+    }
+}

@@ -1,0 +1,150 @@
+//! A git tree as a [`FileTree`], read straight from the object database.
+
+use std::collections::HashMap;
+
+use converge_core::{EntryKind, Error, FileTree, TreeEntry, normalize_path};
+use gix::bstr::ByteSlice;
+use gix::objs::tree::EntryKind as GitKind;
+
+/// A commit's tree, indexed once, with blobs read on demand from the object database.
+///
+/// Symbolic links to a file inside the tree read as that file; links to directories or out of
+/// the tree, and submodules, are left out.
+#[derive(Debug)]
+pub struct GitTree {
+    repo: gix::ThreadSafeRepository,
+    nodes: HashMap<String, Node>,
+}
+
+#[derive(Debug, Clone)]
+enum Node {
+    File(gix::ObjectId),
+    Dir(Vec<TreeEntry>),
+}
+
+impl GitTree {
+    pub(crate) fn new(
+        repo: gix::ThreadSafeRepository,
+        tree: gix::ObjectId,
+    ) -> Result<Self, gix::Error> {
+        let local = repo.to_thread_local();
+        let mut recorder = gix::traverse::tree::Recorder::default();
+        local
+            .find_tree(tree)?
+            .traverse()
+            .breadthfirst(&mut recorder)?;
+
+        let mut nodes: HashMap<String, Node> = HashMap::new();
+        nodes.insert(String::new(), Node::Dir(Vec::new()));
+        let mut links = Vec::new();
+        for entry in recorder.records {
+            let Ok(path) = entry.filepath.to_str() else {
+                continue;
+            };
+            let path = path.to_owned();
+            match entry.mode.kind() {
+                GitKind::Tree => {
+                    nodes.insert(path, Node::Dir(Vec::new()));
+                }
+                GitKind::Blob | GitKind::BlobExecutable => {
+                    nodes.insert(path, Node::File(entry.oid));
+                }
+                GitKind::Link => links.push((path, entry.oid)),
+                GitKind::Commit => {}
+            }
+        }
+        // Links to entries inside the tree become those entries.
+        for (path, oid) in links {
+            let target = local.find_object(oid)?.detach().data;
+            let Ok(target) = target.to_str() else {
+                continue;
+            };
+            let dir = path.rsplit_once('/').map_or("", |(dir, _)| dir);
+            let joined = if dir.is_empty() {
+                target.to_owned()
+            } else {
+                format!("{dir}/{target}")
+            };
+            if target.starts_with('/') {
+                continue;
+            }
+            let target = normalize_path(&joined)
+                .ok()
+                .and_then(|t| nodes.get(&t).cloned());
+            if let Some(node @ Node::File(_)) = target {
+                nodes.insert(path, node);
+            }
+        }
+        // Fill in directory listings.
+        let mut children: HashMap<String, Vec<TreeEntry>> = HashMap::new();
+        for (path, node) in &nodes {
+            if path.is_empty() {
+                continue;
+            }
+            let (parent, name) = path.rsplit_once('/').unwrap_or(("", path));
+            let kind = match node {
+                Node::File(_) => EntryKind::File,
+                Node::Dir(_) => EntryKind::Dir,
+            };
+            children
+                .entry(parent.to_owned())
+                .or_default()
+                .push(TreeEntry {
+                    name: name.to_owned(),
+                    kind,
+                });
+        }
+        for (parent, mut entries) in children {
+            entries.sort_by(|a, b| a.name.cmp(&b.name));
+            if let Some(Node::Dir(list)) = nodes.get_mut(&parent) {
+                *list = entries;
+            }
+        }
+        Ok(GitTree { repo, nodes })
+    }
+
+    fn node(&self, path: &str) -> Result<(String, Option<&Node>), Error> {
+        let path = normalize_path(path)?;
+        let node = self.nodes.get(&path);
+        Ok((path, node))
+    }
+}
+
+impl FileTree for GitTree {
+    fn kind(&self, path: &str) -> Result<Option<EntryKind>, Error> {
+        Ok(self.node(path)?.1.map(|node| match node {
+            Node::File(_) => EntryKind::File,
+            Node::Dir(_) => EntryKind::Dir,
+        }))
+    }
+
+    fn list(&self, path: &str) -> Result<Vec<TreeEntry>, Error> {
+        match self.node(path)? {
+            (_, Some(Node::Dir(entries))) => Ok(entries.clone()),
+            (path, Some(Node::File(_))) => Err(Error::InvalidPath {
+                path,
+                reason: "is not a directory".to_owned(),
+            }),
+            (path, None) => Err(Error::NotFound { path }),
+        }
+    }
+
+    fn read(&self, path: &str) -> Result<Vec<u8>, Error> {
+        match self.node(path)? {
+            (path, Some(Node::File(oid))) => {
+                let repo = self.repo.to_thread_local();
+                repo.find_object(*oid)
+                    .map(|object| object.detach().data)
+                    .map_err(|e| Error::Io {
+                        path,
+                        source: std::io::Error::other(e.to_string()),
+                    })
+            }
+            (path, Some(Node::Dir(_))) => Err(Error::InvalidPath {
+                path,
+                reason: "is a directory, not a file".to_owned(),
+            }),
+            (path, None) => Err(Error::NotFound { path }),
+        }
+    }
+}

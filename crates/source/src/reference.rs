@@ -1,0 +1,40 @@
+//! References: which revision of a source to take.
+
+use std::fmt;
+
+/// Which revision of a source to take.
+///
+/// ```
+/// use converge_source::Reference;
+/// assert_eq!(Reference::Branch("main".into()).to_string(), "branch main");
+/// assert_eq!(Reference::Any("v1.2.0".into()).to_string(), "v1.2.0");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum Reference {
+    /// What the source offers by default: the remote's `HEAD` for git, the current content for
+    /// a directory.
+    #[default]
+    Default,
+    /// A branch, by its short name (`main`, `preview/feature-1`).
+    Branch(String),
+    /// A tag, by its short name (`v1.2.0`).
+    Tag(String),
+    /// A commit, by its full 40-hex id (or an unambiguous prefix of at least 7 digits).
+    Commit(String),
+    /// A name resolved the way `git rev-parse` would: a branch, then a tag, then a full ref name
+    /// (`refs/pull/42/head`), then a commit id.
+    Any(String),
+}
+
+impl fmt::Display for Reference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reference::Default => f.write_str("the default branch"),
+            Reference::Branch(b) => write!(f, "branch {b}"),
+            Reference::Tag(t) => write!(f, "tag {t}"),
+            Reference::Commit(c) => write!(f, "commit {c}"),
+            Reference::Any(name) => f.write_str(name),
+        }
+    }
+}

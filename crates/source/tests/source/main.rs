@@ -1,0 +1,5 @@
+//! converge-source against real git repositories made with the git CLI.
+
+mod git;
+mod local_dir;
+mod support;
