@@ -1,0 +1,49 @@
+//! Command-line pieces the reference binaries share: reference flags and error reporting.
+
+use std::process::ExitCode;
+
+use converge::source::Reference;
+
+/// `--branch B | --tag T | --commit SHA`: which revision to take (default: the default branch,
+/// or a directory's current content).
+#[derive(Debug, clap::Args)]
+#[allow(dead_code, reason = "not every binary takes reference flags")]
+#[group(multiple = false)]
+pub(crate) struct RefArgs {
+    /// A branch of the git repository.
+    #[arg(long, value_name = "B")]
+    pub(crate) branch: Option<String>,
+    /// A tag of the git repository.
+    #[arg(long, value_name = "T")]
+    pub(crate) tag: Option<String>,
+    /// A commit of the git repository (full id or an unambiguous prefix).
+    #[arg(long, value_name = "SHA")]
+    pub(crate) commit: Option<String>,
+}
+
+impl RefArgs {
+    /// The reference the flags name.
+    #[allow(dead_code, reason = "not every binary takes reference flags")]
+    pub(crate) fn reference(&self) -> Reference {
+        match (&self.branch, &self.tag, &self.commit) {
+            (Some(branch), _, _) => Reference::Branch(branch.clone()),
+            (_, Some(tag), _) => Reference::Tag(tag.clone()),
+            (_, _, Some(commit)) => Reference::Commit(commit.clone()),
+            _ => Reference::Default,
+        }
+    }
+}
+
+/// Prints `error: <message>: <cause>: …` to stderr and returns exit code 2, as kubectl does
+/// for errors.
+pub(crate) fn fail(err: &(dyn std::error::Error + 'static)) -> ExitCode {
+    let mut message = err.to_string();
+    let mut cause = err.source();
+    while let Some(inner) = cause {
+        message.push_str(": ");
+        message.push_str(&inner.to_string());
+        cause = inner.source();
+    }
+    eprintln!("error: {message}");
+    ExitCode::from(2)
+}
