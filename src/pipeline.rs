@@ -20,7 +20,7 @@ pub enum Error {
         reference: String,
         /// What the source said.
         #[source]
-        source: converge_source::Error,
+        source: Box<converge_source::Error>,
     },
     /// Rendering a revision failed.
     #[error("cannot render {path} at {revision}")]
@@ -31,7 +31,7 @@ pub enum Error {
         revision: String,
         /// What the renderer said.
         #[source]
-        source: converge_render::Error,
+        source: Box<converge_render::Error>,
     },
     /// Comparing two revisions failed.
     #[error("cannot compare {base} with {head}")]
@@ -42,7 +42,7 @@ pub enum Error {
         head: String,
         /// What the diff engine said.
         #[source]
-        source: converge_diff::Error,
+        source: Box<converge_diff::Error>,
     },
 }
 
@@ -132,7 +132,7 @@ impl Pipeline {
             .await
             .map_err(|source| Error::Source {
                 reference: reference.to_string(),
-                source,
+                source: Box::new(source),
             })?;
         let manifests = self
             .renderer
@@ -145,7 +145,7 @@ impl Pipeline {
                     self.path.clone()
                 },
                 revision: snapshot.revision.to_string(),
-                source,
+                source: Box::new(source),
             })?;
         Ok(Rendered {
             revision: snapshot.revision,
@@ -164,7 +164,7 @@ impl Pipeline {
             converge_diff::compare(old.manifests, new.manifests).map_err(|source| Error::Diff {
                 base: old.revision.to_string(),
                 head: new.revision.to_string(),
-                source,
+                source: Box::new(source),
             })?;
         Ok(RevisionDiff {
             base: old.revision,
@@ -209,7 +209,7 @@ pub fn source_for(
     }
     let source = GitSource::with_options(location, options).map_err(|source| Error::Source {
         reference: location.to_owned(),
-        source,
+        source: Box::new(source),
     })?;
     Ok(Arc::new(source))
 }

@@ -1,8 +1,13 @@
 //! The multi-document YAML/JSON codec: the one place where manifests are parsed and written.
 //!
 //! JSON is parsed as JSON (several times faster than YAML), YAML with `serde-saphyr` set up the
-//! way `kubectl` reads YAML: YAML 1.1 booleans (`yes`, `on`), legacy octal numbers (`0644` is
-//! 420), merge keys, and duplicate keys as an error.
+//! way `kubectl kustomize` reads YAML (checked against it in the tests): `true`/`false` are the
+//! only booleans (`yes`, `on`, `y` stay strings), `0644` and `0o644` are octal (420), `0x1F`
+//! and `1_000` are numbers, merge keys are merged, duplicate keys are an error, and floats
+//! without a fraction are integers (`1.0` is `1`).
+//!
+//! One known difference: kustomize turns an unquoted date (`2024-01-01`) into a timestamp
+//! string (`"2024-01-01T00:00:00Z"`); Converge keeps the text as written.
 
 use serde_json::Value;
 use serde_saphyr::{DuplicateKeyPolicy, SerializerOptions, Spanned};
@@ -46,7 +51,7 @@ pub struct Document {
 /// let docs = parse_documents("two.yaml", b"a: 1\n---\n---\nb: yes\nmode: 0644\n")?;
 /// assert_eq!(docs.len(), 2);
 /// assert_eq!(docs[1].line, 4);
-/// assert_eq!(docs[1].value["b"], true);
+/// assert_eq!(docs[1].value["b"], "yes");
 /// assert_eq!(docs[1].value["mode"], 420);
 ///
 /// let json = parse_documents("one.json", br#"{"kind": "List", "items": []}"#)?;
@@ -123,6 +128,8 @@ fn parse_json(file: &str, bytes: &[u8]) -> Result<Vec<Document>, Error> {
         let doc_line = line;
         line += count_lines(&bytes[start..offset]);
         if !value.is_null() {
+            let mut value = value;
+            integral_floats_to_integers(&mut value);
             docs.push(Document {
                 value,
                 index: docs.len(),
@@ -151,7 +158,7 @@ fn yaml_options() -> serde_saphyr::Options {
     serde_saphyr::options! {
         duplicate_keys: DuplicateKeyPolicy::Error,
         legacy_octal_numbers: true,
-        strict_booleans: false,
+        strict_booleans: true,
         with_snippet: false,
     }
 }
@@ -187,13 +194,36 @@ fn parse_yaml(file: &str, bytes: &[u8]) -> Result<Vec<Document>, Error> {
         .into_iter()
         .filter(|doc| !doc.value.is_null())
         .enumerate()
-        .map(|(index, doc)| Document {
-            line: doc.referenced.line(),
-            value: doc.value,
-            index,
-            format: Format::Yaml,
+        .map(|(index, mut doc)| {
+            integral_floats_to_integers(&mut doc.value);
+            Document {
+                line: doc.referenced.line(),
+                value: doc.value,
+                index,
+                format: Format::Yaml,
+            }
         })
         .collect())
+}
+
+/// Writes floats without a fractional part as integers (`1.0` and `1e3` become `1` and
+/// `1000`), as kubectl and kustomize do: they read manifests into JSON numbers, and JSON has
+/// one number type. Without this, `replicas: 1.0` in one revision and `replicas: 1` in the
+/// next would be a change.
+fn integral_floats_to_integers(value: &mut Value) {
+    match value {
+        Value::Number(n) if n.is_f64() => {
+            if let Some(f) = n.as_f64()
+                && f.fract() == 0.0
+                && f.abs() < 9.0e18
+            {
+                *value = Value::from(f as i64);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(integral_floats_to_integers),
+        Value::Object(map) => map.values_mut().for_each(integral_floats_to_integers),
+        _ => {}
+    }
 }
 
 /// The parser's message on one line, without the location it also reports.
@@ -271,6 +301,41 @@ mod tests {
     }
 
     #[test]
+    fn yaml_scalars_read_as_kubectl_kustomize_reads_them() {
+        // Each value is what `kubectl kustomize` (v1.35) prints for the same input.
+        let docs = parse_documents(
+            "k.yaml",
+            b"a: yes
+b: on
+c: 0644
+d: 1e3
+e: 0o644
+f: 1_000
+g: y
+h: 0x1F
+i: 1.0
+j: True
+k: 012345678
+l: .5
+m: +12
+n: ~
+o: off
+p: -0.0
+q: 1.5e300
+",
+        )
+        .expect("parse");
+        assert_eq!(
+            docs[0].value,
+            json!({
+                "a": "yes", "b": "on", "c": 420, "d": 1000, "e": 420, "f": 1000, "g": "y",
+                "h": 31, "i": 1, "j": true, "k": 12_345_678, "l": 0.5, "m": 12, "n": null,
+                "o": "off", "p": 0, "q": 1.5e300,
+            })
+        );
+    }
+
+    #[test]
     fn yaml_follows_kubectl_scalars() {
         let docs = parse_documents(
             "s.yaml",
@@ -279,8 +344,8 @@ mod tests {
         .expect("parse");
         let v = &docs[0].value;
         assert_eq!(v["octal"], 420);
-        assert_eq!(v["yes_"], true);
-        assert_eq!(v["off_"], false);
+        assert_eq!(v["yes_"], "yes");
+        assert_eq!(v["off_"], "off");
         assert_eq!(v["quoted"], "0644");
         assert_eq!(v["float"], 1.5);
         assert_eq!(v["big"], 9_007_199_254_740_993_u64);

@@ -1,0 +1,285 @@
+//! The command-line contracts of the `render` and `diff` reference binaries.
+
+use crate::support::{Repo, run_example, values};
+
+fn cm(name: &str, value: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  namespace: prod\ndata:\n  color: {value}\n"
+    )
+}
+
+fn two_releases() -> (Repo, String) {
+    let mut repo = Repo::new();
+    repo.write("deploy/a.yaml", &cm("a", "blue"))
+        .write("deploy/b.yaml", &cm("b", "blue"))
+        .write("deploy/gone.yaml", &cm("gone", "x"))
+        .write("deploy/secret.yaml", "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: prod\nstringData:\n  password: first-secret\n")
+        .write("other/ignored.yaml", "not: an object\n");
+    let first = repo.commit("first");
+    repo.git(&["tag", "v1"]);
+    repo.write("deploy/a.yaml", &cm("a", "green"))
+        .write("deploy/new.yaml", &cm("new", "x"))
+        .write("deploy/secret.yaml", "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: prod\nstringData:\n  password: second-secret\n");
+    std::fs::remove_file(repo.dir.path().join("deploy/gone.yaml")).expect("rm");
+    repo.commit("second");
+    (repo, first)
+}
+
+#[test]
+fn render_writes_the_demo_as_a_yaml_stream() {
+    let out = run_example("render", &["examples/demo", "--path", "production"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let docs = values(&out.stdout);
+    let ids: Vec<String> = docs
+        .iter()
+        .map(|d| {
+            format!(
+                "{} {}",
+                d["kind"].as_str().unwrap_or("?"),
+                d["metadata"]["name"].as_str().unwrap_or("?")
+            )
+        })
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "Namespace demo-production",
+            "Secret web-credentials",
+            "ConfigMap web-settings",
+            "Deployment web",
+            "Service web",
+            "PodDisruptionBudget web",
+        ]
+    );
+    assert_eq!(docs[3]["spec"]["replicas"], 3);
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    assert_eq!(
+        text.matches("\n---\n").count(),
+        5,
+        "documents separated by ---"
+    );
+}
+
+#[test]
+fn render_reads_git_revisions_by_branch_tag_and_commit() {
+    let (repo, first) = two_releases();
+    let url = format!("file://{}", repo.path());
+    let color = |args: &[&str]| {
+        let out = run_example("render", args);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        values(&out.stdout)
+            .iter()
+            .find(|d| d["metadata"]["name"] == "a")
+            .map(|d| d["data"]["color"].as_str().unwrap_or_default().to_owned())
+            .expect("object a")
+    };
+    assert_eq!(
+        color(&[&url, "--path", "deploy"]),
+        "green",
+        "default branch"
+    );
+    assert_eq!(
+        color(&[&url, "--path", "deploy", "--branch", "main"]),
+        "green"
+    );
+    assert_eq!(color(&[&url, "--path", "deploy", "--tag", "v1"]), "blue");
+    assert_eq!(
+        color(&[repo.path(), "--path", "deploy", "--commit", &first]),
+        "blue"
+    );
+    assert_eq!(
+        color(&[
+            repo.path(),
+            "--path",
+            "deploy/a.yaml",
+            "--commit",
+            &first[..8]
+        ]),
+        "blue"
+    );
+
+    let out = run_example("render", &[&url, "--branch", "main", "--tag", "v1"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "conflicting reference flags are a usage error"
+    );
+}
+
+#[test]
+fn diff_prints_kubectl_style_diffs_masks_secrets_and_exits_1() {
+    let (repo, first) = two_releases();
+    let out = run_example(
+        "diff",
+        &[
+            repo.path(),
+            "--base",
+            "v1",
+            "--head",
+            "main",
+            "--path",
+            "deploy",
+        ],
+    );
+    let stdout = String::from_utf8(out.stdout).expect("utf-8");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains(
+        "diff -u -N v1/v1.ConfigMap.prod.a main/v1.ConfigMap.prod.a\n--- v1/v1.ConfigMap.prod.a\n+++ main/v1.ConfigMap.prod.a\n"
+    ), "{stdout}");
+    assert!(
+        stdout.contains("-  color: blue\n+  color: green\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("@@ -0,0 +1,7 @@"),
+        "added object diffs against nothing: {stdout}"
+    );
+    assert!(stdout.contains("-  name: gone\n"), "{stdout}");
+    assert!(
+        stdout.contains("-  password: \"*** (before)\"\n+  password: \"*** (after)\"\n"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("first-secret") && !stdout.contains("second-secret"),
+        "secret leaked: {stdout}"
+    );
+    assert!(
+        !stdout.contains("v1.ConfigMap.prod.b"),
+        "unchanged objects print no diff"
+    );
+    let summary = stdout.lines().last().expect("summary");
+    assert!(
+        summary.starts_with(&format!(
+            "summary: 1 added, 2 changed, 1 removed, 1 unchanged (v1@sha1:{first} → main@sha1:"
+        )),
+        "{summary}"
+    );
+
+    let same = run_example(
+        "diff",
+        &[
+            repo.path(),
+            "--base",
+            "v1",
+            "--head",
+            &first,
+            "--path",
+            "deploy",
+        ],
+    );
+    assert_eq!(same.status.code(), Some(0), "no differences: exit 0");
+    let stdout = String::from_utf8(same.stdout).expect("utf-8");
+    assert_eq!(
+        stdout,
+        format!(
+            "summary: 0 added, 0 changed, 0 removed, 4 unchanged (v1@sha1:{first} → sha1:{first})\n"
+        )
+    );
+}
+
+/// Runs a binary that must fail: exit code 2, one `error:` line naming `needle`, no stdout.
+fn fails(name: &str, args: &[&str], needle: &str) -> String {
+    let out = run_example(name, args);
+    let stderr = String::from_utf8(out.stderr).expect("utf-8");
+    assert_eq!(out.status.code(), Some(2), "{name} {args:?}: {stderr}");
+    assert!(out.stdout.is_empty(), "nothing half-written to stdout");
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    assert!(stderr.contains(needle), "{needle:?} not in {stderr:?}");
+    stderr
+}
+
+#[test]
+fn bad_input_names_the_file_line_or_ref_and_exits_2() {
+    let (mut repo, _) = two_releases();
+    repo.write("broken/syntax.yaml", &format!("{}  bad: [\n", cm("x", "y")))
+        .write(
+            "broken2/doc.yaml",
+            &format!(
+                "{}---\nkind: ConfigMap\nmetadata:\n  name: n\n",
+                cm("x", "y")
+            ),
+        )
+        .write("dup/one.yaml", &cm("same", "1"))
+        .write("dup/two.yaml", &cm("same", "2"));
+    repo.commit("broken things");
+    let dir = repo.path();
+
+    fails(
+        "render",
+        &[dir, "--path", "broken"],
+        "broken/syntax.yaml:8:",
+    );
+    fails(
+        "render",
+        &[dir, "--path", "broken2"],
+        "broken2/doc.yaml:9: document 1 is not a Kubernetes object: missing apiVersion",
+    );
+    fails(
+        "render",
+        &[dir, "--path", "dup"],
+        "ConfigMap prod/same is defined twice: in dup/one.yaml:1 and in dup/two.yaml:1",
+    );
+    fails(
+        "render",
+        &[dir, "--path", "nowhere"],
+        "nowhere: no such file or directory",
+    );
+    fails(
+        "render",
+        &[dir, "--path", "other"],
+        "other/ignored.yaml:1: document 0 is not a Kubernetes object",
+    );
+    fails(
+        "render",
+        &["/nonexistent/converge/dir"],
+        "/nonexistent/converge/dir",
+    );
+    fails(
+        "render",
+        &[dir, "--branch", "mian"],
+        "branch mian not found in file://",
+    );
+    fails("render", &[dir, "--branch", "mian"], "(did you mean main?)");
+    fails("render", &[dir, "--tag", "v9"], "tag v9 not found");
+    fails(
+        "render",
+        &[dir, "--commit", "0123456789abcdef0123"],
+        "commit 0123456789abcdef0123 not found",
+    );
+    fails(
+        "diff",
+        &[dir, "--base", "v1", "--head", "nope", "--path", "deploy"],
+        "nope not found",
+    );
+    fails(
+        "diff",
+        &[dir, "--base", "main", "--head", "v1", "--path", "broken"],
+        "cannot render broken at main@sha1:",
+    );
+    fails(
+        "diff",
+        &["/nonexistent/converge/repo", "--base", "a", "--head", "b"],
+        "git: file:///nonexistent/converge/repo",
+    );
+    let out = run_example("diff", &[dir, "--base", "v1"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a missing --head is a usage error"
+    );
+}
