@@ -174,3 +174,47 @@ fn repeated_keys_are_refused_like_kubectl_refuses_them() {
     assert!(err.to_string().starts_with("s.yaml:7:"), "{err}");
     assert!(err.to_string().contains("type"), "names the key: {err}");
 }
+
+/// GNU `diff -u` (which `kubectl diff` runs) is the oracle for the hunks of a unified diff.
+#[test]
+fn hunks_match_gnu_diff() {
+    use converge::core::{parse_manifests, to_yaml};
+    use converge::diff::{TextDiffOptions, compare, sorted_keys, unified_diff};
+
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/demo/production/web.yaml");
+    let base_text = std::fs::read_to_string(demo).expect("demo");
+    let head_text = base_text
+        .replace("replicas: 3", "replicas: 5")
+        .replace("podinfo:6.7.1", "podinfo:6.8.0")
+        .replace("LOG_LEVEL: info", "LOG_LEVEL: warn\n  EXTRA: \"1\"")
+        .replace("  minAvailable: 2\n", "  maxUnavailable: 1\n");
+    let base = parse_manifests("web.yaml", base_text.as_bytes()).expect("base");
+    let head = parse_manifests("web.yaml", head_text.as_bytes()).expect("head");
+    let result = compare(base, head).expect("compare");
+    let mut changed = 0;
+    for entry in result.differences() {
+        changed += 1;
+        let ours = unified_diff(entry, &TextDiffOptions::default()).expect("diff");
+        let dir = tempfile::tempdir().expect("tempdir");
+        for (name, side) in [("old", &entry.base), ("new", &entry.head)] {
+            let object = side.as_ref().expect("both sides").object();
+            std::fs::write(
+                dir.path().join(name),
+                to_yaml(&sorted_keys(object)).expect("yaml"),
+            )
+            .expect("write");
+        }
+        let gnu = Command::new("diff")
+            .args(["-u", "-N", "old", "new"])
+            .current_dir(dir.path())
+            .output()
+            .expect("diff runs");
+        let gnu = String::from_utf8(gnu.stdout).expect("utf-8");
+        let hunks = |text: &str| text[text.find("@@").expect("a hunk")..].to_owned();
+        assert_eq!(hunks(&ours), hunks(&gnu), "{}", entry.id);
+    }
+    assert_eq!(
+        changed, 3,
+        "ConfigMap, Deployment and PodDisruptionBudget changed"
+    );
+}
