@@ -62,18 +62,10 @@ struct Inner {
     remote_url: String,
     shown_url: String,
     cache: PathBuf,
-    _temp: Option<TempDir>,
+    /// The temporary directory holding `cache` when no cache directory was configured;
+    /// removed with the source.
+    _temp: Option<tempfile::TempDir>,
     lock: Mutex<()>,
-}
-
-/// A temporary cache directory, removed when the source is dropped.
-#[derive(Debug)]
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 impl GitSource {
@@ -92,21 +84,23 @@ impl GitSource {
     pub fn with_options(url: impl Into<String>, options: GitOptions) -> Result<Self, Error> {
         let url = normalize_url(url.into());
         let shown_url = redact(&url);
+        let cache_error = |path: &Path, e: std::io::Error| Error::Cache {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        };
         let (base, temp) = match options.cache_dir {
-            Some(dir) => (dir, None),
+            Some(dir) => {
+                std::fs::create_dir_all(&dir).map_err(|e| cache_error(&dir, e))?;
+                (dir, None)
+            }
             None => {
-                let dir = std::env::temp_dir().join(format!(
-                    "converge-git-{}-{}",
-                    std::process::id(),
-                    unique_suffix()
-                ));
-                (dir.clone(), Some(TempDir(dir)))
+                let temp = tempfile::Builder::new()
+                    .prefix("converge-git-")
+                    .tempdir()
+                    .map_err(|e| cache_error(&std::env::temp_dir(), e))?;
+                (temp.path().to_path_buf(), Some(temp))
             }
         };
-        std::fs::create_dir_all(&base).map_err(|e| Error::Cache {
-            path: base.display().to_string(),
-            message: e.to_string(),
-        })?;
         let mut hasher = DefaultHasher::new();
         url.hash(&mut hasher);
         let cache = base.join(format!("{:016x}.git", hasher.finish()));
@@ -532,16 +526,6 @@ pub(crate) fn redact(text: &str) -> String {
     }
     out.push_str(rest);
     out
-}
-
-fn unique_suffix() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or_default();
-    nanos ^ NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 #[cfg(test)]
