@@ -20,5 +20,7 @@ scripts/install-oracles.sh
 export CONVERGE_KUBECTL="${CONVERGE_KUBECTL:-$PWD/.cache/oracles/bin/kubectl}"
 export CONVERGE_HELM="${CONVERGE_HELM:-$PWD/.cache/oracles/bin/helm}"
 
+# The CLI contract tests run the reference binaries as a user would.
+cargo build --workspace --examples --locked
 cargo test --workspace --all-targets --locked
 cargo test --workspace --doc --locked

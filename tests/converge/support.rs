@@ -58,7 +58,7 @@ pub(crate) fn run_example(name: &str, args: &[&str]) -> Output {
         .join(name);
     assert!(
         bin.is_file(),
-        "{} is not built: run the tests with `cargo test --all-targets` (./test.sh does)",
+        "{} is not built: run `cargo build --examples` before the tests (./test.sh does)",
         bin.display()
     );
     let out = Command::new(&bin)
