@@ -82,7 +82,10 @@ pub fn parse_documents(file: &str, bytes: &[u8]) -> Result<Vec<Document>, Error>
     parse_yaml(file, bytes)
 }
 
-/// Parses every document of `bytes` and checks that each is a Kubernetes object.
+/// Parses every document of `bytes` and checks that each is a Kubernetes object; a list
+/// (`kind: List`, or any `*List` kind with an `items` list, as `kubectl get -o yaml` writes
+/// them) stands for its items, as `kubectl` and `kustomize` read it. Items keep the origin of
+/// their list.
 ///
 /// ```
 /// let manifests = converge_core::parse_manifests(
@@ -96,12 +99,55 @@ pub fn parse_documents(file: &str, bytes: &[u8]) -> Result<Vec<Document>, Error>
 ///
 /// # Errors
 /// [`Error::Syntax`] as [`parse_documents`]; [`Error::NotAnObject`] naming the file, document
-/// and line of the first document that is not a Kubernetes object.
+/// and line of the first document (or list item) that is not a Kubernetes object;
+/// [`Error::InvalidList`] for a list whose `items` is not a list, or holds another list.
 pub fn parse_manifests(file: &str, bytes: &[u8]) -> Result<Vec<Manifest>, Error> {
-    parse_documents(file, bytes)?
-        .into_iter()
-        .map(|doc| Manifest::new(doc.value, Origin::new(file, doc.index, doc.line)))
-        .collect()
+    let mut manifests = Vec::new();
+    for doc in parse_documents(file, bytes)? {
+        let origin = Origin::new(file, doc.index, doc.line);
+        match list_items(doc.value, &origin)? {
+            Ok(object) => manifests.push(Manifest::new(object, origin)?),
+            Err(items) => {
+                for item in items {
+                    manifests.push(Manifest::new(item, origin.clone())?);
+                }
+            }
+        }
+    }
+    Ok(manifests)
+}
+
+/// `Ok(Err(items))` when `value` is a list kind, `Ok(Ok(value))` when it is not.
+fn list_items(value: Value, origin: &Origin) -> Result<Result<Value, Vec<Value>>, Error> {
+    if !is_list(&value) {
+        return Ok(Ok(value));
+    }
+    let invalid = |reason: &str| Error::InvalidList {
+        file: origin.file.clone(),
+        line: origin.line,
+        reason: reason.to_owned(),
+    };
+    let Value::Object(mut map) = value else {
+        return Err(invalid("a List must be a mapping"));
+    };
+    let items = match map.remove("items") {
+        Some(Value::Array(items)) => items,
+        Some(Value::Null) | None => Vec::new(), // `items:` with nothing under it
+        Some(_) => return Err(invalid("items of a List must be a list")),
+    };
+    if items.iter().any(is_list) {
+        return Err(invalid("a List inside a List is not allowed"));
+    }
+    Ok(Err(items))
+}
+
+fn is_list(value: &Value) -> bool {
+    value
+        .get("kind")
+        .and_then(Value::as_str)
+        .is_some_and(|kind| kind.ends_with("List"))
+        && value.get("apiVersion").is_some()
+        && value.get("items").is_some()
 }
 
 fn parse_json(file: &str, bytes: &[u8]) -> Result<Vec<Document>, Error> {

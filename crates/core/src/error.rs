@@ -34,6 +34,16 @@ pub enum Error {
         /// What is missing or wrong.
         reason: String,
     },
+    /// A `kind: List` (or other `*List`) document is malformed.
+    #[error("{file}:{line}: {reason}")]
+    InvalidList {
+        /// The file holding the list.
+        file: String,
+        /// 1-based line of the list document.
+        line: u64,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// Two manifests describe the same object (same group, kind, namespace and name).
     #[error("{id} is defined twice: in {first} and in {second}")]
     Duplicate {

@@ -9,16 +9,6 @@ pub enum Error {
     /// line.
     #[error(transparent)]
     Core(#[from] converge_core::Error),
-    /// A `kind: List` document is malformed.
-    #[error("{file}:{line}: {reason}")]
-    InvalidList {
-        /// The file holding the list.
-        file: String,
-        /// 1-based line of the list document.
-        line: u64,
-        /// What is wrong with it.
-        reason: String,
-    },
     /// The path holds no YAML or JSON file at all.
     #[error("{path}: no .yaml, .yml or .json files to render")]
     NothingToRender {

@@ -2,8 +2,7 @@
 
 use async_trait::async_trait;
 use converge_core::{
-    EntryKind, FileTree, Manifest, Origin, Value, index_by_key, normalize_path, parse_documents,
-    walk_files,
+    EntryKind, FileTree, Manifest, index_by_key, normalize_path, parse_manifests, walk_files,
 };
 
 use crate::{Error, Renderer};
@@ -69,11 +68,7 @@ impl PlainYaml {
         let mut read_any = false;
         for file in files.iter().filter(|f| single_file || is_manifest_file(f)) {
             read_any = true;
-            let bytes = tree.read(file)?;
-            for doc in parse_documents(file, &bytes)? {
-                let origin = Origin::new(file.as_str(), doc.index, doc.line);
-                flatten(doc.value, origin, &mut manifests)?;
-            }
+            manifests.extend(parse_manifests(file, &tree.read(file)?)?);
         }
         if !read_any {
             return Err(Error::NothingToRender {
@@ -100,44 +95,4 @@ fn is_manifest_file(path: &str) -> bool {
     [".yaml", ".yml", ".json"]
         .iter()
         .any(|ext| path.ends_with(ext))
-}
-
-/// Pushes `value` as a manifest, or its items when it is a list kind.
-fn flatten(value: Value, origin: Origin, out: &mut Vec<Manifest>) -> Result<(), Error> {
-    let is_list = value
-        .get("kind")
-        .and_then(Value::as_str)
-        .is_some_and(|k| k.ends_with("List"))
-        && value.get("apiVersion").is_some()
-        && value.get("items").is_some();
-    if !is_list {
-        out.push(Manifest::new(value, origin)?);
-        return Ok(());
-    }
-    let Some(Value::Array(items)) = value.get("items").cloned() else {
-        if value.get("items").is_some_and(Value::is_null) {
-            return Ok(()); // `items:` with nothing under it: an empty list
-        }
-        return Err(Error::InvalidList {
-            file: origin.file,
-            line: origin.line,
-            reason: "items of a List must be a list".to_owned(),
-        });
-    };
-    for item in items {
-        if item
-            .get("kind")
-            .and_then(Value::as_str)
-            .is_some_and(|k| k.ends_with("List"))
-            && item.get("items").is_some()
-        {
-            return Err(Error::InvalidList {
-                file: origin.file,
-                line: origin.line,
-                reason: "a List inside a List is not allowed".to_owned(),
-            });
-        }
-        out.push(Manifest::new(item, origin.clone())?);
-    }
-    Ok(())
 }
