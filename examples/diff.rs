@@ -43,22 +43,11 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(err) => return cli::fail(&err),
-    };
-    match runtime.block_on(run(&args)) {
-        Ok(false) => ExitCode::SUCCESS,
-        Ok(true) => ExitCode::from(1),
-        Err(err) => cli::fail(err.as_ref()),
-    }
+    cli::run(run(&args))
 }
 
-/// Prints the diff; `Ok(true)` when something differs.
-async fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
+/// Prints the diff; exit code 1 when something differs, 0 when nothing does.
+async fn run(args: &Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let source = converge::source_for(&args.location, true, args.cache.as_deref())?;
     let pipeline = Pipeline::from_shared(source, std::sync::Arc::new(PlainYaml::new()))
         .with_path(args.path.as_str());
@@ -78,5 +67,9 @@ async fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
         result.base,
         result.head
     );
-    Ok(!result.diff.is_empty())
+    Ok(if result.diff.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

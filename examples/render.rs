@@ -39,23 +39,10 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(err) => return cli::fail(&err),
-    };
-    match runtime.block_on(run(&args)) {
-        Ok(yaml) => {
-            print!("{yaml}");
-            ExitCode::SUCCESS
-        }
-        Err(err) => cli::fail(err.as_ref()),
-    }
+    cli::run(run(&args))
 }
 
-async fn run(args: &Args) -> Result<String, Box<dyn std::error::Error>> {
+async fn run(args: &Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let reference = args.refs.reference();
     let source = converge::source_for(
         &args.location,
@@ -65,7 +52,7 @@ async fn run(args: &Args) -> Result<String, Box<dyn std::error::Error>> {
     let pipeline = Pipeline::from_shared(source, std::sync::Arc::new(PlainYaml::new()))
         .with_path(args.path.as_str());
     let rendered = pipeline.render(&reference).await?;
-    Ok(converge::core::to_yaml_stream(
-        rendered.manifests.iter().map(|m| m.object()),
-    )?)
+    let yaml = converge::core::to_yaml_stream(rendered.manifests.iter().map(|m| m.object()))?;
+    print!("{yaml}");
+    Ok(ExitCode::SUCCESS)
 }

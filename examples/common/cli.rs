@@ -34,9 +34,25 @@ impl RefArgs {
     }
 }
 
+/// Runs `work` to completion on a single-threaded runtime: its exit code, or 2 after printing
+/// its error.
+pub(crate) fn run(
+    work: impl Future<Output = Result<ExitCode, Box<dyn std::error::Error>>>,
+) -> ExitCode {
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime
+            .block_on(work)
+            .unwrap_or_else(|err| fail(err.as_ref())),
+        Err(err) => fail(&err),
+    }
+}
+
 /// Prints `error: <message>: <cause>: …` to stderr and returns exit code 2, as kubectl does
 /// for errors.
-pub(crate) fn fail(err: &(dyn std::error::Error + 'static)) -> ExitCode {
+fn fail(err: &(dyn std::error::Error + 'static)) -> ExitCode {
     let mut message = err.to_string();
     let mut cause = err.source();
     while let Some(inner) = cause {

@@ -20,7 +20,7 @@ fn two_releases() -> (Repo, String) {
     repo.write("deploy/a.yaml", &cm("a", "green"))
         .write("deploy/new.yaml", &cm("new", "x"))
         .write("deploy/secret.yaml", "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: prod\nstringData:\n  password: second-secret\n");
-    std::fs::remove_file(repo.dir.path().join("deploy/gone.yaml")).expect("rm");
+    std::fs::remove_file(repo.path().join("deploy/gone.yaml")).expect("rm");
     repo.commit("second");
     (repo, first)
 }
@@ -68,7 +68,7 @@ fn render_writes_the_demo_as_a_yaml_stream() {
 #[test]
 fn render_reads_git_revisions_by_branch_tag_and_commit() {
     let (repo, first) = two_releases();
-    let url = format!("file://{}", repo.path());
+    let url = format!("file://{}", repo.path_str());
     let color = |args: &[&str]| {
         let out = run_example("render", args);
         assert_eq!(
@@ -94,12 +94,12 @@ fn render_reads_git_revisions_by_branch_tag_and_commit() {
     );
     assert_eq!(color(&[&url, "--path", "deploy", "--tag", "v1"]), "blue");
     assert_eq!(
-        color(&[repo.path(), "--path", "deploy", "--commit", &first]),
+        color(&[repo.path_str(), "--path", "deploy", "--commit", &first]),
         "blue"
     );
     assert_eq!(
         color(&[
-            repo.path(),
+            repo.path_str(),
             "--path",
             "deploy/a.yaml",
             "--commit",
@@ -122,7 +122,7 @@ fn diff_prints_kubectl_style_diffs_masks_secrets_and_exits_1() {
     let out = run_example(
         "diff",
         &[
-            repo.path(),
+            repo.path_str(),
             "--base",
             "v1",
             "--head",
@@ -173,7 +173,7 @@ fn diff_prints_kubectl_style_diffs_masks_secrets_and_exits_1() {
     let same = run_example(
         "diff",
         &[
-            repo.path(),
+            repo.path_str(),
             "--base",
             "v1",
             "--head",
@@ -217,7 +217,7 @@ fn bad_input_names_the_file_line_or_ref_and_exits_2() {
         .write("dup/one.yaml", &cm("same", "1"))
         .write("dup/two.yaml", &cm("same", "2"));
     repo.commit("broken things");
-    let dir = repo.path();
+    let dir = repo.path_str();
 
     fails(
         "render",

@@ -3,6 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+pub(crate) use converge::source::testing::GitFixture as Repo;
+
 /// Something a test needs is missing: under `CI=true` that fails the test, elsewhere the test
 /// says loudly that it was skipped.
 fn missing(what: &str, hint: &str) {
@@ -69,67 +71,6 @@ pub(crate) fn run_example(name: &str, args: &[&str]) -> Output {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("panicked"), "{name} panicked: {stderr}");
     out
-}
-
-/// A git repository made with the git CLI, with pinned identities and dates.
-pub(crate) struct Repo {
-    pub(crate) dir: tempfile::TempDir,
-    clock: u32,
-}
-
-impl Repo {
-    pub(crate) fn new() -> Repo {
-        let repo = Repo {
-            dir: tempfile::tempdir().expect("tempdir"),
-            clock: 0,
-        };
-        repo.git(&["init", "-q", "-b", "main"]);
-        repo
-    }
-
-    pub(crate) fn path(&self) -> &str {
-        self.dir.path().to_str().expect("utf-8 path")
-    }
-
-    pub(crate) fn git(&self, args: &[&str]) -> String {
-        let date = format!("2026-02-01T00:{:02}:00Z", self.clock);
-        let out = Command::new("git")
-            .args(args)
-            .current_dir(self.dir.path())
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env("GIT_AUTHOR_NAME", "Ada Fixture")
-            .env("GIT_AUTHOR_EMAIL", "ada@example.test")
-            .env("GIT_COMMITTER_NAME", "Ada Fixture")
-            .env("GIT_COMMITTER_EMAIL", "ada@example.test")
-            .env("GIT_AUTHOR_DATE", &date)
-            .env("GIT_COMMITTER_DATE", &date)
-            .output()
-            .expect("git runs");
-        assert!(
-            out.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout)
-            .expect("utf-8")
-            .trim()
-            .to_owned()
-    }
-
-    pub(crate) fn write(&self, path: &str, content: &str) -> &Self {
-        let full = self.dir.path().join(path);
-        std::fs::create_dir_all(full.parent().expect("parent")).expect("mkdir");
-        std::fs::write(full, content).expect("write");
-        self
-    }
-
-    pub(crate) fn commit(&mut self, message: &str) -> String {
-        self.clock += 1;
-        self.git(&["add", "-A"]);
-        self.git(&["commit", "-q", "-m", message]);
-        self.git(&["rev-parse", "HEAD"])
-    }
 }
 
 /// Parses a YAML stream into its documents' values.

@@ -10,7 +10,9 @@ pub use codec::{Document, Format, parse_documents, parse_manifests, to_yaml, to_
 pub use error::Error;
 pub use manifest::{Manifest, Origin, index_by_key};
 pub use object_ref::{ObjectKey, ObjectRef};
-pub use tree::{DirTree, EntryKind, FileTree, TreeEntry, normalize_path, walk_files};
+pub use tree::{
+    DirTree, EntryKind, FileTree, TreeEntry, normalize_path, walk_all_files, walk_files,
+};
 
 /// The JSON value every stage passes objects around as (`serde_json::Value`, key order kept).
 pub use serde_json::Value;

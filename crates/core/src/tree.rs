@@ -113,32 +113,51 @@ pub fn normalize_path(path: &str) -> Result<String, Error> {
 
 /// Every file under `path` (a directory or a single file), recursively, as tree paths in
 /// lexicographic order. Directories and files whose name starts with `.` (`.git`, `.github`)
-/// are skipped.
+/// are skipped: this is the walk renderers use.
 ///
 /// # Errors
 /// [`Error::NotFound`] when `path` does not exist, and whatever the tree reports.
 pub fn walk_files(tree: &dyn FileTree, path: &str) -> Result<Vec<String>, Error> {
+    walk(tree, path, |name| name.starts_with('.'))
+}
+
+/// Every file under `path`, recursively, in lexicographic order, skipping only `.git`
+/// directories: the walk that content digests use, so that a change to any file counts.
+///
+/// # Errors
+/// As [`walk_files`].
+pub fn walk_all_files(tree: &dyn FileTree, path: &str) -> Result<Vec<String>, Error> {
+    walk(tree, path, |name| name == ".git")
+}
+
+fn walk(tree: &dyn FileTree, path: &str, skip: fn(&str) -> bool) -> Result<Vec<String>, Error> {
     let root = normalize_path(path)?;
     match tree.kind(&root)? {
         None => Err(Error::NotFound { path: root }),
         Some(EntryKind::File) => Ok(vec![root]),
         Some(EntryKind::Dir) => {
             let mut out = Vec::new();
-            walk_dir(tree, &root, &mut out)?;
+            walk_dir(tree, &root, skip, &mut out)?;
+            out.sort_unstable();
             Ok(out)
         }
     }
 }
 
-fn walk_dir(tree: &dyn FileTree, dir: &str, out: &mut Vec<String>) -> Result<(), Error> {
+fn walk_dir(
+    tree: &dyn FileTree,
+    dir: &str,
+    skip: fn(&str) -> bool,
+    out: &mut Vec<String>,
+) -> Result<(), Error> {
     for entry in tree.list(dir)? {
-        if entry.name.starts_with('.') {
+        if skip(&entry.name) {
             continue;
         }
         let path = join(dir, &entry.name);
         match entry.kind {
             EntryKind::File => out.push(path),
-            EntryKind::Dir => walk_dir(tree, &path, out)?,
+            EntryKind::Dir => walk_dir(tree, &path, skip, out)?,
         }
     }
     Ok(())

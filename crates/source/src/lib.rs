@@ -5,6 +5,8 @@ mod error;
 mod git;
 mod local_dir;
 mod reference;
+#[cfg(feature = "test-util")]
+pub mod testing;
 
 use std::fmt;
 use std::sync::Arc;

@@ -1,7 +1,7 @@
 use converge_core::{DirTree, EntryKind};
 use converge_source::{Error, GitOptions, GitSource, Reference, Source, tree_digest};
 
-use crate::support::Repo;
+use converge_source::testing::GitFixture as Repo;
 
 fn fixture() -> (Repo, String, String) {
     let mut repo = Repo::new();

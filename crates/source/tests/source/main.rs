@@ -2,4 +2,3 @@
 
 mod git;
 mod local_dir;
-mod support;
