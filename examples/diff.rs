@@ -59,14 +59,14 @@ async fn run(args: &Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
         .await?;
     let options = TextDiffOptions::default().with_labels(&args.base, &args.head);
     for entry in result.diff.differences() {
-        print!("{}", unified_diff(entry, &options)?);
+        cli::print(&unified_diff(entry, &options)?)?;
     }
-    println!(
-        "summary: {} ({} → {})",
+    cli::print(&format!(
+        "summary: {} ({} → {})\n",
         result.diff.summary(),
         result.base,
         result.head
-    );
+    ))?;
     Ok(if result.diff.is_empty() {
         ExitCode::SUCCESS
     } else {

@@ -53,6 +53,6 @@ async fn run(args: &Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
         .with_path(args.path.as_str());
     let rendered = pipeline.render(&reference).await?;
     let yaml = converge::core::to_yaml_stream(rendered.manifests.iter().map(|m| m.object()))?;
-    print!("{yaml}");
+    cli::print(&yaml)?;
     Ok(ExitCode::SUCCESS)
 }

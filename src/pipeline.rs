@@ -126,6 +126,16 @@ impl Pipeline {
     /// [`Error::Source`] when the reference cannot be fetched, [`Error::Render`] when the
     /// revision does not render.
     pub async fn render(&self, reference: &Reference) -> Result<Rendered, Error> {
+        self.render_revision(reference, false).await
+    }
+
+    /// Fetches and renders `reference`; with `missing_is_empty`, a revision that lacks the
+    /// path renders to nothing instead of failing.
+    async fn render_revision(
+        &self,
+        reference: &Reference,
+        missing_is_empty: bool,
+    ) -> Result<Rendered, Error> {
         let snapshot = self
             .source
             .fetch(reference)
@@ -134,19 +144,28 @@ impl Pipeline {
                 reference: reference.to_string(),
                 source: Box::new(source),
             })?;
-        let manifests = self
-            .renderer
-            .render(snapshot.tree.as_ref(), &self.path)
-            .await
-            .map_err(|source| Error::Render {
-                path: if self.path.is_empty() {
-                    ".".to_owned()
-                } else {
-                    self.path.clone()
-                },
-                revision: snapshot.revision.to_string(),
-                source: Box::new(source),
-            })?;
+        let render_error = |source| Error::Render {
+            path: if self.path.is_empty() {
+                ".".to_owned()
+            } else {
+                self.path.clone()
+            },
+            revision: snapshot.revision.to_string(),
+            source: Box::new(source),
+        };
+        let absent = snapshot
+            .tree
+            .kind(&self.path)
+            .map_err(|e| render_error(e.into()))?
+            .is_none();
+        let manifests = if missing_is_empty && absent {
+            Vec::new()
+        } else {
+            self.renderer
+                .render(snapshot.tree.as_ref(), &self.path)
+                .await
+                .map_err(render_error)?
+        };
         Ok(Rendered {
             revision: snapshot.revision,
             manifests,
@@ -155,11 +174,19 @@ impl Pipeline {
 
     /// Renders `base` and `head` and compares them object by object.
     ///
+    /// A revision that does not have the path at all renders to no objects, so a change that
+    /// adds (or removes) a whole environment shows as every object added (or removed). The path
+    /// must exist in at least one of the two.
+    ///
     /// # Errors
     /// As [`Pipeline::render`] for either revision.
     pub async fn diff(&self, base: &Reference, head: &Reference) -> Result<RevisionDiff, Error> {
-        let old = self.render(base).await?;
-        let new = self.render(head).await?;
+        let old = self.render_revision(base, true).await?;
+        let new = self.render_revision(head, true).await?;
+        if old.manifests.is_empty() && new.manifests.is_empty() {
+            // Neither side has anything: say why when the path is missing on both.
+            self.render(head).await?;
+        }
         let diff =
             converge_diff::compare(old.manifests, new.manifests).map_err(|source| Error::Diff {
                 base: old.revision.to_string(),

@@ -1,5 +1,6 @@
 //! Command-line pieces the reference binaries share: reference flags and error reporting.
 
+use std::io::Write as _;
 use std::process::ExitCode;
 
 use converge::source::Reference;
@@ -31,6 +32,16 @@ impl RefArgs {
             (_, _, Some(commit)) => Reference::Commit(commit.clone()),
             _ => Reference::Default,
         }
+    }
+}
+
+/// Writes `text` to stdout. A reader that went away (`render … | head`) is not an error: the
+/// rest of the output is dropped and the exit code stays what the work decides.
+pub(crate) fn print(text: &str) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
     }
 }
 

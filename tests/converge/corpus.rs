@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use converge::core::{DirTree, Error, FileTree, parse_documents, parse_manifests, walk_files};
 use converge::render::{PlainYaml, Renderer};
 
-use crate::support::{corpus, values};
+use crate::support::{corpus, identity, values};
 
 #[tokio::test]
 async fn kube_prometheus_renders_the_objects_kubectl_kustomize_renders() {
@@ -24,24 +24,11 @@ async fn kube_prometheus_renders_the_objects_kubectl_kustomize_renders() {
         let expected = values(&expected);
         assert_eq!(ours.len(), expected.len(), "{version}: object count");
 
-        let by_key: HashMap<String, &serde_json::Value> = expected
-            .iter()
-            .map(|v| {
-                (
-                    format!(
-                        "{} {} {}",
-                        v["kind"], v["metadata"]["namespace"], v["metadata"]["name"]
-                    ),
-                    v,
-                )
-            })
-            .collect();
+        let by_key: HashMap<String, &serde_json::Value> =
+            expected.iter().map(|v| (identity(v), v)).collect();
         for manifest in &ours {
             let o = manifest.object();
-            let key = format!(
-                "{} {} {}",
-                o["kind"], o["metadata"]["namespace"], o["metadata"]["name"]
-            );
+            let key = identity(o);
             let want = by_key
                 .get(&key)
                 .unwrap_or_else(|| panic!("{version}: kubectl has no {key}"));

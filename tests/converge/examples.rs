@@ -283,3 +283,62 @@ fn bad_input_names_the_file_line_or_ref_and_exits_2() {
         "a missing --head is a usage error"
     );
 }
+
+#[test]
+fn a_path_that_only_one_revision_has_diffs_as_all_added_or_all_removed() {
+    let (mut repo, _) = two_releases();
+    repo.write("staging/a.yaml", &cm("a", "new"));
+    repo.commit("a new environment");
+    let dir = repo.path_str();
+    let out = run_example(
+        "diff",
+        &[dir, "--base", "v1", "--head", "main", "--path", "staging"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8(out.stdout).expect("utf-8");
+    assert!(
+        stdout.contains("summary: 1 added, 0 changed, 0 removed, 0 unchanged"),
+        "{stdout}"
+    );
+    let out = run_example(
+        "diff",
+        &[dir, "--base", "main", "--head", "v1", "--path", "staging"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("0 added, 0 changed, 1 removed"));
+    fails(
+        "diff",
+        &[dir, "--base", "v1", "--head", "main", "--path", "nowhere"],
+        "nowhere: no such file or directory",
+    );
+}
+
+#[test]
+fn a_reader_that_goes_away_is_not_an_error() {
+    let bin = std::env::current_exe()
+        .expect("test binary")
+        .parent()
+        .and_then(std::path::Path::parent)
+        .expect("target dir")
+        .join("examples/render");
+    let mut child = std::process::Command::new(bin)
+        .args(["examples/demo"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("render runs");
+    drop(child.stdout.take()); // like `render … | head -0`
+    let out = child.wait_with_output().expect("render ends");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -8,7 +8,7 @@ use converge::core::DirTree;
 use converge::render::{PlainYaml, Renderer};
 use serde_json::Value;
 
-use crate::support::{kubectl, values};
+use crate::support::{identity, kubectl, values};
 
 /// Renders `dir` with Converge and with `kubectl kustomize` over a kustomization listing
 /// the same files, and asserts both see the same objects with the same values.
@@ -40,23 +40,12 @@ async fn same_objects_as_kubectl(dir: &Path) {
 
     let theirs: HashMap<String, Value> = values(&out.stdout)
         .into_iter()
-        .map(|v| {
-            (
-                format!(
-                    "{} {} {}",
-                    v["kind"], v["metadata"]["namespace"], v["metadata"]["name"]
-                ),
-                v,
-            )
-        })
+        .map(|v| (identity(&v), v))
         .collect();
     assert_eq!(theirs.len(), ours.len(), "object count");
     for manifest in &ours {
         let o = manifest.object();
-        let key = format!(
-            "{} {} {}",
-            o["kind"], o["metadata"]["namespace"], o["metadata"]["name"]
-        );
+        let key = identity(o);
         assert_eq!(
             theirs.get(&key),
             Some(o),

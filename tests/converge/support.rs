@@ -81,3 +81,12 @@ pub(crate) fn values(yaml: &[u8]) -> Vec<serde_json::Value> {
         .map(|d| d.value)
         .collect()
 }
+
+/// An object's identity for matching outputs: apiVersion, kind, namespace and name.
+pub(crate) fn identity(object: &serde_json::Value) -> String {
+    let meta = &object["metadata"];
+    format!(
+        "{} {} {} {}",
+        object["apiVersion"], object["kind"], meta["namespace"], meta["name"]
+    )
+}

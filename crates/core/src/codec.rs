@@ -38,11 +38,11 @@ pub struct Document {
     pub format: Format,
 }
 
-/// Parses every non-empty document of `bytes`; `file` is only used to name errors.
+/// Parses every non-empty document of `bytes`; `file` names errors and tells the format.
 ///
-/// JSON input (a `.json` file, or content that starts with `{` or `[`) is read with a JSON
-/// parser; YAML otherwise, and also when content that looks like JSON turns out to be YAML
-/// flow style. Empty documents and documents that are only `null` are skipped, as `kubectl`
+/// A `.json` file is read as JSON and must be JSON. Other content that starts with `{` or `[`
+/// is tried as JSON first (the fast path) and read as YAML when it turns out to be YAML flow
+/// style; everything else is YAML. Empty documents and documents that are only `null` are skipped, as `kubectl`
 /// does.
 ///
 /// ```
@@ -103,18 +103,101 @@ pub fn parse_documents(file: &str, bytes: &[u8]) -> Result<Vec<Document>, Error>
 /// [`Error::InvalidList`] for a list whose `items` is not a list, or holds another list.
 pub fn parse_manifests(file: &str, bytes: &[u8]) -> Result<Vec<Manifest>, Error> {
     let mut manifests = Vec::new();
+    let mut item_lines: Option<Vec<Vec<u64>>> = None;
     for doc in parse_documents(file, bytes)? {
         let origin = Origin::new(file, doc.index, doc.line);
+        let format = doc.format;
         match list_items(doc.value, &origin)? {
             Ok(object) => manifests.push(Manifest::new(object, origin)?),
             Err(items) => {
-                for item in items {
-                    manifests.push(Manifest::new(item, origin.clone())?);
+                // Each item is known by its own line, so errors and duplicates point at it.
+                let lines = match format {
+                    Format::Yaml => item_lines
+                        .get_or_insert_with(|| list_item_lines(bytes))
+                        .get(doc.index)
+                        .cloned()
+                        .unwrap_or_default(),
+                    Format::Json => Vec::new(),
+                };
+                for (i, item) in items.into_iter().enumerate() {
+                    let line = lines.get(i).copied().unwrap_or(origin.line);
+                    manifests.push(Manifest::new(item, Origin::new(file, doc.index, line))?);
                 }
             }
         }
     }
     Ok(manifests)
+}
+
+/// For every non-empty YAML document of `bytes`, the lines its `items` start on (empty for
+/// documents without a list of items). Only called for files that hold a list, which are
+/// already known to parse.
+fn list_item_lines(bytes: &[u8]) -> Vec<Vec<u64>> {
+    let Ok(text) = std::str::from_utf8(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes)) else {
+        return Vec::new();
+    };
+    serde_saphyr::from_multiple_with_options::<ItemLines>(text, yaml_options())
+        .map(|docs| docs.into_iter().map(|d| d.0).collect())
+        .unwrap_or_default()
+}
+
+/// The lines of a document's `items`, read without building the items.
+struct ItemLines(Vec<u64>);
+
+impl<'de> serde::Deserialize<'de> for ItemLines {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::{IgnoredAny, MapAccess, Visitor};
+
+        struct Lines;
+        impl<'de> Visitor<'de> for Lines {
+            type Value = ItemLines;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("any YAML document")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ItemLines, A::Error> {
+                let mut lines = Vec::new();
+                while let Some(key) = map.next_key::<serde_json::Value>()? {
+                    if key == "items" {
+                        let items: Option<Vec<Spanned<IgnoredAny>>> = map.next_value()?;
+                        lines = items
+                            .unwrap_or_default()
+                            .iter()
+                            .map(|item| item.referenced.line())
+                            .collect();
+                    } else {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+                Ok(ItemLines(lines))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<ItemLines, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(ItemLines(Vec::new()))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<ItemLines, E> {
+                Ok(ItemLines(Vec::new()))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<ItemLines, E> {
+                Ok(ItemLines(Vec::new()))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<ItemLines, E> {
+                Ok(ItemLines(Vec::new()))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<ItemLines, E> {
+                Ok(ItemLines(Vec::new()))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<ItemLines, E> {
+                Ok(ItemLines(Vec::new()))
+            }
+            fn visit_unit<E>(self) -> Result<ItemLines, E> {
+                Ok(ItemLines(Vec::new()))
+            }
+        }
+        deserializer.deserialize_any(Lines)
+    }
 }
 
 /// `Ok(Err(items))` when `value` is a list kind, `Ok(Ok(value))` when it is not.
@@ -152,7 +235,7 @@ fn is_list(value: &Value) -> bool {
 
 fn parse_json(file: &str, bytes: &[u8]) -> Result<Vec<Document>, Error> {
     let mut docs = Vec::new();
-    let mut stream = serde_json::Deserializer::from_slice(bytes).into_iter::<Value>();
+    let mut stream = serde_json::Deserializer::from_slice(bytes).into_iter::<StrictJson>();
     let mut offset = 0;
     let mut line = 1;
     loop {
@@ -163,7 +246,7 @@ fn parse_json(file: &str, bytes: &[u8]) -> Result<Vec<Document>, Error> {
                 .count();
         let Some(next) = stream.next() else { break };
         line += count_lines(&bytes[offset..start]);
-        let value = next.map_err(|e| Error::Syntax {
+        let StrictJson(value) = next.map_err(|e| Error::Syntax {
             file: file.to_owned(),
             line: e.line() as u64,
             column: e.column() as u64,
@@ -185,6 +268,66 @@ fn parse_json(file: &str, bytes: &[u8]) -> Result<Vec<Document>, Error> {
         }
     }
     Ok(docs)
+}
+
+/// A JSON value read like serde_json's own, except that a key repeated in one object is an
+/// error, as it is in YAML and for kubectl (serde_json would keep the last one silently).
+struct StrictJson(Value);
+
+impl<'de> serde::Deserialize<'de> for StrictJson {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(StrictVisitor).map(StrictJson)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> serde::de::Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(StrictJson(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut object = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let StrictJson(value) = map.next_value()?;
+            if let Some(key) = object.insert(key.clone(), value).map(|_| key) {
+                return Err(serde::de::Error::custom(format_args!(
+                    "duplicate key {key:?}"
+                )));
+            }
+        }
+        Ok(Value::Object(object))
+    }
 }
 
 fn count_lines(bytes: &[u8]) -> u64 {
@@ -449,6 +592,26 @@ q: 1.5e300
         assert_eq!(docs.len(), 2);
         assert!(docs.iter().all(|d| d.format == Format::Json));
         assert_eq!((docs[0].line, docs[1].line), (2, 5));
+
+        let err = parse_documents(
+            "dup.json",
+            b"{\"metadata\": {\"name\": \"a\",\n \"name\": \"b\"}}",
+        )
+        .expect_err("duplicate");
+        assert!(
+            matches!(
+                err,
+                Error::Syntax {
+                    line: 2,
+                    format: "JSON",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("duplicate key \"name\""), "{err}");
+        let err = parse_documents("dup.yaml", b"{\"a\": 1, \"a\": 2}").expect_err("duplicate");
+        assert!(err.to_string().contains("dup.yaml:1:"), "{err}");
 
         let err = parse_documents("bad.json", b"{\n  \"a\": 1,\n  \"b\" 2\n}\n").expect_err("bad");
         assert!(

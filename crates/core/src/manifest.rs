@@ -13,6 +13,7 @@ use crate::{Error, ObjectKey, ObjectRef};
 /// non-empty documents of the file from 0, and `line` is the 1-based line the document starts
 /// on (0 when unknown, as for generated objects).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub struct Origin {
     /// The file, relative to the tree's root.
     pub file: String,

@@ -17,11 +17,22 @@ pub enum EntryKind {
 
 /// One entry of a directory listing.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct TreeEntry {
     /// The entry's own name (no `/`).
     pub name: String,
     /// File or directory.
     pub kind: EntryKind,
+}
+
+impl TreeEntry {
+    /// An entry named `name` (no `/`) of kind `kind`.
+    pub fn new(name: impl Into<String>, kind: EntryKind) -> Self {
+        TreeEntry {
+            name: name.into(),
+            kind,
+        }
+    }
 }
 
 /// A read-only tree of files, addressed by relative paths with `/` separators.
@@ -175,7 +186,11 @@ fn join(dir: &str, name: &str) -> String {
 /// A [`FileTree`] over a directory on disk.
 ///
 /// Symbolic links are followed while they stay inside the directory; a link that leads out of
-/// it is refused, so a repository cannot make Converge read `/etc/shadow`.
+/// it is refused, so a repository cannot make Converge read `/etc/shadow`. A link to one of
+/// its own parent directories is left out of listings (it would make walks endless), and so
+/// are FIFOs, sockets and devices: only regular files and directories are read.
+///
+/// The tree is live: it reads the directory as it is at each call.
 #[derive(Debug, Clone)]
 pub struct DirTree {
     root: PathBuf,
@@ -228,6 +243,24 @@ impl DirTree {
     }
 }
 
+/// File or directory; `None` for FIFOs, sockets and devices, which are never read.
+fn entry_kind(meta: &std::fs::Metadata) -> Option<EntryKind> {
+    if meta.is_dir() {
+        Some(EntryKind::Dir)
+    } else if meta.is_file() {
+        Some(EntryKind::File)
+    } else {
+        None
+    }
+}
+
+fn not_regular(path: String) -> Error {
+    Error::InvalidPath {
+        path,
+        reason: "is not a regular file or a directory".to_owned(),
+    }
+}
+
 fn io_error(path: &str, source: std::io::Error) -> Error {
     if source.kind() == std::io::ErrorKind::NotFound {
         Error::NotFound {
@@ -247,11 +280,7 @@ impl FileTree for DirTree {
             return Ok(None);
         };
         let meta = std::fs::metadata(&real).map_err(|e| io_error(&rel, e))?;
-        Ok(Some(if meta.is_dir() {
-            EntryKind::Dir
-        } else {
-            EntryKind::File
-        }))
+        entry_kind(&meta).map(Some).ok_or_else(|| not_regular(rel))
     }
 
     fn list(&self, path: &str) -> Result<Vec<TreeEntry>, Error> {
@@ -277,18 +306,16 @@ impl FileTree for DirTree {
                 continue; // names that are not UTF-8 cannot be addressed by tree paths
             };
             let child = join(&rel, &name);
-            // A dangling link, or one leading out of the tree, is not listed.
+            // A dangling link, one leading out of the tree or to a parent directory, and
+            // anything that is neither a file nor a directory, is not listed.
             match self.resolve(&child) {
-                Ok(Some((_, real_child))) => {
+                Ok(Some((_, real_child))) if !real.starts_with(&real_child) => {
                     let meta = std::fs::metadata(&real_child).map_err(|e| io_error(&child, e))?;
-                    let kind = if meta.is_dir() {
-                        EntryKind::Dir
-                    } else {
-                        EntryKind::File
-                    };
-                    entries.push(TreeEntry { name, kind });
+                    if let Some(kind) = entry_kind(&meta) {
+                        entries.push(TreeEntry { name, kind });
+                    }
                 }
-                Ok(None) | Err(Error::InvalidPath { .. }) => {}
+                Ok(_) | Err(Error::InvalidPath { .. }) => {}
                 Err(e) => return Err(e),
             }
         }
@@ -302,13 +329,15 @@ impl FileTree for DirTree {
                 path: normalize_path(path)?,
             });
         };
-        if real.is_dir() {
-            return Err(Error::InvalidPath {
+        let meta = std::fs::metadata(&real).map_err(|e| io_error(&rel, e))?;
+        match entry_kind(&meta) {
+            Some(EntryKind::File) => std::fs::read(&real).map_err(|e| io_error(&rel, e)),
+            Some(EntryKind::Dir) => Err(Error::InvalidPath {
                 path: rel,
                 reason: "is a directory, not a file".to_owned(),
-            });
+            }),
+            None => Err(not_regular(rel)),
         }
-        std::fs::read(&real).map_err(|e| io_error(&rel, e))
     }
 }
 
@@ -341,6 +370,14 @@ mod tests {
         std::os::unix::fs::symlink(outside.path().join("secret"), dir.path().join("a/leak"))
             .expect("symlink");
         std::os::unix::fs::symlink("b/x.yaml", dir.path().join("a/inside.yaml")).expect("symlink");
+        std::os::unix::fs::symlink(".", dir.path().join("a/b/loop")).expect("symlink");
+        std::os::unix::fs::symlink("..", dir.path().join("a/b/up")).expect("symlink");
+        std::os::unix::fs::symlink("b", dir.path().join("a/dir-link")).expect("symlink");
+        let fifo = std::process::Command::new("mkfifo")
+            .arg(dir.path().join("a/pipe.yaml"))
+            .status()
+            .expect("mkfifo runs");
+        assert!(fifo.success());
 
         let tree = DirTree::new(dir.path()).expect("tree");
         let names: Vec<_> = tree
@@ -349,7 +386,15 @@ mod tests {
             .into_iter()
             .map(|e| e.name)
             .collect();
-        assert_eq!(names, [".hidden.yaml", "b", "inside.yaml"]);
+        assert_eq!(names, [".hidden.yaml", "b", "dir-link", "inside.yaml"]);
+        assert!(matches!(
+            tree.read("a/pipe.yaml"),
+            Err(Error::InvalidPath { .. })
+        ));
+        assert!(matches!(
+            tree.kind("a/pipe.yaml"),
+            Err(Error::InvalidPath { .. })
+        ));
         assert_eq!(tree.read("a/inside.yaml").expect("read"), b"x");
         assert!(matches!(
             tree.read("a/leak"),
@@ -363,7 +408,17 @@ mod tests {
         ));
         assert_eq!(
             walk_files(&tree, "").expect("walk"),
-            ["a/b/x.yaml", "a/inside.yaml"]
+            ["a/b/x.yaml", "a/dir-link/x.yaml", "a/inside.yaml"],
+            "links to parent directories are not followed, links to other directories are"
+        );
+        assert_eq!(
+            walk_all_files(&tree, "a").expect("walk"),
+            [
+                "a/.hidden.yaml",
+                "a/b/x.yaml",
+                "a/dir-link/x.yaml",
+                "a/inside.yaml"
+            ]
         );
         assert_eq!(
             walk_files(&tree, "a/b/x.yaml").expect("walk"),

@@ -5,7 +5,7 @@
 #[non_exhaustive]
 pub enum Error {
     /// One side of a comparison defines an object twice.
-    #[error("{side}: {source}")]
+    #[error("the {side} set defines an object twice")]
     Duplicate {
         /// Which side: the label of the base or head set.
         side: String,

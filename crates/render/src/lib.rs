@@ -22,7 +22,9 @@ use converge_core::{FileTree, Manifest};
 /// - **origins**: every manifest's [`Origin`](converge_core::Origin) names the file (and line,
 ///   where there is one) it came from.
 ///
-/// Renderers do not touch the network or the cluster. The trait is object-safe, so pipelines
+/// Renderers do not touch the network or the cluster. They may read the tree synchronously
+/// (the plain renderer does): for trees on slow storage, run the pipeline where blocking a
+/// runtime thread is acceptable, or on a multi-threaded runtime. The trait is object-safe, so pipelines
 /// hold an `Arc<dyn Renderer>`; write your own for a templating tool Converge does not know:
 ///
 /// ```

@@ -17,6 +17,16 @@ pub enum Error {
         /// Names that do exist and look close, best first.
         candidates: Vec<String>,
     },
+    /// The reference points at something that is not a commit (a tag of a tree, say).
+    #[error("{reference} in {url} points at a {kind}, not a commit")]
+    NotACommit {
+        /// The reference.
+        reference: String,
+        /// The remote, without credentials.
+        url: String,
+        /// What it points at (`tree`, `blob`).
+        kind: String,
+    },
     /// This source cannot serve this kind of request.
     #[error("{implementation} does not support {operation}")]
     Unsupported {

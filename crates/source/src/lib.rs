@@ -127,6 +127,18 @@ pub struct CommitInfo {
     pub message: String,
 }
 
+impl CommitInfo {
+    /// A commit by `author` (`Name <email>`) at `time` (seconds since the Unix epoch) with
+    /// `message`.
+    pub fn new(author: impl Into<String>, time: i64, message: impl Into<String>) -> Self {
+        CommitInfo {
+            author: author.into(),
+            time,
+            message: message.into(),
+        }
+    }
+}
+
 /// One revision of a source: what it is, and its files.
 #[derive(Debug, Clone)]
 #[non_exhaustive]

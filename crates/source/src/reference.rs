@@ -12,8 +12,8 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub enum Reference {
-    /// What the source offers by default: the remote's `HEAD` for git, the current content for
-    /// a directory.
+    /// What the source offers by default: the remote's `HEAD` (its default branch) for git, the
+    /// current content for a directory.
     #[default]
     Default,
     /// A branch, by its short name (`main`, `preview/feature-1`).
@@ -22,15 +22,16 @@ pub enum Reference {
     Tag(String),
     /// A commit, by its full 40-hex id (or an unambiguous prefix of at least 7 digits).
     Commit(String),
-    /// A name resolved the way `git rev-parse` would: a branch, then a tag, then a full ref name
-    /// (`refs/pull/42/head`), then a commit id.
+    /// A name resolved the way `git rev-parse` would (gitrevisions(7)): `HEAD` or a full ref
+    /// name (`refs/pull/42/head`) as it is, then `refs/<name>`, a tag, a branch, a
+    /// remote-tracking branch (`origin/main`), `refs/remotes/<name>/HEAD`, and last a commit id.
     Any(String),
 }
 
 impl fmt::Display for Reference {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Reference::Default => f.write_str("the default branch"),
+            Reference::Default => f.write_str("the default revision"),
             Reference::Branch(b) => write!(f, "branch {b}"),
             Reference::Tag(t) => write!(f, "tag {t}"),
             Reference::Commit(c) => write!(f, "commit {c}"),

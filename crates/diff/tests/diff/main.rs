@@ -175,8 +175,10 @@ fn a_set_that_defines_an_object_twice_is_refused() {
         parse_manifests("head.yaml", twice.as_bytes()).expect("head"),
     )
     .expect_err("duplicate");
+    assert_eq!(err.to_string(), "the head set defines an object twice");
+    let cause = std::error::Error::source(&err).expect("the duplicate");
     assert_eq!(
-        err.to_string(),
-        "head: apps Deployment prod/web is defined twice: in head.yaml:1 and in head.yaml:16"
+        cause.to_string(),
+        "apps Deployment prod/web is defined twice: in head.yaml:1 and in head.yaml:16"
     );
 }

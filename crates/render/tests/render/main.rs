@@ -63,8 +63,8 @@ async fn renders_recursively_in_path_order_with_lists_flattened() {
     assert_eq!(
         ids(&tree, "").await,
         [
-            "v1 ServiceAccount a @ a/list.yaml:1",
-            "v1 ServiceAccount b @ a/list.yaml:1",
+            "v1 ServiceAccount a @ a/list.yaml:4",
+            "v1 ServiceAccount b @ a/list.yaml:8",
             "v1 Secret j @ a/obj.json:1",
             "v1 Service s1 @ a/two.yml:1",
             "v1 Service s2 @ a/two.yml:6",
@@ -175,6 +175,16 @@ async fn malformed_lists_are_refused() {
     )]);
     assert_eq!(
         error(&tree, "").await,
-        "l.yaml:1: document 0 is not a Kubernetes object: missing metadata.name"
+        "l.yaml:4: document 0 is not a Kubernetes object: missing metadata.name"
+    );
+}
+
+#[tokio::test]
+async fn list_items_are_known_by_their_own_line() {
+    let list = "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: a}\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: a}\n";
+    let (_dir, tree) = make_tree(&[("l.yaml", &format!("{}---\n{list}", object("Secret", "s")))]);
+    assert_eq!(
+        error(&tree, "").await,
+        "ConfigMap a is defined twice: in l.yaml:9 and in l.yaml:12"
     );
 }

@@ -2,8 +2,6 @@
 
 mod tree;
 
-use std::collections::hash_map::DefaultHasher;
-use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
@@ -12,6 +10,7 @@ use async_trait::async_trait;
 use gix::bstr::ByteSlice;
 use gix::protocol::handshake::Ref;
 use gix::remote::Direction;
+use sha2::{Digest, Sha256};
 
 use crate::{CommitInfo, Error, Reference, Revision, Snapshot, Source};
 pub use tree::GitTree;
@@ -37,9 +36,14 @@ impl GitOptions {
 /// A git remote as a source: a local path or a `file://` URL (other transports come with
 /// their own features).
 ///
-/// [`Source::fetch`] brings the remote's branches and tags into a local bare cache and reads
-/// the wanted commit's tree straight from the object database, with no checkout.
-/// [`Source::resolve`] costs one ref listing.
+/// [`Source::fetch`] brings the remote's branches and tags (and the one ref asked for, when it
+/// lies elsewhere) into a local bare cache and reads the wanted commit's tree straight from the
+/// object database, with no checkout; a commit already in the cache moves no objects.
+/// [`Source::resolve`] costs one ref listing. Both run git work on tokio's blocking pool, so
+/// they need a tokio runtime.
+///
+/// Credentials in the URL never show: not in errors, not in `Debug`, not in
+/// [`GitSource::url`].
 ///
 /// ```no_run
 /// use converge_source::{GitSource, Reference, Source};
@@ -51,14 +55,22 @@ impl GitOptions {
 /// println!("{}", snapshot.revision); // main@sha1:…
 /// # Ok(()) }
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct GitSource {
     inner: Arc<Inner>,
 }
 
-#[derive(Debug)]
+impl std::fmt::Debug for GitSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GitSource")
+            .field("url", &self.inner.shown_url)
+            .field("cache", &self.inner.cache)
+            .finish_non_exhaustive()
+    }
+}
+
 struct Inner {
-    /// The URL gix connects to, credentials included.
+    /// The URL gix connects to, credentials included: never shown.
     remote_url: String,
     shown_url: String,
     cache: PathBuf,
@@ -101,9 +113,11 @@ impl GitSource {
                 (temp.path().to_path_buf(), Some(temp))
             }
         };
-        let mut hasher = DefaultHasher::new();
-        url.hash(&mut hasher);
-        let cache = base.join(format!("{:016x}.git", hasher.finish()));
+        // One cache per remote, named by a stable hash of the URL without credentials, so a
+        // rotated token or a new toolchain finds the same cache.
+        let digest = Sha256::digest(shown_url.as_bytes());
+        let name: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+        let cache = base.join(format!("{name}.git"));
         Ok(GitSource {
             inner: Arc::new(Inner {
                 remote_url: url,
@@ -131,25 +145,25 @@ impl Source for GitSource {
     async fn resolve(&self, reference: &Reference) -> Result<Revision, Error> {
         let inner = Arc::clone(&self.inner);
         let reference = reference.clone();
-        blocking(move || inner.resolve(&reference)).await
+        self.blocking(move || inner.resolve(&reference)).await
     }
 
     async fn fetch(&self, reference: &Reference) -> Result<Snapshot, Error> {
         let inner = Arc::clone(&self.inner);
         let reference = reference.clone();
-        blocking(move || inner.fetch(&reference)).await
+        self.blocking(move || inner.fetch(&reference)).await
     }
 }
 
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, Error> + Send + 'static,
-) -> Result<T, Error> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| Error::Cache {
-            path: String::new(),
-            message: format!("git worker failed: {e}"),
-        })?
+impl GitSource {
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> Result<T, Error> + Send + 'static,
+    ) -> Result<T, Error> {
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|e| self.inner.git_error(format!("the git worker stopped: {e}")))?
+    }
 }
 
 /// What a reference names: a ref the remote advertised, or a commit id only the object
@@ -163,8 +177,10 @@ enum Target {
 struct Resolved {
     /// Branch, tag or ref name to show in the revision.
     name: Option<String>,
-    /// The commit.
-    commit: gix::ObjectId,
+    /// The full name of the ref on the remote (`refs/heads/main`, `HEAD`).
+    full_name: String,
+    /// The object the ref points at, peeled through annotated tags.
+    object: gix::ObjectId,
 }
 
 impl Inner {
@@ -194,21 +210,21 @@ impl Inner {
             path: self.cache.display().to_string(),
             message,
         };
-        if self.cache.join("HEAD").exists() {
-            match gix::open(&self.cache) {
-                Ok(repo) => return Ok(repo),
-                // A half-written cache: start again.
-                Err(_) => {
-                    std::fs::remove_dir_all(&self.cache).map_err(|e| cache_err(e.to_string()))?
-                }
-            }
+        if self.cache.join("HEAD").is_file()
+            && let Ok(repo) = gix::open(&self.cache)
+        {
+            return Ok(repo);
+        }
+        // Missing, half-created or corrupt: start again.
+        if self.cache.exists() {
+            std::fs::remove_dir_all(&self.cache).map_err(|e| cache_err(e.to_string()))?;
         }
         gix::init_bare(&self.cache).map_err(|e| cache_err(e.to_string()))
     }
 
     /// Lists the remote's refs (one ref listing, no objects moved).
     fn list_refs(&self, repo: &gix::Repository) -> Result<Vec<Ref>, Error> {
-        let remote = self.remote(repo, &[])?;
+        let remote = self.remote(repo, None)?;
         let connection = remote
             .connect(Direction::Fetch)
             .map_err(|e| self.gix_error(e))?;
@@ -218,16 +234,23 @@ impl Inner {
         Ok(ref_map.remote_refs)
     }
 
+    /// The remote with refspecs for its branches and tags, and for `extra` (a full ref name
+    /// outside those) when given.
     fn remote<'r>(
         &self,
         repo: &'r gix::Repository,
-        extra: &[String],
+        extra: Option<&str>,
     ) -> Result<gix::Remote<'r>, Error> {
         let mut specs = vec![
             "+refs/heads/*:refs/heads/*".to_owned(),
             "+refs/tags/*:refs/tags/*".to_owned(),
         ];
-        specs.extend(extra.iter().map(|name| format!("+{name}:{name}")));
+        match extra {
+            Some(name) if name.starts_with("refs/heads/") || name.starts_with("refs/tags/") => {}
+            Some("HEAD") => specs.push("+HEAD:refs/converge/HEAD".to_owned()),
+            Some(name) => specs.push(format!("+{name}:{name}")),
+            None => {}
+        }
         repo.remote_at(self.remote_url.as_str())
             .map_err(|e| self.gix_error(e))?
             .with_refspecs(specs.iter().map(String::as_str), Direction::Fetch)
@@ -236,16 +259,16 @@ impl Inner {
     }
 
     fn resolve(&self, reference: &Reference) -> Result<Revision, Error> {
-        let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        let guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
         let repo = self.open_cache()?;
         match self.resolve_on_remote(reference, &self.list_refs(&repo)?)? {
             Target::Ref(resolved) => Ok(Revision::new(
                 resolved.name,
-                format!("sha1:{}", resolved.commit),
+                format!("sha1:{}", resolved.object),
             )),
             Target::Commit(_) => {
                 // A commit id: only the fetched objects can tell whether it exists.
-                drop(_guard);
+                drop(guard);
                 Ok(self.fetch(reference)?.revision)
             }
         }
@@ -253,7 +276,15 @@ impl Inner {
 
     /// Resolves `reference` against the advertised refs.
     fn resolve_on_remote(&self, reference: &Reference, refs: &[Ref]) -> Result<Target, Error> {
-        let find = |full: &str| refs.iter().find_map(|r| peeled(r, full));
+        let found = |full: &str, name: &str| {
+            refs.iter().find_map(|r| peeled(r, full)).map(|object| {
+                Target::Ref(Resolved {
+                    name: Some(name.to_owned()),
+                    full_name: full.to_owned(),
+                    object,
+                })
+            })
+        };
         let not_found = |wanted: &str, prefix: &str| Error::RefNotFound {
             reference: reference.to_string(),
             url: self.shown_url.clone(),
@@ -267,43 +298,30 @@ impl Inner {
                         target,
                         object,
                         ..
-                    } if full_ref_name == "HEAD" => {
-                        Some((short_name(target.to_str_lossy().as_ref()), *object))
-                    }
+                    } if full_ref_name == "HEAD" => Some(Resolved {
+                        name: Some(short_name(target.to_str_lossy().as_ref())),
+                        full_name: "HEAD".to_owned(),
+                        object: *object,
+                    }),
+                    // A detached HEAD: the revision is named after HEAD itself.
                     Ref::Direct {
                         full_ref_name,
                         object,
-                    } if full_ref_name == "HEAD" => Some((String::new(), *object)),
+                    } if full_ref_name == "HEAD" => Some(Resolved {
+                        name: Some("HEAD".to_owned()),
+                        full_name: "HEAD".to_owned(),
+                        object: *object,
+                    }),
                     _ => None,
                 });
-                match head {
-                    Some((name, commit)) => Ok(Target::Ref(Resolved {
-                        name: (!name.is_empty()).then_some(name),
-                        commit,
-                    })),
-                    None => Err(Error::RefNotFound {
-                        reference: reference.to_string(),
-                        url: self.shown_url.clone(),
-                        candidates: candidates(refs, "", "refs/heads/"),
-                    }),
-                }
+                head.map(Target::Ref)
+                    .ok_or_else(|| not_found("", "refs/heads/"))
             }
-            Reference::Branch(branch) => find(&format!("refs/heads/{branch}"))
-                .map(|commit| {
-                    Target::Ref(Resolved {
-                        name: Some(branch.clone()),
-                        commit,
-                    })
-                })
+            Reference::Branch(branch) => found(&format!("refs/heads/{branch}"), branch)
                 .ok_or_else(|| not_found(branch, "refs/heads/")),
-            Reference::Tag(tag) => find(&format!("refs/tags/{tag}"))
-                .map(|commit| {
-                    Target::Ref(Resolved {
-                        name: Some(tag.clone()),
-                        commit,
-                    })
-                })
-                .ok_or_else(|| not_found(tag, "refs/tags/")),
+            Reference::Tag(tag) => {
+                found(&format!("refs/tags/{tag}"), tag).ok_or_else(|| not_found(tag, "refs/tags/"))
+            }
             Reference::Commit(id) => {
                 check_commit_id(id).map_err(|reason| Error::RefNotFound {
                     reference: format!("{reference} ({reason})"),
@@ -313,16 +331,18 @@ impl Inner {
                 Ok(Target::Commit(id.clone()))
             }
             Reference::Any(name) => {
-                let tries = [
-                    format!("refs/heads/{name}"),
-                    format!("refs/tags/{name}"),
-                    name.clone(),
-                ];
-                if let Some(commit) = tries.iter().find_map(|full| find(full)) {
-                    return Ok(Target::Ref(Resolved {
-                        name: Some(name.clone()),
-                        commit,
-                    }));
+                // The order of `git rev-parse` (gitrevisions(7)): the name itself when it is
+                // HEAD or a full ref name, then refs/, tags, branches, remote-tracking branches.
+                let mut tries = Vec::new();
+                if name == "HEAD" || name.starts_with("refs/") {
+                    tries.push(name.clone());
+                }
+                for prefix in ["refs/", "refs/tags/", "refs/heads/", "refs/remotes/"] {
+                    tries.push(format!("{prefix}{name}"));
+                }
+                tries.push(format!("refs/remotes/{name}/HEAD"));
+                if let Some(target) = tries.iter().find_map(|full| found(full, name)) {
+                    return Ok(target);
                 }
                 if check_commit_id(name).is_ok() {
                     return Ok(Target::Commit(name.clone()));
@@ -336,61 +356,78 @@ impl Inner {
         let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
         let repo = self.open_cache()?;
         let refs = self.list_refs(&repo)?;
-        let target = self.resolve_on_remote(reference, &refs)?;
-
-        // Full ref names outside heads and tags (refs/pull/42/head) need their own refspec.
-        let extra: Vec<String> = match reference {
-            Reference::Any(name)
-                if name.starts_with("refs/")
-                    && !name.starts_with("refs/heads/")
-                    && !name.starts_with("refs/tags/") =>
-            {
-                vec![name.clone()]
+        let (name, object) = match self.resolve_on_remote(reference, &refs)? {
+            Target::Ref(resolved) => {
+                if !repo.has_object(resolved.object) {
+                    self.receive(&repo, Some(&resolved.full_name))?;
+                }
+                (resolved.name, resolved.object)
             }
-            _ => Vec::new(),
+            Target::Commit(id) => {
+                let repo = match self.find_commit_id(&repo, &id) {
+                    Ok(Some(_)) => repo,
+                    _ => {
+                        self.receive(&repo, None)?;
+                        gix::open(&self.cache).map_err(|e| self.gix_error(e))?
+                    }
+                };
+                let object =
+                    self.find_commit_id(&repo, &id)?
+                        .ok_or_else(|| Error::RefNotFound {
+                            reference: reference.to_string(),
+                            url: self.shown_url.clone(),
+                            candidates: Vec::new(),
+                        })?;
+                (None, object)
+            }
         };
-        let known = matches!(&target, Target::Ref(r) if repo.has_object(r.commit));
-        if !known {
-            self.receive(&repo, &extra)?;
-        }
         let repo = gix::open(&self.cache).map_err(|e| self.gix_error(e))?;
 
-        let resolved = match target {
-            Target::Ref(resolved) => resolved,
-            Target::Commit(id) => {
-                let commit = repo
-                    .rev_parse_single(id.as_str())
-                    .ok()
-                    .and_then(|found| found.object().ok())
-                    .and_then(|object| object.peel_to_commit().ok())
-                    .map(|commit| commit.id)
-                    .ok_or_else(|| Error::RefNotFound {
-                        reference: reference.to_string(),
-                        url: self.shown_url.clone(),
-                        candidates: Vec::new(),
-                    })?;
-                Resolved { name: None, commit }
-            }
-        };
-
-        let (info, tree_id) = {
-            let commit = repo
-                .find_commit(resolved.commit)
-                .map_err(|e| self.gix_error(e))?;
+        let (commit_id, info, tree_id) = {
+            let found = repo.find_object(object).map_err(|e| self.gix_error(e))?;
+            let kind = found.kind;
+            let commit = found.peel_to_commit().map_err(|_| Error::NotACommit {
+                reference: reference.to_string(),
+                url: self.shown_url.clone(),
+                kind: kind.to_string(),
+            })?;
             let info = commit_info(&commit).map_err(|e| self.gix_error(e))?;
             let tree_id = commit.tree_id().map_err(|e| self.gix_error(e))?.detach();
-            (info, tree_id)
+            (commit.id, info, tree_id)
         };
         let tree = GitTree::new(repo.into_sync(), tree_id).map_err(|e| self.gix_error(e))?;
         Ok(Snapshot::new(
-            Revision::new(resolved.name, format!("sha1:{}", resolved.commit)),
+            Revision::new(name, format!("sha1:{commit_id}")),
             Arc::new(tree),
             Some(info),
         ))
     }
 
-    /// Fetches the remote's branches and tags (and `extra` refs) into the cache.
-    fn receive(&self, repo: &gix::Repository, extra: &[String]) -> Result<(), Error> {
+    /// The object a commit id (or unambiguous prefix) names in the cache; `Ok(None)` when the
+    /// cache does not have it.
+    fn find_commit_id(
+        &self,
+        repo: &gix::Repository,
+        id: &str,
+    ) -> Result<Option<gix::ObjectId>, Error> {
+        let Ok(prefix) = gix::hash::Prefix::from_hex(id) else {
+            return Ok(None);
+        };
+        match repo.objects.lookup_prefix(prefix, None) {
+            Ok(Some(Ok(found))) => Ok(Some(found)),
+            Ok(Some(Err(()))) => Err(Error::RefNotFound {
+                reference: format!("commit {id} (ambiguous: several objects start with it)"),
+                url: self.shown_url.clone(),
+                candidates: Vec::new(),
+            }),
+            Ok(None) => Ok(None),
+            Err(e) => Err(self.git_error(e)),
+        }
+    }
+
+    /// Fetches the remote's branches and tags, and `extra` (a full ref name) when given, into
+    /// the cache.
+    fn receive(&self, repo: &gix::Repository, extra: Option<&str>) -> Result<(), Error> {
         let remote = self.remote(repo, extra)?;
         let connection = remote
             .connect(Direction::Fetch)

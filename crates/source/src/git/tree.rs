@@ -8,8 +8,8 @@ use gix::objs::tree::EntryKind as GitKind;
 
 /// A commit's tree, indexed once, with blobs read on demand from the object database.
 ///
-/// Symbolic links to a file inside the tree read as that file; links to directories or out of
-/// the tree, and submodules, are left out.
+/// Symbolic links to a file or a directory inside the tree read as their target, as they do in
+/// a checkout; links that lead out of the tree or nowhere, and submodules, are left out.
 #[derive(Debug)]
 pub struct GitTree {
     repo: gix::ThreadSafeRepository,
@@ -53,28 +53,7 @@ impl GitTree {
                 GitKind::Commit => {}
             }
         }
-        // Links to entries inside the tree become those entries.
-        for (path, oid) in links {
-            let target = local.find_object(oid)?.detach().data;
-            let Ok(target) = target.to_str() else {
-                continue;
-            };
-            let dir = path.rsplit_once('/').map_or("", |(dir, _)| dir);
-            let joined = if dir.is_empty() {
-                target.to_owned()
-            } else {
-                format!("{dir}/{target}")
-            };
-            if target.starts_with('/') {
-                continue;
-            }
-            let target = normalize_path(&joined)
-                .ok()
-                .and_then(|t| nodes.get(&t).cloned());
-            if let Some(node @ Node::File(_)) = target {
-                nodes.insert(path, node);
-            }
-        }
+        resolve_links(&local, &mut nodes, links)?;
         // Fill in directory listings.
         let mut children: HashMap<String, Vec<TreeEntry>> = HashMap::new();
         for (path, node) in &nodes {
@@ -89,10 +68,7 @@ impl GitTree {
             children
                 .entry(parent.to_owned())
                 .or_default()
-                .push(TreeEntry {
-                    name: name.to_owned(),
-                    kind,
-                });
+                .push(TreeEntry::new(name, kind));
         }
         for (parent, mut entries) in children {
             entries.sort_by(|a, b| a.name.cmp(&b.name));
@@ -148,3 +124,65 @@ impl FileTree for GitTree {
         }
     }
 }
+
+/// Replaces each link by what it points at inside the tree: a file, or a directory with all
+/// that is below it. Links to links resolve over several rounds; links out of the tree, to
+/// nothing, or in a cycle stay out.
+fn resolve_links(
+    repo: &gix::Repository,
+    nodes: &mut HashMap<String, Node>,
+    links: Vec<(String, gix::ObjectId)>,
+) -> Result<(), gix::Error> {
+    let mut pending = Vec::with_capacity(links.len());
+    for (path, oid) in links {
+        let data = repo.find_object(oid)?.detach().data;
+        let Ok(target) = data.to_str() else { continue };
+        if target.starts_with('/') {
+            continue;
+        }
+        let dir = path.rsplit_once('/').map_or("", |(dir, _)| dir);
+        let joined = if dir.is_empty() {
+            target.to_owned()
+        } else {
+            format!("{dir}/{target}")
+        };
+        if let Ok(target) = normalize_path(&joined) {
+            pending.push((path, target));
+        }
+    }
+    // Each round resolves the links whose target is known; a chain of n links takes n rounds.
+    for _ in 0..MAX_LINK_DEPTH {
+        let before = pending.len();
+        pending.retain(|(path, target)| {
+            let inside_itself = path == target || path.starts_with(&format!("{target}/"));
+            match nodes.get(target).cloned() {
+                Some(node @ Node::File(_)) => {
+                    nodes.insert(path.clone(), node);
+                    false
+                }
+                Some(Node::Dir(_)) if !inside_itself => {
+                    let prefix = format!("{target}/");
+                    let below: Vec<(String, Node)> = nodes
+                        .iter()
+                        .filter_map(|(p, n)| {
+                            p.strip_prefix(&prefix)
+                                .map(|rest| (format!("{path}/{rest}"), n.clone()))
+                        })
+                        .collect();
+                    nodes.insert(path.clone(), Node::Dir(Vec::new()));
+                    nodes.extend(below);
+                    false
+                }
+                Some(Node::Dir(_)) => false, // a link to its own ancestor: a cycle
+                None => true,
+            }
+        });
+        if pending.len() == before {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// How many links deep a chain of links may go, as `MAXSYMLINKS` bounds it on Linux.
+const MAX_LINK_DEPTH: usize = 40;

@@ -282,3 +282,181 @@ async fn a_missing_repository_is_a_git_error_naming_the_url() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn credentials_never_show_in_debug_or_url() {
+    let source =
+        GitSource::new("https://alice:s3cr3t@git.example.invalid/fleet.git").expect("source");
+    assert_eq!(source.url(), "https://git.example.invalid/fleet.git");
+    let shown = format!("{source:?}");
+    assert!(
+        !shown.contains("s3cr3t") && !shown.contains("alice"),
+        "{shown}"
+    );
+    let err = source
+        .fetch(&Reference::Default)
+        .await
+        .expect_err("no such host here");
+    let shown = format!("{err} {err:?}");
+    assert!(!shown.contains("s3cr3t"), "{shown}");
+}
+
+#[tokio::test]
+async fn the_default_branch_is_whatever_head_points_at() {
+    let (repo, _, _) = fixture();
+    repo.git(&["branch", "-m", "main", "trunk"]);
+    let source = GitSource::new(repo.url()).expect("source");
+    let snap = source.fetch(&Reference::Default).await.expect("default");
+    assert!(
+        snap.revision.to_string().starts_with("trunk@sha1:"),
+        "{}",
+        snap.revision
+    );
+
+    // A detached HEAD on a commit no branch holds: fetched and named HEAD.
+    let mut repo = repo;
+    repo.git(&["checkout", "-q", "--detach"]);
+    repo.write("detached.yaml", "x: 1\n");
+    let detached = repo.commit("on a detached HEAD");
+    let revision = source.resolve(&Reference::Default).await.expect("resolve");
+    assert_eq!(revision.to_string(), format!("HEAD@sha1:{detached}"));
+    let snap = source.fetch(&Reference::Default).await.expect("fetch");
+    assert_eq!(snap.revision, revision, "resolve and fetch agree");
+    assert_eq!(snap.tree.read("detached.yaml").expect("read"), b"x: 1\n");
+    let any = source
+        .fetch(&Reference::Any("HEAD".into()))
+        .await
+        .expect("HEAD by name");
+    assert_eq!(any.revision.commit(), Some(detached.as_str()));
+}
+
+#[tokio::test]
+async fn names_resolve_in_git_rev_parse_order() {
+    let (mut repo, first, second) = fixture();
+    repo.git(&["branch", "v1", &second]);
+    repo.git(&["tag", "v1", &first]);
+    repo.git(&["update-ref", "refs/remotes/origin/main", &first]);
+    repo.write("later.yaml", "x: 1\n");
+    let _ = repo.commit("later");
+    let source = GitSource::new(repo.url()).expect("source");
+
+    // git rev-parse takes the tag before the branch of the same name.
+    let v1 = source
+        .resolve(&Reference::Any("v1".into()))
+        .await
+        .expect("v1");
+    assert_eq!(v1.commit(), Some(first.as_str()));
+    assert_eq!(
+        repo.git(&["rev-parse", "v1^{commit}"]),
+        first,
+        "as git does"
+    );
+    let branch = source
+        .fetch(&Reference::Branch("v1".into()))
+        .await
+        .expect("branch v1");
+    assert_eq!(branch.revision.commit(), Some(second.as_str()));
+
+    // Remote-tracking branches, as a pull request's checkout has them.
+    let tracking = source
+        .fetch(&Reference::Any("origin/main".into()))
+        .await
+        .expect("origin/main");
+    assert_eq!(
+        tracking.revision.to_string(),
+        format!("origin/main@sha1:{first}")
+    );
+}
+
+#[tokio::test]
+async fn a_tag_of_a_tree_is_refused_by_name() {
+    let (repo, _, _) = fixture();
+    repo.git(&["tag", "tree-tag", "HEAD^{tree}"]);
+    let source = GitSource::new(repo.url()).expect("source");
+    let err = source
+        .fetch(&Reference::Tag("tree-tag".into()))
+        .await
+        .expect_err("a tree");
+    assert!(matches!(err, Error::NotACommit { .. }), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "tag tree-tag in {} points at a tree, not a commit",
+            source.url()
+        )
+    );
+}
+
+#[tokio::test]
+async fn a_half_created_cache_is_rebuilt_and_a_known_commit_moves_nothing() {
+    let (repo, _, second) = fixture();
+    let cache = tempfile::tempdir().expect("cache");
+    let source = GitSource::with_options(
+        repo.url(),
+        GitOptions::default().with_cache_dir(cache.path()),
+    )
+    .expect("source");
+    std::fs::create_dir_all(source.cache_path().join("objects/junk")).expect("half-created");
+    let main = Reference::Branch("main".into());
+    let snap = source.fetch(&main).await.expect("rebuilt");
+    assert_eq!(snap.revision.commit(), Some(second.as_str()));
+
+    let packs = || {
+        let mut names: Vec<_> = std::fs::read_dir(source.cache_path().join("objects/pack"))
+            .expect("packs")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
+        names.sort();
+        names
+    };
+    let before = packs();
+    assert!(!before.is_empty());
+    source.fetch(&main).await.expect("again");
+    source
+        .fetch(&Reference::Commit(second.clone()))
+        .await
+        .expect("by id");
+    assert_eq!(
+        packs(),
+        before,
+        "a commit already in the cache moves no objects"
+    );
+}
+
+#[tokio::test]
+async fn directory_links_read_as_in_a_checkout() {
+    let (mut repo, _, _) = fixture();
+    std::os::unix::fs::symlink("base", repo.path().join("deploy/current")).expect("symlink");
+    std::os::unix::fs::symlink("current", repo.path().join("deploy/chained")).expect("symlink");
+    std::os::unix::fs::symlink(".", repo.path().join("deploy/self")).expect("symlink");
+    repo.commit("links to directories");
+    let source = GitSource::new(repo.url()).expect("source");
+    let snap = source.fetch(&Reference::Default).await.expect("fetch");
+    let tree = snap.tree.as_ref();
+    for link in ["deploy/current", "deploy/chained"] {
+        assert_eq!(
+            tree.kind(link).expect("kind"),
+            Some(EntryKind::Dir),
+            "{link}"
+        );
+        assert_eq!(
+            tree.list(link).expect("list"),
+            tree.list("deploy/base").expect("list")
+        );
+        assert_eq!(
+            tree.read(&format!("{link}/app.yaml")).expect("read"),
+            tree.read("deploy/base/app.yaml").expect("read")
+        );
+    }
+    assert_eq!(
+        tree.kind("deploy/self").expect("kind"),
+        None,
+        "a link to its own parent is left out"
+    );
+    let checkout = DirTree::new(repo.path()).expect("tree");
+    assert_eq!(
+        converge_core::walk_files(tree, "deploy").expect("walk"),
+        converge_core::walk_files(&checkout, "deploy").expect("walk"),
+        "the same files as a checkout"
+    );
+}
