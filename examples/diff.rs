@@ -12,7 +12,6 @@
 #[path = "common/cli.rs"]
 mod cli;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -33,12 +32,8 @@ struct Args {
     /// The revision to compare to.
     #[arg(long, value_name = "REF")]
     head: String,
-    /// Render only this path inside the repository.
-    #[arg(long, value_name = "P", default_value = "")]
-    path: String,
-    /// Keep the git cache here across runs.
-    #[arg(long, value_name = "DIR")]
-    cache: Option<PathBuf>,
+    #[command(flatten)]
+    tree: cli::TreeArgs,
 }
 
 fn main() -> ExitCode {
@@ -48,9 +43,9 @@ fn main() -> ExitCode {
 
 /// Prints the diff; exit code 1 when something differs, 0 when nothing does.
 async fn run(args: &Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
-    let source = converge::source_for(&args.location, true, args.cache.as_deref())?;
+    let source = converge::source_for(&args.location, true, args.tree.cache.as_deref())?;
     let pipeline = Pipeline::from_shared(source, std::sync::Arc::new(PlainYaml::new()))
-        .with_path(args.path.as_str());
+        .with_path(args.tree.path.as_str());
     let result = pipeline
         .diff(
             &Reference::Any(args.base.clone()),

@@ -13,7 +13,6 @@
 #[path = "common/cli.rs"]
 mod cli;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -27,14 +26,10 @@ use converge::source::Reference;
 struct Args {
     /// A directory, or a git URL (file://, a path with a reference flag, …).
     location: String,
-    /// Render only this path inside the directory or repository.
-    #[arg(long, value_name = "P", default_value = "")]
-    path: String,
+    #[command(flatten)]
+    tree: cli::TreeArgs,
     #[command(flatten)]
     refs: cli::RefArgs,
-    /// Keep the git cache here across runs.
-    #[arg(long, value_name = "DIR")]
-    cache: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -47,10 +42,10 @@ async fn run(args: &Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let source = converge::source_for(
         &args.location,
         reference != Reference::Default,
-        args.cache.as_deref(),
+        args.tree.cache.as_deref(),
     )?;
     let pipeline = Pipeline::from_shared(source, std::sync::Arc::new(PlainYaml::new()))
-        .with_path(args.path.as_str());
+        .with_path(args.tree.path.as_str());
     let rendered = pipeline.render(&reference).await?;
     let yaml = converge::core::to_yaml_stream(rendered.manifests.iter().map(|m| m.object()))?;
     cli::print(&yaml)?;

@@ -5,6 +5,18 @@ use std::process::ExitCode;
 
 use converge::source::Reference;
 
+/// `--path P` and `--cache DIR`: what to render of a directory or repository, and where to keep
+/// the git cache.
+#[derive(Debug, clap::Args)]
+pub(crate) struct TreeArgs {
+    /// Render only this path inside the directory or repository.
+    #[arg(long, value_name = "P", default_value = "", hide_default_value = true)]
+    pub(crate) path: String,
+    /// Keep the git cache here across runs.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) cache: Option<std::path::PathBuf>,
+}
+
 /// `--branch B | --tag T | --commit SHA`: which revision to take (default: the default branch,
 /// or a directory's current content).
 #[derive(Debug, clap::Args)]
