@@ -6,8 +6,10 @@
 //! ```
 //!
 //! A REF is a branch, a tag, a full ref name or a commit id, resolved as `git rev-parse`
-//! would. Secret values are masked. Exit code as `kubectl diff`: 0 when nothing differs, 1 when
-//! something does, 2 on any error.
+//! would. Server-set fields and `status` are not compared; Secret values are masked.
+//! `--output text` (the default; coloured on a terminal unless `NO_COLOR` is set), `json` for
+//! machines, `markdown` for a pull-request comment. Exit code as `kubectl diff`: 0 when
+//! nothing differs, 1 when something does, 2 on any error.
 
 #[path = "common/cli.rs"]
 mod cli;
@@ -16,7 +18,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use converge::Pipeline;
-use converge::diff::{TextDiffOptions, unified_diff};
+use std::io::IsTerminal as _;
+
+use converge::diff::{TextDiffOptions, colorize};
 use converge::render::PlainYaml;
 use converge::source::Reference;
 
@@ -34,6 +38,16 @@ struct Args {
     head: String,
     #[command(flatten)]
     tree: cli::TreeArgs,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
+    output: Output,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Output {
+    Text,
+    Json,
+    Markdown,
 }
 
 fn main() -> ExitCode {
@@ -53,15 +67,30 @@ async fn run(args: &Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
         )
         .await?;
     let options = TextDiffOptions::default().with_labels(&args.base, &args.head);
-    for entry in result.diff.differences() {
-        cli::print(&unified_diff(entry, &options)?)?;
+    let diff = &result.diff;
+    match args.output {
+        Output::Text => {
+            let text = diff.to_text(&options)?;
+            let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            cli::print(&if colour { colorize(&text) } else { text })?;
+            cli::print(&format!(
+                "summary: {} ({} → {})\n",
+                diff.summary(),
+                result.base,
+                result.head
+            ))?;
+        }
+        Output::Json => {
+            let mut json = diff.to_json();
+            json["base"] = result.base.to_string().into();
+            json["head"] = result.head.to_string().into();
+            cli::print(&format!("{}\n", serde_json::to_string_pretty(&json)?))?;
+        }
+        Output::Markdown => {
+            cli::print(&format!("`{}` → `{}`\n\n", result.base, result.head))?;
+            cli::print(&diff.to_markdown(&options)?)?;
+        }
     }
-    cli::print(&format!(
-        "summary: {} ({} → {})\n",
-        result.diff.summary(),
-        result.base,
-        result.head
-    ))?;
     Ok(if result.diff.is_empty() {
         ExitCode::SUCCESS
     } else {

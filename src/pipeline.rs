@@ -4,7 +4,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use converge_core::Manifest;
-use converge_diff::SetDiff;
+use converge_diff::{Normalizer, SetDiff};
 use converge_render::Renderer;
 use converge_source::{GitOptions, GitSource, LocalDir, Reference, Revision, Source};
 
@@ -92,6 +92,7 @@ pub struct Pipeline {
     source: Arc<dyn Source>,
     renderer: Arc<dyn Renderer>,
     path: String,
+    normalizer: Normalizer,
 }
 
 impl Pipeline {
@@ -106,12 +107,20 @@ impl Pipeline {
             source,
             renderer,
             path: String::new(),
+            normalizer: Normalizer::default(),
         }
     }
 
     /// Renders only `path` (a directory or a file) of each revision.
     pub fn with_path(mut self, path: impl Into<String>) -> Self {
         self.path = path.into();
+        self
+    }
+
+    /// Compares revisions after `normalizer` (by default: server-set fields and `status` are
+    /// not compared).
+    pub fn with_normalizer(mut self, normalizer: Normalizer) -> Self {
+        self.normalizer = normalizer;
         self
     }
 

@@ -342,3 +342,64 @@ fn a_reader_that_goes_away_is_not_an_error() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn diff_writes_json_for_machines_and_markdown_for_pull_requests() {
+    let (repo, first) = two_releases();
+    let args = |output: &str| {
+        run_example(
+            "diff",
+            &[
+                repo.path_str(),
+                "--base",
+                "v1",
+                "--head",
+                "main",
+                "--path",
+                "deploy",
+                "--output",
+                output,
+            ],
+        )
+    };
+    let out = args("json");
+    assert_eq!(out.status.code(), Some(1));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    assert_eq!(
+        json["summary"],
+        serde_json::json!({"added": 1, "changed": 2, "removed": 1, "unchanged": 1})
+    );
+    assert_eq!(json["base"], format!("v1@sha1:{first}"));
+    let secret = json["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .find(|e| e["object"] == "v1 Secret prod/db")
+        .expect("the secret changed");
+    assert_eq!(secret["patch"][0]["value"], "*** (after)");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("second-secret"));
+
+    let out = args("markdown");
+    assert_eq!(out.status.code(), Some(1));
+    let md = String::from_utf8(out.stdout).expect("utf-8");
+    assert!(
+        md.contains("**Diff:** 1 added, 2 changed, 1 removed, 1 unchanged\n"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| removed | `v1 ConfigMap prod/gone` |"),
+        "{md}"
+    );
+    assert!(md.contains("<details><summary>changed v1 ConfigMap prod/a</summary>\n\n```diff\ndiff -u -N v1/v1.ConfigMap.prod.a"), "{md}");
+    assert!(
+        !md.contains("first-secret") && !md.contains("second-secret"),
+        "{md}"
+    );
+
+    let out = args("yaml");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "an unknown output format is a usage error"
+    );
+}

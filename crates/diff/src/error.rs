@@ -13,6 +13,39 @@ pub enum Error {
         #[source]
         source: converge_core::Error,
     },
+    /// A patch document is malformed (not a list of operations, an unknown op, a bad pointer).
+    #[error("invalid patch: {reason}")]
+    InvalidPatch {
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A well-formed patch does not apply to the document: a path that does not exist, a
+    /// failed `test`, an index out of range. The document is left as it was.
+    #[error("patch operation {index} ({op} {path}) failed: {reason}")]
+    PatchFailed {
+        /// 0-based index of the failing operation.
+        index: usize,
+        /// The operation (`add`, `remove`, …).
+        op: String,
+        /// Its target path.
+        path: String,
+        /// Why it failed.
+        reason: String,
+    },
+    /// A three-way patch would overwrite changes made to the live object by someone else.
+    #[error("the live object changed {} that the patch also changes: {}", if .paths.len() == 1 { "a field" } else { "fields" }, .paths.join(", "))]
+    Conflict {
+        /// The conflicting fields, as JSON Pointers.
+        paths: Vec<String>,
+    },
+    /// A CustomResourceDefinition's schema cannot be read.
+    #[error("invalid CustomResourceDefinition {crd}: {reason}")]
+    InvalidSchema {
+        /// `metadata.name` of the definition, or `(unnamed)`.
+        crd: String,
+        /// What is wrong, with the path of the schema node where it is.
+        reason: String,
+    },
     /// An object could not be written as text for display.
     #[error("cannot show {id} as YAML")]
     Encode {

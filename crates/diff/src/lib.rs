@@ -1,11 +1,25 @@
 #![doc = include_str!("../README.md")]
 
+mod drift;
 mod error;
+pub mod json_patch;
+mod managed;
 mod mask;
+pub mod merge_patch;
+mod normalize;
+mod plan;
+pub mod pointer;
+mod quantity;
+pub mod schema;
 mod set;
 mod text;
 
+pub use drift::{ChangeKind, Drift, FieldChange, drift};
 pub use error::Error;
+pub use managed::{FieldSet, ManagedFields, managed_fields, owned_by};
 pub use mask::mask_secret_values;
+pub use normalize::{FieldPath, Hidden, HiddenBy, IgnoreRule, LAST_APPLIED, Normalizer, Selector};
+pub use plan::{Plan, PlanAction, PlanEntry, PlanOptions, apply_rank, plan};
+pub use quantity::{Quantity, QuantityError};
 pub use set::{Action, Entry, SetDiff, Summary, compare};
-pub use text::{TextDiffOptions, sorted_keys, unified_diff};
+pub use text::{TextDiffOptions, colorize, sorted_keys, unified_diff};

@@ -3,8 +3,9 @@
 use std::fmt;
 
 use converge_core::{Manifest, ObjectRef, index_by_key};
+use serde_json::{Map, Value, json};
 
-use crate::Error;
+use crate::{Error, TextDiffOptions, unified_diff};
 
 /// What happened to one object between the base and the head set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -78,6 +79,86 @@ impl SetDiff {
         self.entries
             .iter()
             .filter(|e| e.action != Action::Unchanged)
+    }
+
+    /// Every difference as a unified diff, one object after another, as `kubectl diff` prints.
+    ///
+    /// # Errors
+    /// [`Error::Encode`] if an object cannot be written as YAML.
+    pub fn to_text(&self, options: &TextDiffOptions) -> Result<String, Error> {
+        self.differences()
+            .map(|entry| unified_diff(entry, options))
+            .collect()
+    }
+
+    /// The comparison for machines: a summary and, per object that differs, its action and
+    /// the JSON Patch from base to head (Secret values masked as `***`).
+    ///
+    /// ```
+    /// use converge_core::parse_manifests;
+    /// use converge_diff::compare;
+    ///
+    /// let base = parse_manifests("a.yaml", b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {k: a}\n")?;
+    /// let head = parse_manifests("b.yaml", b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {k: b}\n")?;
+    /// let json = compare(base, head)?.to_json();
+    /// assert_eq!(json["summary"]["changed"], 1);
+    /// assert_eq!(json["entries"][0]["patch"][0]["path"], "/data/k");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn to_json(&self) -> Value {
+        let summary = self.summary();
+        let entries: Vec<Value> = self
+            .differences()
+            .map(|e| {
+                let mut entry = Map::new();
+                entry.insert("object".to_owned(), Value::from(e.id.to_string()));
+                entry.insert("action".to_owned(), Value::from(e.action.to_string()));
+                if let (Some(base), Some(head)) = (&e.base, &e.head) {
+                    let (mut old, mut new) = (base.object().clone(), head.object().clone());
+                    crate::mask_secret_values(Some(&mut old), Some(&mut new));
+                    entry.insert(
+                        "patch".to_owned(),
+                        crate::json_patch::diff(&old, &new).to_value(),
+                    );
+                }
+                Value::Object(entry)
+            })
+            .collect();
+        json!({
+            "summary": {
+                "added": summary.added,
+                "changed": summary.changed,
+                "removed": summary.removed,
+                "unchanged": summary.unchanged,
+            },
+            "entries": entries,
+        })
+    }
+
+    /// The comparison for a pull-request comment: the summary, a table of what differs, and a
+    /// collapsed unified diff per object (Secret values masked).
+    ///
+    /// # Errors
+    /// [`Error::Encode`] if an object cannot be written as YAML.
+    pub fn to_markdown(&self, options: &TextDiffOptions) -> Result<String, Error> {
+        let mut out = format!("**Diff:** {}\n", self.summary());
+        if self.is_empty() {
+            out.push_str("\nNo changes.\n");
+            return Ok(out);
+        }
+        out.push_str("\n| change | object |\n|---|---|\n");
+        for e in self.differences() {
+            out.push_str(&format!("| {} | `{}` |\n", e.action, e.id));
+        }
+        for e in self.differences() {
+            out.push_str(&format!(
+                "\n<details><summary>{} {}</summary>\n\n```diff\n{}```\n\n</details>\n",
+                e.action,
+                e.id,
+                unified_diff(e, options)?
+            ));
+        }
+        Ok(out)
     }
 }
 

@@ -5,6 +5,8 @@ use std::fmt::Write as _;
 use serde_json::{Map, Value};
 use similar::{Algorithm, TextDiff};
 
+use converge_core::ObjectRef;
+
 use crate::{Action, Entry, Error, mask_secret_values};
 
 /// How [`unified_diff`] labels and sizes its output.
@@ -103,14 +105,33 @@ pub fn unified_diff(entry: &Entry, options: &TextDiffOptions) -> Result<String, 
         })
     };
     let (old, new) = (encode(base)?, encode(head)?);
+    Ok(unified_text(&entry.id, &old, &new, options))
+}
 
-    let name = entry.id.file_name();
+/// The unified diff of two objects already prepared for display (keys sorted, secrets masked).
+pub(crate) fn unified(
+    id: &ObjectRef,
+    old: &Value,
+    new: &Value,
+    options: &TextDiffOptions,
+) -> Result<String, Error> {
+    let encode = |value: &Value| {
+        converge_core::to_yaml(value).map_err(|source| Error::Encode {
+            id: id.to_string(),
+            source,
+        })
+    };
+    Ok(unified_text(id, &encode(old)?, &encode(new)?, options))
+}
+
+fn unified_text(id: &ObjectRef, old: &str, new: &str, options: &TextDiffOptions) -> String {
+    let name = id.file_name();
     let old_name = format!("{}/{name}", options.base_label);
     let new_name = format!("{}/{name}", options.head_label);
     let mut out = format!("diff -u -N {old_name} {new_name}\n");
     let diff = TextDiff::configure()
         .algorithm(Algorithm::Histogram)
-        .diff_lines(&old, &new);
+        .diff_lines(old, new);
     let _ = write!(
         out,
         "{}",
@@ -118,7 +139,7 @@ pub fn unified_diff(entry: &Entry, options: &TextDiffOptions) -> Result<String, 
             .context_radius(options.context)
             .header(&old_name, &new_name)
     );
-    Ok(out)
+    out
 }
 
 /// A copy of `value` with the keys of every mapping sorted, as `kubectl` prints objects.
@@ -141,4 +162,42 @@ pub fn sorted_keys(value: &Value) -> Value {
         Value::Array(items) => Value::Array(items.iter().map(sorted_keys).collect()),
         other => other.clone(),
     }
+}
+
+/// Colours a unified diff for a terminal: removed lines red, added lines green, hunk headers
+/// cyan, file headers bold. Use it only when output goes to a terminal.
+///
+/// ```
+/// let coloured = converge_diff::colorize("--- a\n+++ b\n@@ -1 +1 @@\n-x\n+y\n");
+/// assert!(coloured.contains("\u{1b}[31m-x\u{1b}[0m"));
+/// ```
+pub fn colorize(unified: &str) -> String {
+    let mut out = String::with_capacity(unified.len() + unified.len() / 4);
+    for line in unified.split_inclusive('\n') {
+        let (body, newline) = match line.strip_suffix('\n') {
+            Some(body) => (body, "\n"),
+            None => (line, ""),
+        };
+        let style =
+            if body.starts_with("diff ") || body.starts_with("--- ") || body.starts_with("+++ ") {
+                "\u{1b}[1m"
+            } else if body.starts_with("@@") {
+                "\u{1b}[36m"
+            } else if body.starts_with('-') {
+                "\u{1b}[31m"
+            } else if body.starts_with('+') {
+                "\u{1b}[32m"
+            } else {
+                ""
+            };
+        if style.is_empty() {
+            out.push_str(line);
+        } else {
+            out.push_str(style);
+            out.push_str(body);
+            out.push_str("\u{1b}[0m");
+            out.push_str(newline);
+        }
+    }
+    out
 }

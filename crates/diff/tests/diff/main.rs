@@ -1,4 +1,11 @@
-//! Comparing manifest sets read from YAML, and the unified diffs shown for them.
+//! Comparing manifest sets read from YAML, and the unified diffs shown for them; the patch
+//! algebra against the public conformance suites.
+
+mod json_patch;
+mod merge_patch;
+mod plan;
+mod schema;
+mod support;
 
 use converge_core::parse_manifests;
 use converge_diff::{Action, SetDiff, TextDiffOptions, compare, unified_diff};

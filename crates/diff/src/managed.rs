@@ -1,0 +1,415 @@
+//! Managed fields: the FieldsV1 sets the API server records per field manager.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde_json::{Map, Value};
+
+use crate::Error;
+
+/// A set of fields, as `metadata.managedFields[].fieldsV1` encodes it.
+///
+/// Path elements are kept in their FieldsV1 spelling: `f:<name>` for a field or map key,
+/// `k:<json>` for an item of a keyed list, `v:<json>` for an item of a set, `i:<n>` for an item
+/// by index. A node is a member of the set itself (a leaf, or `"."` beside children) or only
+/// leads to members below it. Reading normalizes the JSON inside `k:` and `v:` so equal
+/// elements compare equal; writing gives the API server's own encoding, keys sorted.
+///
+/// ```
+/// use converge_diff::FieldSet;
+/// use serde_json::json;
+///
+/// let ours = FieldSet::from_fields_v1(&json!({
+///     "f:metadata": {"f:labels": {"f:app": {}}},
+///     "f:spec": {"f:replicas": {}, "f:template": {"f:spec": {"f:containers": {
+///         "k:{\"name\":\"web\"}": {".": {}, "f:image": {}, "f:name": {}}
+///     }}}},
+/// }))?;
+/// let theirs = FieldSet::from_fields_v1(&json!({"f:spec": {"f:replicas": {}}}))?;
+/// assert_eq!(ours.intersection(&theirs).paths(), [".spec.replicas"]);
+/// assert!(ours.contains(&["f:spec", "f:template", "f:spec", "f:containers", "k:{\"name\":\"web\"}"]));
+/// assert_eq!(FieldSet::from_fields_v1(&ours.to_fields_v1())?, ours);
+/// # Ok::<(), converge_diff::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FieldSet {
+    root: Node,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+struct Node {
+    member: bool,
+    children: BTreeMap<String, Node>,
+}
+
+impl Node {
+    fn is_empty(&self) -> bool {
+        !self.member && self.children.is_empty()
+    }
+
+    fn union(&mut self, other: &Node) {
+        self.member |= other.member;
+        for (key, child) in &other.children {
+            self.children.entry(key.clone()).or_default().union(child);
+        }
+    }
+
+    fn difference(&self, other: &Node) -> Node {
+        let mut out = Node {
+            member: self.member && !other.member,
+            children: BTreeMap::new(),
+        };
+        for (key, child) in &self.children {
+            let rest = match other.children.get(key) {
+                Some(theirs) => child.difference(theirs),
+                None => child.clone(),
+            };
+            if !rest.is_empty() {
+                out.children.insert(key.clone(), rest);
+            }
+        }
+        out
+    }
+
+    fn intersection(&self, other: &Node) -> Node {
+        let mut out = Node {
+            member: self.member && other.member,
+            children: BTreeMap::new(),
+        };
+        for (key, child) in &self.children {
+            if let Some(theirs) = other.children.get(key) {
+                let both = child.intersection(theirs);
+                if !both.is_empty() {
+                    out.children.insert(key.clone(), both);
+                }
+            }
+        }
+        out
+    }
+
+    fn to_value(&self) -> Value {
+        let mut map = Map::new();
+        if self.member && !self.children.is_empty() {
+            map.insert(".".to_owned(), Value::Object(Map::new()));
+        }
+        for (key, child) in &self.children {
+            map.insert(key.clone(), child.to_value());
+        }
+        Value::Object(map)
+    }
+
+    fn paths(&self, prefix: &mut String, out: &mut Vec<String>) {
+        if self.member {
+            out.push(if prefix.is_empty() {
+                ".".to_owned()
+            } else {
+                prefix.clone()
+            });
+        }
+        for (key, child) in &self.children {
+            let len = prefix.len();
+            prefix.push_str(&display_element(key));
+            child.paths(prefix, out);
+            prefix.truncate(len);
+        }
+    }
+}
+
+impl FieldSet {
+    /// The empty set.
+    pub fn new() -> FieldSet {
+        FieldSet::default()
+    }
+
+    /// Reads a FieldsV1 value.
+    ///
+    /// # Errors
+    /// [`Error::InvalidPatch`] naming the element when the value is not a FieldsV1 tree (not
+    /// an object, an unknown prefix, JSON inside `k:` or `v:` that does not parse).
+    pub fn from_fields_v1(fields: &Value) -> Result<FieldSet, Error> {
+        Ok(FieldSet {
+            root: parse_node(fields, "")?,
+        })
+    }
+
+    /// Writes the set as FieldsV1, as the API server does.
+    pub fn to_fields_v1(&self) -> Value {
+        self.root.to_value()
+    }
+
+    /// True when the set has no member.
+    pub fn is_empty(&self) -> bool {
+        self.root.is_empty()
+    }
+
+    /// Every member and everything in `other`.
+    pub fn union(&self, other: &FieldSet) -> FieldSet {
+        let mut root = self.root.clone();
+        root.union(&other.root);
+        FieldSet { root }
+    }
+
+    /// The members of `self` that are not members of `other`.
+    pub fn difference(&self, other: &FieldSet) -> FieldSet {
+        FieldSet {
+            root: self.root.difference(&other.root),
+        }
+    }
+
+    /// The members of both.
+    pub fn intersection(&self, other: &FieldSet) -> FieldSet {
+        FieldSet {
+            root: self.root.intersection(&other.root),
+        }
+    }
+
+    /// Adds the member at `path` (FieldsV1 elements: `f:spec`, `k:{"name":"web"}`, …).
+    pub fn insert(&mut self, path: &[&str]) {
+        let node = path.iter().fold(&mut self.root, |node, element| {
+            node.children.entry(canonical_element(element)).or_default()
+        });
+        node.member = true;
+    }
+
+    /// True when the node at `path` is a member.
+    pub fn contains(&self, path: &[&str]) -> bool {
+        path.iter()
+            .try_fold(&self.root, |node, element| {
+                node.children.get(&canonical_element(element))
+            })
+            .is_some_and(|node| node.member)
+    }
+
+    /// The members as paths in structured-merge-diff's notation: `.spec.replicas`,
+    /// `.spec.containers[name="web"].image`, `.metadata.finalizers[="a"]`.
+    pub fn paths(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        self.root.paths(&mut String::new(), &mut out);
+        out
+    }
+}
+
+impl fmt::Display for FieldSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.paths().join(", "))
+    }
+}
+
+fn parse_node(value: &Value, at: &str) -> Result<Node, Error> {
+    let invalid = |reason: String| Error::InvalidPatch {
+        reason: format!("fieldsV1 at {at:?}: {reason}"),
+    };
+    let Value::Object(map) = value else {
+        return Err(invalid("expected an object".to_owned()));
+    };
+    let mut node = Node {
+        member: map.is_empty(),
+        children: BTreeMap::new(),
+    };
+    for (key, child) in map {
+        if key == "." {
+            node.member = true;
+            continue;
+        }
+        let element = check_element(key).map_err(invalid)?;
+        let path = format!("{at}{}", display_element(&element));
+        node.children.insert(element, parse_node(child, &path)?);
+    }
+    Ok(node)
+}
+
+/// Checks a FieldsV1 element and returns it in canonical form.
+fn check_element(key: &str) -> Result<String, String> {
+    let (prefix, rest) = key.split_at(key.find(':').map_or(0, |i| i + 1));
+    match prefix {
+        "f:" => Ok(key.to_owned()),
+        "i:" if rest.parse::<usize>().is_ok() => Ok(key.to_owned()),
+        "k:" | "v:" => {
+            let parsed: Value = serde_json::from_str(rest)
+                .map_err(|e| format!("{key:?}: not JSON after {prefix}: {e}"))?;
+            if prefix == "k:" && !parsed.is_object() {
+                return Err(format!("{key:?}: a k: element holds an object"));
+            }
+            Ok(format!("{prefix}{}", canonical_json(&parsed)))
+        }
+        _ => Err(format!("{key:?}: unknown element (f:, k:, v:, i: or .)")),
+    }
+}
+
+fn canonical_element(element: &str) -> String {
+    check_element(element).unwrap_or_else(|_| element.to_owned())
+}
+
+/// Compact JSON with object keys sorted, as structured-merge-diff writes keys and values.
+fn canonical_json(value: &Value) -> String {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            let fields: Vec<String> = keys
+                .into_iter()
+                .map(|k| format!("{}:{}", Value::from(k.as_str()), canonical_json(&map[k])))
+                .collect();
+            format!("{{{}}}", fields.join(","))
+        }
+        Value::Array(items) => {
+            let items: Vec<String> = items.iter().map(canonical_json).collect();
+            format!("[{}]", items.join(","))
+        }
+        other => other.to_string(),
+    }
+}
+
+/// One element in structured-merge-diff's path notation.
+fn display_element(element: &str) -> String {
+    let (prefix, rest) = element.split_at(element.find(':').map_or(0, |i| i + 1));
+    match prefix {
+        "f:" => format!(".{rest}"),
+        "i:" => format!("[{rest}]"),
+        "v:" => format!("[={rest}]"),
+        "k:" => match serde_json::from_str::<Value>(rest) {
+            Ok(Value::Object(keys)) => {
+                let parts: Vec<String> = keys.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                format!("[{}]", parts.join(","))
+            }
+            _ => format!("[{rest}]"),
+        },
+        _ => element.to_owned(),
+    }
+}
+
+/// One entry of `metadata.managedFields`.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct ManagedFields {
+    /// The field manager (`kubectl`, `converge`, `kube-controller-manager`).
+    pub manager: String,
+    /// `Apply` (server-side apply) or `Update`.
+    pub operation: String,
+    /// The API version the fields are expressed in.
+    pub api_version: String,
+    /// The subresource written (`status`), if any.
+    pub subresource: Option<String>,
+    /// The fields.
+    pub fields: FieldSet,
+}
+
+/// Reads `metadata.managedFields` of a live object.
+///
+/// ```
+/// use converge_diff::managed_fields;
+/// use serde_json::json;
+///
+/// let live = json!({"metadata": {"managedFields": [
+///     {"manager": "converge", "operation": "Apply", "apiVersion": "apps/v1",
+///      "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {"f:replicas": {}}}},
+///     {"manager": "kube-controller-manager", "operation": "Update", "apiVersion": "apps/v1",
+///      "subresource": "status", "fieldsType": "FieldsV1", "fieldsV1": {"f:status": {"f:replicas": {}}}},
+/// ]}});
+/// let entries = managed_fields(&live)?;
+/// assert_eq!(entries[0].fields.paths(), [".spec.replicas"]);
+/// assert_eq!(entries[1].subresource.as_deref(), Some("status"));
+/// # Ok::<(), converge_diff::Error>(())
+/// ```
+///
+/// # Errors
+/// [`Error::InvalidPatch`] when an entry is malformed.
+pub fn managed_fields(object: &Value) -> Result<Vec<ManagedFields>, Error> {
+    let Some(entries) = object.pointer("/metadata/managedFields") else {
+        return Ok(Vec::new());
+    };
+    let Value::Array(entries) = entries else {
+        return Err(Error::InvalidPatch {
+            reason: "metadata.managedFields is not a list".to_owned(),
+        });
+    };
+    entries
+        .iter()
+        .map(|entry| {
+            let text = |field: &str| entry.get(field).and_then(Value::as_str).map(str::to_owned);
+            let fields = match entry.get("fieldsV1") {
+                Some(fields) => FieldSet::from_fields_v1(fields)?,
+                None => FieldSet::new(),
+            };
+            Ok(ManagedFields {
+                manager: text("manager").unwrap_or_default(),
+                operation: text("operation").unwrap_or_default(),
+                api_version: text("apiVersion").unwrap_or_default(),
+                subresource: text("subresource").filter(|s| !s.is_empty()),
+                fields,
+            })
+        })
+        .collect()
+}
+
+/// The fields `manager` owns in a live object: the union of its managedFields entries on the
+/// main resource (not on subresources such as `status`).
+///
+/// # Errors
+/// As [`managed_fields`].
+pub fn owned_by(object: &Value, manager: &str) -> Result<FieldSet, Error> {
+    Ok(managed_fields(object)?
+        .iter()
+        .filter(|e| e.manager == manager && e.subresource.is_none())
+        .fold(FieldSet::new(), |set, e| set.union(&e.fields)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn fields_v1_round_trips_with_members_beside_children() {
+        let fields = json!({
+            "f:metadata": {"f:finalizers": {".": {}, "v:\"a\"": {}}, "f:labels": {"f:app": {}}},
+            "f:spec": {"f:ports": {"k:{\"protocol\":\"TCP\",\"port\":80}": {".": {}, "f:port": {}}}},
+        });
+        let set = FieldSet::from_fields_v1(&fields).expect("valid");
+        assert_eq!(
+            set.paths(),
+            [
+                ".metadata.finalizers",
+                ".metadata.finalizers[=\"a\"]",
+                ".metadata.labels.app",
+                ".spec.ports[port=80,protocol=\"TCP\"]",
+                ".spec.ports[port=80,protocol=\"TCP\"].port",
+            ]
+        );
+        // The k: key is written in canonical order whatever order it was read in.
+        let written = set.to_fields_v1().to_string();
+        assert!(
+            written.contains(r#"k:{\"port\":80,\"protocol\":\"TCP\"}"#),
+            "{written}"
+        );
+        assert_eq!(
+            FieldSet::from_fields_v1(&set.to_fields_v1()).expect("again"),
+            set
+        );
+    }
+
+    #[test]
+    fn set_operations() {
+        let a = FieldSet::from_fields_v1(&json!({"f:a": {}, "f:b": {"f:c": {}, "f:d": {}}}))
+            .expect("a");
+        let b = FieldSet::from_fields_v1(&json!({"f:b": {"f:c": {}}, "f:e": {}})).expect("b");
+        assert_eq!(a.difference(&b).paths(), [".a", ".b.d"]);
+        assert_eq!(a.intersection(&b).paths(), [".b.c"]);
+        assert_eq!(a.union(&b).paths(), [".a", ".b.c", ".b.d", ".e"]);
+        assert!(a.difference(&a).is_empty());
+        assert_eq!(a.difference(&a).to_fields_v1(), json!({}));
+    }
+
+    #[test]
+    fn malformed_sets_are_refused() {
+        for bad in [
+            json!([]),
+            json!({"x:a": {}}),
+            json!({"k:notjson": {}}),
+            json!({"k:[1]": {}}),
+            json!({"f:a": 1}),
+        ] {
+            assert!(FieldSet::from_fields_v1(&bad).is_err(), "{bad}");
+        }
+    }
+}

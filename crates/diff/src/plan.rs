@@ -1,0 +1,417 @@
+//! Plans: what a sync would do to each object, decided before anything is written.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+
+use converge_core::{Manifest, ObjectKey, ObjectRef};
+use serde_json::{Map, Value, json};
+
+use crate::drift::{Drift, drift};
+use crate::managed::{FieldSet, owned_by};
+use crate::normalize::Normalizer;
+use crate::{Error, TextDiffOptions, mask_secret_values, sorted_keys};
+
+/// What a sync does to one object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum PlanAction {
+    /// Not in the cluster: create it.
+    Create,
+    /// In the cluster and drifted from what is desired: update it.
+    Update,
+    /// In the cluster as desired: no write.
+    Unchanged,
+    /// Applied before, gone from what is desired, still in the cluster: delete it.
+    Prune,
+}
+
+impl fmt::Display for PlanAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PlanAction::Create => "create",
+            PlanAction::Update => "update",
+            PlanAction::Unchanged => "unchanged",
+            PlanAction::Prune => "prune",
+        })
+    }
+}
+
+/// One step of a [`Plan`].
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct PlanEntry {
+    /// The object.
+    pub id: ObjectRef,
+    /// What happens to it.
+    pub action: PlanAction,
+    /// The desired object (`None` for a prune).
+    pub desired: Option<Manifest>,
+    /// The live object (`None` for a create).
+    pub live: Option<Value>,
+    /// For an update, the fields that drifted; for an unchanged object, what was not compared.
+    pub drift: Drift,
+}
+
+/// What a sync would do, object by object, in the order it would do it: creates and updates
+/// in apply order (namespaces and CRDs first, webhooks last), then prunes in reverse.
+#[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
+pub struct Plan {
+    /// The steps.
+    pub entries: Vec<PlanEntry>,
+}
+
+/// Options of [`plan`].
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct PlanOptions {
+    /// What is not compared.
+    pub normalizer: Normalizer,
+    /// The field manager the sync applies as: the fields it owns in live objects
+    /// (`metadata.managedFields`) count as removed when desired no longer sets them.
+    pub field_manager: Option<String>,
+}
+
+impl PlanOptions {
+    /// Compares with `normalizer`.
+    pub fn with_normalizer(mut self, normalizer: Normalizer) -> Self {
+        self.normalizer = normalizer;
+        self
+    }
+
+    /// Applies as `manager`.
+    pub fn with_field_manager(mut self, manager: impl Into<String>) -> Self {
+        self.field_manager = Some(manager.into());
+        self
+    }
+}
+
+/// Decides what a sync does: `desired` are the rendered manifests, `live` the objects read
+/// from the cluster, `inventory` what the previous sync applied (only those can be pruned:
+/// objects in the cluster that were never applied are never touched).
+///
+/// The plan is deterministic: the same inputs give the same plan in the same order.
+///
+/// ```
+/// use converge_core::{Manifest, Origin};
+/// use converge_diff::{plan, PlanAction, PlanOptions};
+/// use serde_json::json;
+///
+/// let cm = |name: &str, v: &str| json!({"apiVersion": "v1", "kind": "ConfigMap",
+///     "metadata": {"name": name, "namespace": "prod"}, "data": {"k": v}});
+/// let desired = vec![
+///     Manifest::new(cm("new", "1"), Origin::default())?,
+///     Manifest::new(cm("same", "1"), Origin::default())?,
+///     Manifest::new(cm("drifted", "2"), Origin::default())?,
+/// ];
+/// let mut live_same = cm("same", "1");
+/// live_same["metadata"]["resourceVersion"] = json!("12");
+/// let live = vec![live_same, cm("drifted", "1"), cm("gone", "1"), cm("foreign", "1")];
+/// let inventory: Vec<_> = ["same", "drifted", "gone"].iter()
+///     .map(|n| converge_core::ObjectRef::new("", "v1", "ConfigMap", Some("prod"), *n))
+///     .collect();
+///
+/// let p = plan(&desired, &live, &inventory, &PlanOptions::default())?;
+/// let steps: Vec<String> = p.entries.iter().map(|e| format!("{} {}", e.action, e.id.name)).collect();
+/// assert_eq!(steps, ["update drifted", "create new", "unchanged same", "prune gone"]);
+/// assert_eq!(p.summary(), "1 to create, 1 to update, 1 to prune, 1 unchanged");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+/// [`Error::Duplicate`] when `desired` defines an object twice; [`Error::InvalidPatch`] when a
+/// live object's managed fields are malformed.
+pub fn plan(
+    desired: &[Manifest],
+    live: &[Value],
+    inventory: &[ObjectRef],
+    options: &PlanOptions,
+) -> Result<Plan, Error> {
+    converge_core::index_by_key(desired).map_err(|source| Error::Duplicate {
+        side: "desired".to_owned(),
+        source,
+    })?;
+    let live_by_key: HashMap<ObjectKey, &Value> = live
+        .iter()
+        .filter_map(|object| live_key(object).map(|key| (key, object)))
+        .collect();
+
+    let mut entries = Vec::with_capacity(desired.len());
+    for manifest in desired {
+        let key = manifest.id().key();
+        let entry = match live_by_key.get(&key) {
+            None => PlanEntry {
+                id: manifest.id().clone(),
+                action: PlanAction::Create,
+                desired: Some(manifest.clone()),
+                live: None,
+                drift: Drift::default(),
+            },
+            Some(&current) => {
+                let owned: Option<FieldSet> = match &options.field_manager {
+                    Some(manager) => Some(owned_by(current, manager)?),
+                    None => None,
+                };
+                let drift = drift(
+                    manifest.object(),
+                    current,
+                    owned.as_ref(),
+                    &options.normalizer,
+                );
+                PlanEntry {
+                    id: manifest.id().clone(),
+                    action: if drift.is_empty() {
+                        PlanAction::Unchanged
+                    } else {
+                        PlanAction::Update
+                    },
+                    desired: Some(manifest.clone()),
+                    live: Some(current.clone()),
+                    drift,
+                }
+            }
+        };
+        entries.push(entry);
+    }
+    entries.sort_by_cached_key(|e| (apply_rank(&e.id.kind), e.id.key()));
+
+    let wanted: HashSet<ObjectKey> = desired.iter().map(|m| m.id().key()).collect();
+    let mut prunes: Vec<PlanEntry> = inventory
+        .iter()
+        .filter(|id| !wanted.contains(&id.key()))
+        .filter_map(|id| {
+            live_by_key.get(&id.key()).map(|&current| PlanEntry {
+                id: id.clone(),
+                action: PlanAction::Prune,
+                desired: None,
+                live: Some(current.clone()),
+                drift: Drift::default(),
+            })
+        })
+        .collect();
+    prunes.sort_by_cached_key(|e| (std::cmp::Reverse(apply_rank(&e.id.kind)), e.id.key()));
+    prunes.dedup_by(|a, b| a.id.key() == b.id.key());
+    entries.extend(prunes);
+    Ok(Plan { entries })
+}
+
+fn live_key(object: &Value) -> Option<ObjectKey> {
+    let api_version = object.get("apiVersion")?.as_str()?;
+    let (group, version) = ObjectRef::split_api_version(api_version);
+    let meta = object.get("metadata")?;
+    Some(
+        ObjectRef::new(
+            group,
+            version,
+            object.get("kind")?.as_str()?,
+            meta.get("namespace").and_then(Value::as_str),
+            meta.get("name")?.as_str()?,
+        )
+        .key(),
+    )
+}
+
+/// Where a kind goes in apply order: the order `kubectl kustomize` prints kinds in (its
+/// legacy order), which puts what others depend on first. Prunes go the other way.
+pub fn apply_rank(kind: &str) -> usize {
+    const FIRST: &[&str] = &[
+        "Namespace",
+        "ResourceQuota",
+        "StorageClass",
+        "CustomResourceDefinition",
+        "ServiceAccount",
+        "PodSecurityPolicy",
+        "Role",
+        "ClusterRole",
+        "RoleBinding",
+        "ClusterRoleBinding",
+        "ConfigMap",
+        "Secret",
+        "Endpoints",
+        "Service",
+        "LimitRange",
+        "PriorityClass",
+        "PersistentVolume",
+        "PersistentVolumeClaim",
+        "Deployment",
+        "StatefulSet",
+        "CronJob",
+        "PodDisruptionBudget",
+    ];
+    const LAST: &[&str] = &[
+        "MutatingWebhookConfiguration",
+        "ValidatingWebhookConfiguration",
+    ];
+    if let Some(i) = FIRST.iter().position(|k| *k == kind) {
+        i
+    } else if let Some(i) = LAST.iter().position(|k| *k == kind) {
+        FIRST.len() + 1 + i
+    } else {
+        FIRST.len()
+    }
+}
+
+impl Plan {
+    /// Counts by action.
+    pub fn count(&self, action: PlanAction) -> usize {
+        self.entries.iter().filter(|e| e.action == action).count()
+    }
+
+    /// True when the plan writes nothing.
+    pub fn is_noop(&self) -> bool {
+        self.entries
+            .iter()
+            .all(|e| e.action == PlanAction::Unchanged)
+    }
+
+    /// One line: `2 to create, 1 to update, 0 to prune, 12 unchanged`.
+    pub fn summary(&self) -> String {
+        format!(
+            "{} to create, {} to update, {} to prune, {} unchanged",
+            self.count(PlanAction::Create),
+            self.count(PlanAction::Update),
+            self.count(PlanAction::Prune),
+            self.count(PlanAction::Unchanged)
+        )
+    }
+
+    /// The plan for machines: `{"summary": {…}, "entries": [{"object", "action", "changes"}]}`,
+    /// Secret values masked.
+    pub fn to_json(&self) -> Value {
+        let entries: Vec<Value> = self
+            .entries
+            .iter()
+            .map(|e| {
+                let mut entry = Map::new();
+                entry.insert("object".to_owned(), object_json(&e.id));
+                entry.insert("action".to_owned(), Value::from(e.action.to_string()));
+                let secret = e.id.group.is_empty() && e.id.kind == "Secret";
+                let changes: Vec<Value> = e
+                    .drift
+                    .changes
+                    .iter()
+                    .map(|c| {
+                        let shown = |v: &Option<Value>| match (secret, v) {
+                            (true, Some(_)) => Value::from("***"),
+                            (_, Some(v)) => v.clone(),
+                            (_, None) => Value::Null,
+                        };
+                        json!({"path": c.path.to_string(), "desired": shown(&c.desired), "live": shown(&c.live)})
+                    })
+                    .collect();
+                if !changes.is_empty() {
+                    entry.insert("changes".to_owned(), Value::Array(changes));
+                }
+                Value::Object(entry)
+            })
+            .collect();
+        json!({
+            "summary": {
+                "create": self.count(PlanAction::Create),
+                "update": self.count(PlanAction::Update),
+                "prune": self.count(PlanAction::Prune),
+                "unchanged": self.count(PlanAction::Unchanged),
+            },
+            "entries": entries,
+        })
+    }
+
+    /// The plan for a pull-request comment: a summary line, a table of what changes, and a
+    /// collapsed unified diff per updated object (Secret values masked).
+    ///
+    /// # Errors
+    /// [`Error::Encode`] if an object cannot be written as YAML.
+    pub fn to_markdown(&self) -> Result<String, Error> {
+        let mut out = format!("**Plan:** {}\n", self.summary());
+        let changing: Vec<&PlanEntry> = self
+            .entries
+            .iter()
+            .filter(|e| e.action != PlanAction::Unchanged)
+            .collect();
+        if changing.is_empty() {
+            out.push_str("\nNo changes.\n");
+            return Ok(out);
+        }
+        out.push_str("\n| action | object |\n|---|---|\n");
+        for e in &changing {
+            out.push_str(&format!("| {} | `{}` |\n", e.action, e.id));
+        }
+        for e in changing.iter().filter(|e| e.action == PlanAction::Update) {
+            let text = self.entry_diff(
+                e,
+                &TextDiffOptions::default().with_labels("live", "desired"),
+            )?;
+            out.push_str(&format!(
+                "\n<details><summary>{}</summary>\n\n```diff\n{text}```\n\n</details>\n",
+                e.id
+            ));
+        }
+        Ok(out)
+    }
+
+    /// The unified diff of one entry between its live object (normalized) and live with the
+    /// desired fields laid over it, as `kubectl diff` shows an update.
+    ///
+    /// # Errors
+    /// [`Error::Encode`] if an object cannot be written as YAML.
+    pub fn entry_diff(
+        &self,
+        entry: &PlanEntry,
+        options: &TextDiffOptions,
+    ) -> Result<String, Error> {
+        let mut live = entry.live.clone().unwrap_or(Value::Null);
+        Normalizer::default().normalize(&mut live);
+        let mut merged = live.clone();
+        if let Some(desired) = &entry.desired {
+            let mut desired = desired.object().clone();
+            Normalizer::default().normalize(&mut desired);
+            overlay(&mut merged, &desired);
+        }
+        for change in entry.drift.changes.iter().filter(|c| c.desired.is_none()) {
+            crate::json_patch::JsonPatch(vec![crate::json_patch::Operation::Remove {
+                path: change.path.clone(),
+            }])
+            .apply(&mut merged)
+            .ok();
+        }
+        let mut old = sorted_keys(&live);
+        let mut new = sorted_keys(&merged);
+        mask_secret_values(Some(&mut old), Some(&mut new));
+        crate::text::unified(&entry.id, &old, &new, options)
+    }
+}
+
+/// Lays `desired` over `target`: objects merge member by member, lists of the same length
+/// item by item (so defaults the server filled into items stay, as they would), anything else
+/// replaces.
+fn overlay(target: &mut Value, desired: &Value) {
+    match (target, desired) {
+        (Value::Array(t), Value::Array(d)) if t.len() == d.len() => {
+            for (slot, value) in t.iter_mut().zip(d) {
+                overlay(slot, value);
+            }
+        }
+        (Value::Object(t), Value::Object(d)) => {
+            for (key, value) in d {
+                match t.get_mut(key) {
+                    Some(slot) => overlay(slot, value),
+                    None => {
+                        t.insert(key.clone(), value.clone());
+                    }
+                }
+            }
+        }
+        (slot, value) => *slot = value.clone(),
+    }
+}
+
+fn object_json(id: &ObjectRef) -> Value {
+    let mut object = Map::new();
+    object.insert("apiVersion".to_owned(), Value::from(id.api_version()));
+    object.insert("kind".to_owned(), Value::from(id.kind.as_str()));
+    if let Some(ns) = &id.namespace {
+        object.insert("namespace".to_owned(), Value::from(ns.as_str()));
+    }
+    object.insert("name".to_owned(), Value::from(id.name.as_str()));
+    Value::Object(object)
+}

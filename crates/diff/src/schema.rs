@@ -1,0 +1,1170 @@
+//! Patch metadata: how each list and object of a Kubernetes kind merges.
+//!
+//! Strategic merge patch (SMP) and server-side apply (SSA) do not treat every list alike. A
+//! Pod's `containers` merge by `name`; its `tolerations` are replaced whole; a `volumes[]`
+//! entry drops the fields a patch does not keep (`retainKeys`). That knowledge lives in the
+//! OpenAPI markers of each type (`x-kubernetes-patch-strategy`, `x-kubernetes-patch-merge-key`,
+//! `x-kubernetes-list-type`, `x-kubernetes-list-map-keys`, `x-kubernetes-map-type`), and this
+//! module gives it as a type graph to walk beside a document:
+//!
+//! - [`Schema::kubernetes`] is the table of the built-in kinds of Kubernetes 1.35, generated from
+//!   the published OpenAPI definitions by `tools/gen-patch-meta` and embedded in the crate
+//!   (`data/kubernetes-1.35.json`); it is parsed once, on first use.
+//! - [`Schema::from_crd`] builds the same graph for the served versions of a
+//!   CustomResourceDefinition.
+//! - [`TypeRef`] is one node: [`field`](TypeRef::field), [`items`](TypeRef::items) and
+//!   [`values`](TypeRef::values) step down without allocating (`items` and `values` in
+//!   constant time, `field` by a binary search among the object's fields);
+//!   [`list`](TypeRef::list) and [`object`](TypeRef::object) say how it merges.
+//!
+//! Where the schema says nothing (free-form JSON, `x-kubernetes-preserve-unknown-fields`) the
+//! type is [`TypeKind::Unknown`] and callers fall back to JSON merge patch semantics.
+//!
+//! ```
+//! use converge_diff::schema::{ListStrategy, ListType, Schema};
+//!
+//! let deployment = Schema::kubernetes().for_kind("apps", "v1", "Deployment").expect("built in");
+//! let ports = deployment.pointer("/spec/template/spec/containers/0/ports").expect("in schema");
+//! let list = ports.list().expect("a list");
+//! // SMP merges container ports by `containerPort` alone; SSA keys them by port and protocol.
+//! assert_eq!(list.strategy, ListStrategy::Merge { key: Some("containerPort") });
+//! assert_eq!(list.list_type, ListType::Map { keys: &["containerPort".into(), "protocol".into()] });
+//! ```
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::OnceLock;
+
+use serde_json::{Map, Value};
+
+use crate::Error;
+
+/// The generated table of the built-in kinds (see `tools/gen-patch-meta/README.md`).
+const KUBERNETES_1_35: &str = include_str!("../data/kubernetes-1.35.json");
+
+/// The OpenAPI name of the type every `metadata` of a custom resource is.
+const OBJECT_META: &str = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta";
+
+/// Index of the shared node that stands for "no schema" in every [`Schema`].
+const UNKNOWN: u32 = 0;
+/// Index of the shared anonymous scalar node in every [`Schema`].
+const SCALAR: u32 = 1;
+
+/// A set of types with their patch markers, and the kinds rooted in them.
+///
+/// Types are interned in one table and refer to each other by index, so walking a document's
+/// schema costs no lookup by type name and no allocation. A `Schema` is immutable and can be
+/// shared between threads.
+///
+/// ```
+/// use converge_diff::schema::{Schema, TypeKind};
+///
+/// let schema = Schema::kubernetes();
+/// let config_map = schema.for_kind("", "v1", "ConfigMap").expect("built in");
+/// assert_eq!(config_map.kind(), TypeKind::Object);
+/// assert!(schema.for_kind("", "v1", "NoSuchKind").is_none());
+/// ```
+pub struct Schema {
+    types: Vec<Type>,
+    /// Sorted by (kind, group, version), so a kind's versions are adjacent.
+    kinds: Vec<Root>,
+}
+
+struct Root {
+    group: Box<str>,
+    version: Box<str>,
+    kind: Box<str>,
+    ty: u32,
+}
+
+struct Type {
+    /// The OpenAPI definition name, for named types.
+    name: Option<Box<str>>,
+    shape: Shape,
+}
+
+enum Shape {
+    Unknown,
+    Scalar,
+    Object {
+        /// Sorted by name.
+        fields: Box<[Field]>,
+        /// Indices into `fields`, sorted by [`by_length`]: most comparisons of a lookup then
+        /// end on the lengths, which sit beside the pointers, without reading the names.
+        lookup: Box<[u32]>,
+        map_type: MapType,
+        /// `x-kubernetes-preserve-unknown-fields`: fields beyond `fields` are kept, unknown.
+        open: bool,
+    },
+    Map {
+        values: Edge,
+        map_type: MapType,
+    },
+    List {
+        items: Edge,
+        /// SMP: `patch-strategy: merge` (or `merge,retainKeys`).
+        merge: bool,
+        merge_key: Option<Box<str>>,
+        /// SSA, defaults resolved at load time.
+        list_type: Listing,
+    },
+}
+
+enum Listing {
+    Atomic,
+    Set,
+    Map(Box<[String]>),
+}
+
+struct Field {
+    name: Box<str>,
+    edge: Edge,
+}
+
+/// A reference from one type to another, with the markers written where it is used.
+#[derive(Clone, Copy)]
+struct Edge {
+    ty: u32,
+    site: Site,
+}
+
+/// Markers of a use site that refine the type it points at.
+#[derive(Clone, Copy, Default)]
+struct Site {
+    /// `patch-strategy` of a field whose value is an object (`retainKeys`, `replace`), or
+    /// `retainKeys` on the elements of a `merge,retainKeys` list.
+    strategy: ObjectStrategy,
+    /// `map-type` written on the field, overriding the one of the type.
+    map_type: Option<MapType>,
+    /// The target is in [`Schema::kubernetes`], not in the schema holding the edge (the
+    /// `metadata` of a custom resource).
+    builtin: bool,
+}
+
+impl Edge {
+    const fn plain(ty: u32) -> Self {
+        Edge {
+            ty,
+            site: Site {
+                strategy: ObjectStrategy::Merge,
+                map_type: None,
+                builtin: false,
+            },
+        }
+    }
+}
+
+/// What kind of value a [`TypeRef`] describes.
+///
+/// ```
+/// use converge_diff::schema::{Schema, TypeKind};
+///
+/// let pod = Schema::kubernetes().for_kind("", "v1", "Pod").expect("built in");
+/// assert_eq!(pod.pointer("/metadata/labels").expect("labels").kind(), TypeKind::Map);
+/// assert_eq!(pod.pointer("/spec/volumes").expect("volumes").kind(), TypeKind::List);
+/// assert_eq!(pod.pointer("/spec/hostname").expect("hostname").kind(), TypeKind::Scalar);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TypeKind {
+    /// A struct: named fields, each with its own type ([`TypeRef::field`]).
+    Object,
+    /// An array ([`TypeRef::items`], [`TypeRef::list`]).
+    List,
+    /// A JSON object with arbitrary keys and values of one type ([`TypeRef::values`]).
+    Map,
+    /// A string, number or boolean (also int-or-string and quantities).
+    Scalar,
+    /// No schema: free-form JSON (`RawExtension`, `x-kubernetes-preserve-unknown-fields`).
+    /// Callers fall back to JSON merge patch semantics; every step below it is `Unknown` too.
+    Unknown,
+}
+
+/// How a list merges, for strategic merge patch and for server-side apply.
+///
+/// The two often agree but not always: a Job's `status.conditions` merge by `type` in SMP yet
+/// are atomic for SSA; a container's `resources.claims` are a map keyed by `name` for SSA but
+/// replaced whole by SMP.
+///
+/// ```
+/// use converge_diff::schema::{ListStrategy, ListType, Schema};
+///
+/// let job = Schema::kubernetes().for_kind("batch", "v1", "Job").expect("built in");
+/// let conditions = job.pointer("/status/conditions").and_then(|t| t.list()).expect("a list");
+/// assert_eq!(conditions.strategy, ListStrategy::Merge { key: Some("type") });
+/// assert_eq!(conditions.list_type, ListType::Atomic);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ListSemantics<'a> {
+    /// Strategic merge patch: `x-kubernetes-patch-strategy` and `-patch-merge-key`.
+    pub strategy: ListStrategy<'a>,
+    /// Server-side apply: `x-kubernetes-list-type` and `-list-map-keys`.
+    pub list_type: ListType<'a>,
+}
+
+/// How strategic merge patch combines a list.
+///
+/// When the strategy is `merge,retainKeys` (a Pod's `volumes`) the elements say so: their
+/// [`ObjectSemantics::strategy`] is [`ObjectStrategy::RetainKeys`]. Custom resources do not
+/// support strategic merge patch (the API server refuses it), so their lists are all `Replace`.
+///
+/// ```
+/// use converge_diff::schema::{ListStrategy, Schema};
+///
+/// let pod = Schema::kubernetes().for_kind("", "v1", "Pod").expect("built in");
+/// let strategy = |pointer: &str| pod.pointer(pointer).and_then(|t| t.list()).expect("a list").strategy;
+/// assert_eq!(strategy("/spec/containers"), ListStrategy::Merge { key: Some("name") });
+/// assert_eq!(strategy("/metadata/finalizers"), ListStrategy::Merge { key: None });
+/// assert_eq!(strategy("/spec/tolerations"), ListStrategy::Replace);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ListStrategy<'a> {
+    /// The patch's list replaces the original (no patch strategy, or `replace`).
+    Replace,
+    /// Elements are merged: objects matched by the value of `key`; scalars (`key: None`)
+    /// merged as a set, as `metadata.finalizers`.
+    Merge {
+        /// `x-kubernetes-patch-merge-key`: the field that identifies an element.
+        key: Option<&'a str>,
+    },
+}
+
+/// How server-side apply owns a list (`x-kubernetes-list-type`).
+///
+/// Where the marker is absent the list falls back as the API server's schema conversion
+/// does: a `merge` patch strategy makes it a map keyed by the merge key (a set without one),
+/// anything else atomic.
+///
+/// ```
+/// use converge_diff::schema::{ListType, Schema};
+///
+/// let service = Schema::kubernetes().for_kind("", "v1", "Service").expect("built in");
+/// let ports = service.pointer("/spec/ports").and_then(|t| t.list()).expect("a list");
+/// assert_eq!(ports.list_type, ListType::Map { keys: &["port".into(), "protocol".into()] });
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ListType<'a> {
+    /// The list is one value: whoever applies it owns all of it.
+    Atomic,
+    /// Scalars, each owned on its own, unique in the list.
+    Set,
+    /// Objects identified by the values of `keys` (`x-kubernetes-list-map-keys`).
+    Map {
+        /// The key fields, in order.
+        keys: &'a [String],
+    },
+}
+
+/// How an object or map merges.
+///
+/// ```
+/// use converge_diff::schema::{MapType, ObjectStrategy, Schema};
+///
+/// let deployment = Schema::kubernetes().for_kind("apps", "v1", "Deployment").expect("built in");
+/// let strategy = deployment.pointer("/spec/strategy").and_then(|t| t.object()).expect("an object");
+/// assert_eq!(strategy.strategy, ObjectStrategy::RetainKeys);
+/// let selector = deployment.pointer("/spec/selector").and_then(|t| t.object()).expect("an object");
+/// assert_eq!(selector.map_type, MapType::Atomic);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct ObjectSemantics {
+    /// Strategic merge patch: `x-kubernetes-patch-strategy` on the field holding the object,
+    /// or `retainKeys` on the elements of a `merge,retainKeys` list.
+    pub strategy: ObjectStrategy,
+    /// Server-side apply: `x-kubernetes-map-type`, of the field if written there, else of the
+    /// type.
+    pub map_type: MapType,
+}
+
+/// How strategic merge patch combines an object.
+///
+/// ```
+/// use converge_diff::schema::{ObjectStrategy, Schema};
+///
+/// let pdb = Schema::kubernetes().for_kind("policy", "v1", "PodDisruptionBudget").expect("built in");
+/// let selector = pdb.pointer("/spec/selector").and_then(|t| t.object()).expect("an object");
+/// assert_eq!(selector.strategy, ObjectStrategy::Replace);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum ObjectStrategy {
+    /// Fields are merged one by one; `null` deletes one.
+    #[default]
+    Merge,
+    /// Merged, then every field the patch does not name is cleared (`$retainKeys`): switching
+    /// a volume from `emptyDir` to `configMap`, or a rollout from `RollingUpdate` to `Recreate`.
+    RetainKeys,
+    /// The patch's object replaces the original whole.
+    Replace,
+}
+
+/// How server-side apply owns an object or map (`x-kubernetes-map-type`).
+///
+/// ```
+/// use converge_diff::schema::{MapType, Schema};
+///
+/// let pod = Schema::kubernetes().for_kind("", "v1", "Pod").expect("built in");
+/// let map_type = |pointer: &str| pod.pointer(pointer).and_then(|t| t.object()).expect("a map").map_type;
+/// assert_eq!(map_type("/spec/nodeSelector"), MapType::Atomic);
+/// assert_eq!(map_type("/metadata/labels"), MapType::Granular);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum MapType {
+    /// Each field or key is owned on its own (the default).
+    #[default]
+    Granular,
+    /// The object is one value: whoever applies it owns all of it.
+    Atomic,
+}
+
+/// A kind and the API group and version it is served in.
+///
+/// ```
+/// use converge_diff::schema::Schema;
+///
+/// let kinds: Vec<_> = Schema::kubernetes().kinds().filter(|k| k.kind == "Deployment").collect();
+/// assert_eq!(kinds.len(), 1);
+/// assert_eq!((kinds[0].group, kinds[0].version), ("apps", "v1"));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub struct GroupVersionKind<'a> {
+    /// API group; empty for the core group.
+    pub group: &'a str,
+    /// Version within the group.
+    pub version: &'a str,
+    /// Kind.
+    pub kind: &'a str,
+}
+
+impl Schema {
+    /// The built-in kinds of Kubernetes 1.35, with their patch markers.
+    ///
+    /// Generated from the OpenAPI definitions published for 1.35 (see
+    /// `tools/gen-patch-meta/README.md`): 305 group/version/kinds, every type they reach.
+    /// Parsed on the first call, then shared.
+    ///
+    /// ```
+    /// use converge_diff::schema::Schema;
+    ///
+    /// assert!(Schema::kubernetes().for_kind("apps", "v1", "StatefulSet").is_some());
+    /// ```
+    pub fn kubernetes() -> &'static Schema {
+        static KUBERNETES: OnceLock<Schema> = OnceLock::new();
+        KUBERNETES.get_or_init(|| {
+            load_table(KUBERNETES_1_35)
+                .unwrap_or_else(|reason| panic!("the embedded Kubernetes 1.35 table: {reason}"))
+        })
+    }
+
+    /// The root type of a kind, by API group (empty for the core group), version and kind.
+    ///
+    /// ```
+    /// use converge_diff::schema::Schema;
+    ///
+    /// let schema = Schema::kubernetes();
+    /// assert_eq!(schema.for_kind("", "v1", "Pod").and_then(|t| t.name()), Some("io.k8s.api.core.v1.Pod"));
+    /// assert!(schema.for_kind("apps", "v1beta1", "Deployment").is_none());
+    /// ```
+    pub fn for_kind(&self, group: &str, version: &str, kind: &str) -> Option<TypeRef<'_>> {
+        let start = self.kinds.partition_point(|r| &*r.kind < kind);
+        self.kinds[start..]
+            .iter()
+            .take_while(|r| &*r.kind == kind)
+            .find(|r| &*r.group == group && &*r.version == version)
+            .map(|r| self.node(Edge::plain(r.ty)))
+    }
+
+    /// Every kind this schema has a root for, sorted by kind, then group and version.
+    ///
+    /// ```
+    /// use converge_diff::schema::Schema;
+    ///
+    /// let schema = Schema::kubernetes();
+    /// assert!(schema.kinds().all(|k| schema.for_kind(k.group, k.version, k.kind).is_some()));
+    /// ```
+    pub fn kinds(&self) -> impl Iterator<Item = GroupVersionKind<'_>> {
+        self.kinds.iter().map(|r| GroupVersionKind {
+            group: &r.group,
+            version: &r.version,
+            kind: &r.kind,
+        })
+    }
+
+    /// The schema of a CustomResourceDefinition (`apiextensions.k8s.io/v1`): one root per
+    /// served version, from its `schema.openAPIV3Schema`.
+    ///
+    /// CRD schemas carry `x-kubernetes-list-type`, `-list-map-keys`, `-map-type`,
+    /// `-preserve-unknown-fields`, `-embedded-resource` and `-int-or-string`, never a patch
+    /// strategy: the [`ListStrategy`] of their lists is `Replace` (custom resources do not
+    /// take strategic merge patches). `metadata`, at the root and in embedded resources, is the
+    /// built-in `ObjectMeta`, as the API server treats it; `apiVersion` and `kind` are
+    /// scalars even where the schema leaves them out. Validation-only keywords (`anyOf`,
+    /// `allOf`, `x-kubernetes-validations`, …) are ignored.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidSchema`] if `crd` is not a v1 CustomResourceDefinition with a group, a kind and
+    /// versions, if a served version has no schema, or if a schema node is malformed (a
+    /// list-type `map` without keys, an unknown list or map type, an array without items).
+    ///
+    /// ```
+    /// use converge_diff::schema::{ListStrategy, ListType, Schema};
+    /// use serde_json::json;
+    ///
+    /// let crd = json!({
+    ///     "apiVersion": "apiextensions.k8s.io/v1",
+    ///     "kind": "CustomResourceDefinition",
+    ///     "metadata": {"name": "widgets.example.com"},
+    ///     "spec": {
+    ///         "group": "example.com",
+    ///         "names": {"kind": "Widget", "plural": "widgets"},
+    ///         "scope": "Namespaced",
+    ///         "versions": [{"name": "v1", "served": true, "storage": true, "schema": {"openAPIV3Schema": {
+    ///             "type": "object",
+    ///             "properties": {"spec": {"type": "object", "properties": {"ports": {
+    ///                 "type": "array",
+    ///                 "x-kubernetes-list-type": "map",
+    ///                 "x-kubernetes-list-map-keys": ["port"],
+    ///                 "items": {"type": "object", "properties": {"port": {"type": "integer"}}}
+    ///             }}}}
+    ///         }}}]
+    ///     }
+    /// });
+    /// let schema = Schema::from_crd(&crd)?;
+    /// let ports = schema.for_kind("example.com", "v1", "Widget").and_then(|t| t.pointer("/spec/ports"));
+    /// let list = ports.and_then(|t| t.list()).expect("a list");
+    /// assert_eq!(list.list_type, ListType::Map { keys: &["port".into()] });
+    /// assert_eq!(list.strategy, ListStrategy::Replace);
+    /// # Ok::<(), converge_diff::Error>(())
+    /// ```
+    pub fn from_crd(crd: &Value) -> Result<Schema, Error> {
+        let name = crd
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("(unnamed)");
+        read_crd(crd).map_err(|reason| Error::InvalidSchema {
+            crd: name.to_owned(),
+            reason,
+        })
+    }
+
+    fn node(&self, edge: Edge) -> TypeRef<'_> {
+        TypeRef {
+            schema: self,
+            ty: edge.ty,
+            site: edge.site,
+        }
+    }
+}
+
+impl fmt::Debug for Schema {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Schema")
+            .field("types", &self.types.len())
+            .field("kinds", &self.kinds.len())
+            .finish()
+    }
+}
+
+/// One type in a [`Schema`], as seen from where it is used.
+///
+/// Cheap to copy. The markers written on a field (`retainKeys` on `DeploymentSpec.strategy`,
+/// `map-type` on `PersistentVolumeSpec.claimRef`) travel with the `TypeRef` reached through
+/// that field, so [`object`](TypeRef::object) answers for that place.
+///
+/// ```
+/// use converge_diff::schema::{ObjectStrategy, Schema, TypeKind};
+///
+/// let pod = Schema::kubernetes().for_kind("", "v1", "Pod").expect("built in");
+/// let volume = pod.field("spec").and_then(|s| s.field("volumes")).and_then(|v| v.items()).expect("a list");
+/// assert_eq!(volume.kind(), TypeKind::Object);
+/// assert_eq!(volume.object().map(|o| o.strategy), Some(ObjectStrategy::RetainKeys));
+/// ```
+#[derive(Clone, Copy)]
+pub struct TypeRef<'a> {
+    schema: &'a Schema,
+    ty: u32,
+    site: Site,
+}
+
+impl<'a> TypeRef<'a> {
+    fn shape(&self) -> &'a Shape {
+        &self.schema.types[self.ty as usize].shape
+    }
+
+    fn follow(&self, edge: Edge) -> TypeRef<'a> {
+        let schema = if edge.site.builtin {
+            Schema::kubernetes()
+        } else {
+            self.schema
+        };
+        schema.node(edge)
+    }
+
+    fn unknown(&self) -> TypeRef<'a> {
+        self.schema.node(Edge::plain(UNKNOWN))
+    }
+
+    /// What kind of value this is.
+    ///
+    /// ```
+    /// use converge_diff::schema::{Schema, TypeKind};
+    ///
+    /// let revision = Schema::kubernetes().for_kind("apps", "v1", "ControllerRevision").expect("built in");
+    /// assert_eq!(revision.field("data").map(|t| t.kind()), Some(TypeKind::Unknown));
+    /// ```
+    pub fn kind(&self) -> TypeKind {
+        match self.shape() {
+            Shape::Unknown => TypeKind::Unknown,
+            Shape::Scalar => TypeKind::Scalar,
+            Shape::Object { .. } => TypeKind::Object,
+            Shape::Map { .. } => TypeKind::Map,
+            Shape::List { .. } => TypeKind::List,
+        }
+    }
+
+    /// The OpenAPI definition name of a named type (`io.k8s.api.core.v1.PodSpec`,
+    /// `io.k8s.apimachinery.pkg.api.resource.Quantity`); `None` for inline lists, maps and
+    /// scalars. The root of a custom resource is named as the API server publishes it
+    /// (`com.example.v1.Widget`).
+    ///
+    /// ```
+    /// use converge_diff::schema::Schema;
+    ///
+    /// let pod = Schema::kubernetes().for_kind("", "v1", "Pod").expect("built in");
+    /// let cpu = pod.pointer("/spec/containers/0/resources/limits/cpu").and_then(|t| t.name());
+    /// assert_eq!(cpu, Some("io.k8s.apimachinery.pkg.api.resource.Quantity"));
+    /// ```
+    pub fn name(&self) -> Option<&'a str> {
+        self.schema.types[self.ty as usize].name.as_deref()
+    }
+
+    /// The type of an object's field. `None` if the object has no such field or this is not
+    /// an object; an [`Unknown`](TypeKind::Unknown) type for any name if this is `Unknown`
+    /// or an object that preserves unknown fields.
+    ///
+    /// ```
+    /// use converge_diff::schema::{Schema, TypeKind};
+    ///
+    /// let pod = Schema::kubernetes().for_kind("", "v1", "Pod").expect("built in");
+    /// assert_eq!(pod.field("spec").and_then(|t| t.name()), Some("io.k8s.api.core.v1.PodSpec"));
+    /// assert!(pod.field("nonsense").is_none());
+    /// ```
+    pub fn field(&self, name: &str) -> Option<TypeRef<'a>> {
+        match self.shape() {
+            Shape::Object {
+                fields,
+                lookup,
+                open,
+                ..
+            } => {
+                let found = lookup.binary_search_by(|&i| by_length(&fields[i as usize].name, name));
+                match found {
+                    Ok(i) => Some(self.follow(fields[lookup[i] as usize].edge)),
+                    Err(_) if *open => Some(self.unknown()),
+                    Err(_) => None,
+                }
+            }
+            Shape::Unknown => Some(self.unknown()),
+            _ => None,
+        }
+    }
+
+    /// The declared fields of an object, sorted by name; empty for anything else.
+    ///
+    /// ```
+    /// use converge_diff::schema::Schema;
+    ///
+    /// let cm = Schema::kubernetes().for_kind("", "v1", "ConfigMap").expect("built in");
+    /// let names: Vec<_> = cm.fields().map(|(name, _)| name).collect();
+    /// assert_eq!(names, ["apiVersion", "binaryData", "data", "immutable", "kind", "metadata"]);
+    /// ```
+    pub fn fields(&self) -> impl Iterator<Item = (&'a str, TypeRef<'a>)> + use<'a> {
+        let this = *self;
+        let fields: &'a [Field] = match self.shape() {
+            Shape::Object { fields, .. } => fields,
+            _ => &[],
+        };
+        fields.iter().map(move |f| (&*f.name, this.follow(f.edge)))
+    }
+
+    /// The element type of a list; `None` for anything else (`Unknown` below `Unknown`).
+    ///
+    /// ```
+    /// use converge_diff::schema::Schema;
+    ///
+    /// let pod = Schema::kubernetes().for_kind("", "v1", "Pod").expect("built in");
+    /// let containers = pod.pointer("/spec/containers").expect("a list");
+    /// assert_eq!(containers.items().and_then(|t| t.name()), Some("io.k8s.api.core.v1.Container"));
+    /// ```
+    pub fn items(&self) -> Option<TypeRef<'a>> {
+        match self.shape() {
+            Shape::List { items, .. } => Some(self.follow(*items)),
+            Shape::Unknown => Some(self.unknown()),
+            _ => None,
+        }
+    }
+
+    /// The value type of a map; `None` for anything else (`Unknown` below `Unknown`).
+    ///
+    /// ```
+    /// use converge_diff::schema::{Schema, TypeKind};
+    ///
+    /// let cm = Schema::kubernetes().for_kind("", "v1", "ConfigMap").expect("built in");
+    /// let data = cm.field("data").expect("data");
+    /// assert_eq!(data.kind(), TypeKind::Map);
+    /// assert_eq!(data.values().map(|t| t.kind()), Some(TypeKind::Scalar));
+    /// ```
+    pub fn values(&self) -> Option<TypeRef<'a>> {
+        match self.shape() {
+            Shape::Map { values, .. } => Some(self.follow(*values)),
+            Shape::Unknown => Some(self.unknown()),
+            _ => None,
+        }
+    }
+
+    /// How this list merges, for SMP and SSA; `None` if this is not a list.
+    ///
+    /// ```
+    /// use converge_diff::schema::{ListStrategy, ListType, Schema};
+    ///
+    /// let pod = Schema::kubernetes().for_kind("", "v1", "Pod").expect("built in");
+    /// let env = pod.pointer("/spec/containers/0/env").and_then(|t| t.list()).expect("a list");
+    /// assert_eq!(env.strategy, ListStrategy::Merge { key: Some("name") });
+    /// assert_eq!(env.list_type, ListType::Map { keys: &["name".into()] });
+    /// ```
+    pub fn list(&self) -> Option<ListSemantics<'a>> {
+        let Shape::List {
+            merge,
+            merge_key,
+            list_type,
+            ..
+        } = self.shape()
+        else {
+            return None;
+        };
+        let strategy = if *merge {
+            ListStrategy::Merge {
+                key: merge_key.as_deref(),
+            }
+        } else {
+            ListStrategy::Replace
+        };
+        let list_type = match list_type {
+            Listing::Atomic => ListType::Atomic,
+            Listing::Set => ListType::Set,
+            Listing::Map(keys) => ListType::Map { keys },
+        };
+        Some(ListSemantics {
+            strategy,
+            list_type,
+        })
+    }
+
+    /// How this object or map merges; `None` for lists, scalars and `Unknown`.
+    ///
+    /// ```
+    /// use converge_diff::schema::{MapType, ObjectStrategy, Schema};
+    ///
+    /// let pv = Schema::kubernetes().for_kind("", "v1", "PersistentVolume").expect("built in");
+    /// // ObjectReference is atomic, but PersistentVolumeSpec.claimRef says granular.
+    /// let claim_ref = pv.pointer("/spec/claimRef").and_then(|t| t.object()).expect("an object");
+    /// assert_eq!(claim_ref.map_type, MapType::Granular);
+    /// assert_eq!(claim_ref.strategy, ObjectStrategy::Merge);
+    /// ```
+    pub fn object(&self) -> Option<ObjectSemantics> {
+        let map_type = match self.shape() {
+            Shape::Object { map_type, .. } | Shape::Map { map_type, .. } => *map_type,
+            _ => return None,
+        };
+        Some(ObjectSemantics {
+            strategy: self.site.strategy,
+            map_type: self.site.map_type.unwrap_or(map_type),
+        })
+    }
+
+    /// The type at a JSON Pointer (RFC 6901) below this one: a token names an object's
+    /// field, a map's key (any key) or a list's index (any index, or `-`). `""` is this type.
+    ///
+    /// ```
+    /// use converge_diff::schema::{Schema, TypeKind};
+    ///
+    /// let pod = Schema::kubernetes().for_kind("", "v1", "Pod").expect("built in");
+    /// let label = pod.pointer("/metadata/labels/app.kubernetes.io~1name").expect("a label");
+    /// assert_eq!(label.kind(), TypeKind::Scalar);
+    /// assert!(pod.pointer("/spec/containers/name").is_none()); // an index is needed
+    /// assert!(pod.pointer("spec").is_none()); // not a pointer
+    /// ```
+    pub fn pointer(&self, pointer: &str) -> Option<TypeRef<'a>> {
+        if pointer.is_empty() {
+            return Some(*self);
+        }
+        let mut at = *self;
+        for token in pointer.strip_prefix('/')?.split('/') {
+            at = match at.kind() {
+                TypeKind::List if token == "-" || token.bytes().all(|b| b.is_ascii_digit()) => {
+                    at.items()?
+                }
+                TypeKind::List => return None,
+                TypeKind::Map | TypeKind::Unknown => at.values()?,
+                _ if token.contains('~') => {
+                    at.field(&token.replace("~1", "/").replace("~0", "~"))?
+                }
+                _ => at.field(token)?,
+            };
+        }
+        Some(at)
+    }
+}
+
+impl fmt::Debug for TypeRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut out = f.debug_struct("TypeRef");
+        out.field("kind", &self.kind());
+        if let Some(name) = self.name() {
+            out.field("name", &name);
+        }
+        if let Some(list) = self.list() {
+            out.field("list", &list);
+        }
+        if let Some(object) = self.object() {
+            out.field("object", &object);
+        }
+        out.finish()
+    }
+}
+
+// ---- building ----------------------------------------------------------------------------
+
+/// Interns types: index 0 is `Unknown`, 1 the anonymous scalar.
+struct Builder {
+    types: Vec<Type>,
+}
+
+impl Builder {
+    fn new() -> Self {
+        let anonymous = |shape| Type { name: None, shape };
+        Builder {
+            types: vec![anonymous(Shape::Unknown), anonymous(Shape::Scalar)],
+        }
+    }
+
+    fn push(&mut self, name: Option<Box<str>>, shape: Shape) -> Result<u32, String> {
+        let id = u32::try_from(self.types.len()).map_err(|_| "too many types".to_owned())?;
+        self.types.push(Type { name, shape });
+        Ok(id)
+    }
+
+    /// An edge to an anonymous node, sharing the unknown and scalar nodes.
+    fn anonymous(&mut self, shape: Shape) -> Result<Edge, String> {
+        let ty = match shape {
+            Shape::Unknown => UNKNOWN,
+            Shape::Scalar => SCALAR,
+            shape => self.push(None, shape)?,
+        };
+        Ok(Edge::plain(ty))
+    }
+
+    fn finish(self, mut kinds: Vec<Root>) -> Schema {
+        kinds.sort_by(|a, b| (&a.kind, &a.group, &a.version).cmp(&(&b.kind, &b.group, &b.version)));
+        Schema {
+            types: self.types,
+            kinds,
+        }
+    }
+}
+
+/// The order of an object's field lookup: by length, then by bytes.
+fn by_length(a: &str, b: &str) -> std::cmp::Ordering {
+    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+}
+
+fn object(mut fields: Vec<Field>, map_type: MapType, open: bool) -> Result<Shape, String> {
+    fields.sort_by(|a, b| a.name.cmp(&b.name));
+    fields.dedup_by(|a, b| a.name == b.name);
+    let count = u32::try_from(fields.len()).map_err(|_| "too many fields".to_owned())?;
+    let mut lookup: Vec<u32> = (0..count).collect();
+    lookup.sort_by(|&a, &b| by_length(&fields[a as usize].name, &fields[b as usize].name));
+    Ok(Shape::Object {
+        fields: fields.into_boxed_slice(),
+        lookup: lookup.into_boxed_slice(),
+        map_type,
+        open,
+    })
+}
+
+fn map_type(value: Option<&Value>, at: &str) -> Result<MapType, String> {
+    match value.map(|v| v.as_str()) {
+        None => Ok(MapType::Granular),
+        Some(Some("granular")) => Ok(MapType::Granular),
+        Some(Some("atomic")) => Ok(MapType::Atomic),
+        Some(other) => Err(format!("{at}: map type {other:?}")),
+    }
+}
+
+/// `list-type` with its keys, falling back on the patch strategy where it is absent (as
+/// kube-openapi's schema conversion for server-side apply does).
+fn listing(
+    list_type: Option<&Value>,
+    keys: Option<&Value>,
+    merge: bool,
+    merge_key: Option<&str>,
+    at: &str,
+) -> Result<Listing, String> {
+    let list_type = match list_type {
+        None => {
+            return Ok(match (merge, merge_key) {
+                (true, Some(key)) => Listing::Map(Box::new([key.to_owned()])),
+                (true, None) => Listing::Set,
+                (false, _) => Listing::Atomic,
+            });
+        }
+        Some(value) => value.as_str(),
+    };
+    match list_type {
+        Some("atomic") => Ok(Listing::Atomic),
+        Some("set") => Ok(Listing::Set),
+        Some("map") => {
+            let keys = keys
+                .and_then(Value::as_array)
+                .filter(|keys| !keys.is_empty())
+                .ok_or_else(|| format!("{at}: list type map without list-map-keys"))?;
+            let keys = keys
+                .iter()
+                .map(|k| k.as_str().map(str::to_owned))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| format!("{at}: list-map-keys that are not strings"))?;
+            Ok(Listing::Map(keys.into_boxed_slice()))
+        }
+        other => Err(format!("{at}: list type {other:?}")),
+    }
+}
+
+fn as_object<'v>(value: &'v Value, at: &str) -> Result<&'v Map<String, Value>, String> {
+    value
+        .as_object()
+        .ok_or_else(|| format!("{at}: expected an object"))
+}
+
+// ---- the generated table (tools/gen-patch-meta) -------------------------------------------
+
+/// Reads the table written by `tools/gen-patch-meta/gen.py`.
+fn load_table(text: &str) -> Result<Schema, String> {
+    let table: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    let types = as_object(&table["types"], "types")?;
+    let mut builder = Builder::new();
+    // Named types first, so refs resolve to indices whatever their order.
+    let mut ids = HashMap::with_capacity(types.len());
+    for name in types.keys() {
+        let id = builder.push(Some(name.as_str().into()), Shape::Unknown)?;
+        ids.insert(name.as_str(), id);
+    }
+    let mut table_reader = TableReader { builder, ids: &ids };
+    for (name, shape) in types {
+        let shape = table_reader.shape(shape, name)?;
+        table_reader.builder.types[ids[name.as_str()] as usize].shape = shape;
+    }
+
+    let mut kinds = Vec::new();
+    for (key, root) in as_object(&table["kinds"], "kinds")? {
+        let (api_version, kind) = key
+            .rsplit_once(' ')
+            .ok_or_else(|| format!("kinds: {key:?} is not `apiVersion Kind`"))?;
+        let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+        let ty = root
+            .as_str()
+            .and_then(|name| ids.get(name))
+            .ok_or_else(|| format!("kinds: {key} names no type"))?;
+        kinds.push(Root {
+            group: group.into(),
+            version: version.into(),
+            kind: kind.into(),
+            ty: *ty,
+        });
+    }
+    Ok(table_reader.builder.finish(kinds))
+}
+
+struct TableReader<'t> {
+    builder: Builder,
+    ids: &'t HashMap<&'t str, u32>,
+}
+
+impl TableReader<'_> {
+    fn edge(&mut self, value: &Value, at: &str) -> Result<Edge, String> {
+        let Some(name) = value.get("ref") else {
+            let shape = self.shape(value, at)?;
+            return self.builder.anonymous(shape);
+        };
+        let ty = name
+            .as_str()
+            .and_then(|name| self.ids.get(name))
+            .ok_or_else(|| format!("{at}: ref {name} names no type"))?;
+        let strategy = match value.get("patch-strategy").map(Value::as_str) {
+            None => ObjectStrategy::Merge,
+            Some(Some("retainKeys")) => ObjectStrategy::RetainKeys,
+            Some(Some("replace")) => ObjectStrategy::Replace,
+            Some(other) => return Err(format!("{at}: patch strategy {other:?} on an object")),
+        };
+        let map_type = match value.get("map-type") {
+            None => None,
+            marker => Some(map_type(marker, at)?),
+        };
+        Ok(Edge {
+            ty: *ty,
+            site: Site {
+                strategy,
+                map_type,
+                builtin: false,
+            },
+        })
+    }
+
+    fn shape(&mut self, value: &Value, at: &str) -> Result<Shape, String> {
+        if let Some(word) = value.as_str() {
+            return match word {
+                "scalar" => Ok(Shape::Scalar),
+                "unknown" => Ok(Shape::Unknown),
+                _ => Err(format!("{at}: unknown shape {word:?}")),
+            };
+        }
+        let shape = as_object(value, at)?;
+        if let Some(fields) = shape.get("fields") {
+            let fields = as_object(fields, at)?
+                .iter()
+                .map(|(name, field)| {
+                    let edge = self.edge(field, &format!("{at}.{name}"))?;
+                    Ok(Field {
+                        name: name.as_str().into(),
+                        edge,
+                    })
+                })
+                .collect::<Result<Vec<_>, String>>()?;
+            return object(fields, map_type(shape.get("map-type"), at)?, false);
+        }
+        if let Some(values) = shape.get("values") {
+            return Ok(Shape::Map {
+                values: self.edge(values, &format!("{at}{{}}"))?,
+                map_type: map_type(shape.get("map-type"), at)?,
+            });
+        }
+        if let Some(items) = shape.get("items") {
+            let mut items = self.edge(items, &format!("{at}[]"))?;
+            let (merge, retain_keys) = match shape.get("patch-strategy").map(Value::as_str) {
+                None | Some(Some("replace")) => (false, false),
+                Some(Some("merge")) => (true, false),
+                Some(Some("merge,retainKeys")) => (true, true),
+                Some(other) => return Err(format!("{at}: patch strategy {other:?} on a list")),
+            };
+            if retain_keys {
+                items.site.strategy = ObjectStrategy::RetainKeys;
+            }
+            let merge_key = shape.get("patch-merge-key").and_then(Value::as_str);
+            let list_type = listing(
+                shape.get("list-type"),
+                shape.get("list-map-keys"),
+                merge,
+                merge_key,
+                at,
+            )?;
+            return Ok(Shape::List {
+                items,
+                merge,
+                merge_key: merge_key.map(Into::into),
+                list_type,
+            });
+        }
+        Err(format!(
+            "{at}: a shape with neither fields, values nor items"
+        ))
+    }
+}
+
+// ---- CustomResourceDefinitions --------------------------------------------------------------
+
+fn read_crd(crd: &Value) -> Result<Schema, String> {
+    let is_crd = crd.get("apiVersion").and_then(Value::as_str) == Some("apiextensions.k8s.io/v1")
+        && crd.get("kind").and_then(Value::as_str) == Some("CustomResourceDefinition");
+    if !is_crd {
+        return Err("not an apiextensions.k8s.io/v1 CustomResourceDefinition".to_owned());
+    }
+    let text = |pointer: &str| {
+        crd.pointer(pointer)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| format!("{} is missing", &pointer[1..].replace('/', ".")))
+    };
+    let group = text("/spec/group")?;
+    let kind = text("/spec/names/kind")?;
+    let versions = crd
+        .pointer("/spec/versions")
+        .and_then(Value::as_array)
+        .filter(|v| !v.is_empty())
+        .ok_or("spec.versions is missing")?;
+
+    let object_meta = Schema::kubernetes()
+        .types
+        .iter()
+        .position(|t| t.name.as_deref() == Some(OBJECT_META))
+        .and_then(|i| u32::try_from(i).ok())
+        .ok_or("the built-in table has no ObjectMeta")?;
+    let mut reader = CrdReader {
+        builder: Builder::new(),
+        object_meta,
+    };
+    // The name the API server publishes the root under: reversed group, version, kind.
+    let reversed: Vec<&str> = group.rsplit('.').collect();
+    let mut kinds = Vec::new();
+    for (i, version) in versions.iter().enumerate() {
+        let at = format!("spec.versions[{i}]");
+        let name = version
+            .get("name")
+            .and_then(Value::as_str)
+            .ok_or_else(|| format!("{at}.name is missing"))?;
+        if version.get("served").and_then(Value::as_bool) != Some(true) {
+            continue;
+        }
+        let at = format!("spec.versions[{name}].schema.openAPIV3Schema");
+        let root = version
+            .pointer("/schema/openAPIV3Schema")
+            .ok_or_else(|| format!("{at} is missing"))?;
+        let shape = reader.shape(root, &at)?;
+        let Shape::Object {
+            fields,
+            map_type,
+            open,
+            ..
+        } = shape
+        else {
+            return Err(format!("{at}: the root is not an object"));
+        };
+        let fields = reader.resource_fields(fields.into_vec());
+        let root_name = format!("{}.{name}.{kind}", reversed.join("."));
+        let ty = reader
+            .builder
+            .push(Some(root_name.into()), object(fields, map_type, open)?)?;
+        kinds.push(Root {
+            group: group.into(),
+            version: name.into(),
+            kind: kind.into(),
+            ty,
+        });
+    }
+    Ok(reader.builder.finish(kinds))
+}
+
+struct CrdReader {
+    builder: Builder,
+    /// Index of ObjectMeta in [`Schema::kubernetes`].
+    object_meta: u32,
+}
+
+impl CrdReader {
+    fn edge(&mut self, value: &Value, at: &str) -> Result<Edge, String> {
+        let shape = self.shape(value, at)?;
+        self.builder.anonymous(shape)
+    }
+
+    /// `apiVersion`, `kind` and `metadata` of a resource (the root, an embedded resource).
+    fn resource_fields(&self, mut fields: Vec<Field>) -> Vec<Field> {
+        fields.retain(|f| !matches!(&*f.name, "apiVersion" | "kind" | "metadata"));
+        let metadata = Edge {
+            ty: self.object_meta,
+            site: Site {
+                builtin: true,
+                ..Site::default()
+            },
+        };
+        fields.extend([
+            Field {
+                name: "apiVersion".into(),
+                edge: Edge::plain(SCALAR),
+            },
+            Field {
+                name: "kind".into(),
+                edge: Edge::plain(SCALAR),
+            },
+            Field {
+                name: "metadata".into(),
+                edge: metadata,
+            },
+        ]);
+        fields
+    }
+
+    fn shape(&mut self, value: &Value, at: &str) -> Result<Shape, String> {
+        let schema = as_object(value, at)?;
+        let flag = |key: &str| schema.get(key).and_then(Value::as_bool) == Some(true);
+        let preserve = flag("x-kubernetes-preserve-unknown-fields");
+        let embedded = flag("x-kubernetes-embedded-resource");
+        if flag("x-kubernetes-int-or-string") {
+            return Ok(Shape::Scalar);
+        }
+        let declared = match schema.get("type") {
+            None => None,
+            Some(Value::String(t)) => Some(t.as_str()),
+            Some(other) => return Err(format!("{at}: type {other}")),
+        };
+        match declared {
+            Some("string" | "integer" | "number" | "boolean") => Ok(Shape::Scalar),
+            Some("array") => {
+                let items = schema
+                    .get("items")
+                    .ok_or_else(|| format!("{at}: an array without items"))?;
+                let items = self.edge(items, &format!("{at}.items"))?;
+                let list_type = listing(
+                    schema.get("x-kubernetes-list-type"),
+                    schema.get("x-kubernetes-list-map-keys"),
+                    false,
+                    None,
+                    at,
+                )?;
+                Ok(Shape::List {
+                    items,
+                    merge: false,
+                    merge_key: None,
+                    list_type,
+                })
+            }
+            Some("object") => {
+                let map_type = map_type(schema.get("x-kubernetes-map-type"), at)?;
+                if let Some(properties) = schema.get("properties") {
+                    let mut fields = Vec::new();
+                    for (name, property) in as_object(properties, at)? {
+                        let edge = self.edge(property, &format!("{at}.properties.{name}"))?;
+                        fields.push(Field {
+                            name: name.as_str().into(),
+                            edge,
+                        });
+                    }
+                    if embedded {
+                        fields = self.resource_fields(fields);
+                    }
+                    return object(fields, map_type, preserve);
+                }
+                match schema.get("additionalProperties") {
+                    Some(values @ Value::Object(_)) => Ok(Shape::Map {
+                        values: self.edge(values, &format!("{at}.additionalProperties"))?,
+                        map_type,
+                    }),
+                    Some(Value::Bool(true)) => Ok(Shape::Map {
+                        values: Edge::plain(UNKNOWN),
+                        map_type,
+                    }),
+                    _ if embedded => object(self.resource_fields(Vec::new()), map_type, preserve),
+                    _ if preserve => Ok(Shape::Unknown),
+                    // A structural schema prunes every field of an object that lists none.
+                    _ => object(Vec::new(), map_type, false),
+                }
+            }
+            None => Ok(Shape::Unknown),
+            Some(other) => Err(format!("{at}: type {other:?}")),
+        }
+    }
+}
