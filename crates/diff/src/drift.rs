@@ -8,6 +8,7 @@ use crate::managed::FieldSet;
 use crate::normalize::{Hidden, Normalizer};
 use crate::pointer::Pointer;
 use crate::quantity::Quantity;
+use crate::schema::{ListType, TypeKind, TypeRef};
 
 /// What happened to one field between desired and live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -69,7 +70,9 @@ impl Drift {
 /// server default (`imagePullPolicy`, `terminationMessagePath`, a Service's `clusterIP`), a
 /// field another manager owns — is not drift. List items are compared in order, each item as
 /// a subset, so defaults inside items (a container's `terminationMessagePolicy`) are not drift
-/// either. Numbers and quantity strings compare by value (`"500m"` and `0.5`, `"1Gi"` and
+/// either; with the kind's type (`ty`), items of keyed lists are matched by their keys
+/// (`containers` by `name`, `ports` by `containerPort` and `protocol`, a defaulted key field
+/// matching its default), so order does not matter there, and sets by value. Numbers and quantity strings compare by value (`"500m"` and `0.5`, `"1Gi"` and
 /// `"1024Mi"`). Both sides are normalized first (see [`Normalizer`]).
 ///
 /// Fields removed from desired count only when we own them: pass `owned`, the fields our
@@ -90,7 +93,7 @@ impl Drift {
 ///          "resources": {"limits": {"cpu": 0.5}}}]}}},
 ///     "status": {"replicas": 2},
 /// });
-/// let d = drift(&desired, &live, None, &Normalizer::default());
+/// let d = drift(&desired, &live, None, &Normalizer::default(), None);
 /// let changed: Vec<String> = d.changes.iter().map(ToString::to_string).collect();
 /// assert_eq!(changed, ["/spec/template/spec/containers/0/image: changed"]);
 /// assert_eq!(d.hidden.len(), 2); // resourceVersion and status, with the reason for each
@@ -100,6 +103,7 @@ pub fn drift(
     live: &Value,
     owned: Option<&FieldSet>,
     normalizer: &Normalizer,
+    ty: Option<TypeRef<'_>>,
 ) -> Drift {
     let mut desired = desired.clone();
     let mut live = live.clone();
@@ -107,20 +111,31 @@ pub fn drift(
     let hidden = normalizer.normalize(&mut live);
     let mut changes = Vec::new();
     let mut at = Pointer::root();
-    subset(&desired, &live, &mut at, &mut changes);
+    subset(&desired, &live, ty, &mut at, &mut changes);
     if let Some(owned) = owned {
         removed(owned, &desired, &live, &mut changes);
     }
     Drift { changes, hidden }
 }
 
-fn subset(desired: &Value, live: &Value, at: &mut Pointer, changes: &mut Vec<FieldChange>) {
+fn subset(
+    desired: &Value,
+    live: &Value,
+    ty: Option<TypeRef<'_>>,
+    at: &mut Pointer,
+    changes: &mut Vec<FieldChange>,
+) {
+    let ty = ty.filter(|t| t.kind() != TypeKind::Unknown);
     match (desired, live) {
         (Value::Object(want), Value::Object(have)) => {
             for (key, value) in want {
+                let child_ty = ty.and_then(|t| match t.kind() {
+                    TypeKind::Map => t.values(),
+                    _ => t.field(key),
+                });
                 at.push(key.as_str());
                 match have.get(key) {
-                    Some(current) => subset(value, current, at, changes),
+                    Some(current) => subset(value, current, child_ty, at, changes),
                     // An explicit null in desired asks for the field to be absent.
                     None if value.is_null() => {}
                     None => changes.push(FieldChange {
@@ -133,10 +148,16 @@ fn subset(desired: &Value, live: &Value, at: &mut Pointer, changes: &mut Vec<Fie
                 at.pop();
             }
         }
-        (Value::Array(want), Value::Array(have)) if want.len() == have.len() => {
+        (Value::Array(want), Value::Array(have)) if keyed_or_set(ty).is_some() => {
+            let keys = keyed_or_set(ty).unwrap_or_default();
+            list_items(want, have, keys, ty.and_then(|t| t.items()), at, changes);
+        }
+        (Value::Array(want), Value::Array(have))
+            if keyed_or_set(ty).is_none() && want.len() == have.len() =>
+        {
             for (i, (value, current)) in want.iter().zip(have).enumerate() {
                 at.push(i.to_string());
-                subset(value, current, at, changes);
+                subset(value, current, ty.and_then(|t| t.items()), at, changes);
                 at.pop();
             }
         }
@@ -147,6 +168,71 @@ fn subset(desired: &Value, live: &Value, at: &mut Pointer, changes: &mut Vec<Fie
             desired: Some(desired.clone()),
             live: Some(live.clone()),
         }),
+    }
+}
+
+/// The key fields of a keyed list (`Some(keys)`), or `Some(&[])` for a set; `None` for lists
+/// compared by position.
+fn keyed_or_set<'a>(ty: Option<TypeRef<'a>>) -> Option<&'a [String]> {
+    match ty?.list()?.list_type {
+        ListType::Map { keys } => Some(keys),
+        ListType::Set => Some(&[]),
+        _ => None,
+    }
+}
+
+/// Compares a keyed list (or a set, when `keys` is empty) item by item: each desired item
+/// against the live item with its key (a desired item may leave out a defaulted key field),
+/// wherever it stands; a desired item with no live counterpart is missing.
+fn list_items(
+    want: &[Value],
+    have: &[Value],
+    keys: &[String],
+    item_ty: Option<TypeRef<'_>>,
+    at: &mut Pointer,
+    changes: &mut Vec<FieldChange>,
+) {
+    for (i, item) in want.iter().enumerate() {
+        let found = if keys.is_empty() {
+            have.iter()
+                .position(|h| same_value(item, h))
+                .map(|j| (j, None))
+        } else {
+            // Prefer the counterpart that holds the item as it is; else the first with its key.
+            let candidates: Vec<usize> = (0..have.len())
+                .filter(|&j| {
+                    keys.iter().all(|k| match (item.get(k), have[j].get(k)) {
+                        (Some(a), Some(b)) => same_value(a, b),
+                        (None, _) => true,
+                        (Some(_), None) => false,
+                    })
+                })
+                .collect();
+            let clean = candidates.iter().copied().find(|&j| {
+                let mut inner = Vec::new();
+                subset(item, &have[j], item_ty, &mut Pointer::root(), &mut inner);
+                inner.is_empty()
+            });
+            clean.or(candidates.first().copied()).map(|j| (j, Some(j)))
+        };
+        match found {
+            Some((_, None)) => {}
+            Some((j, Some(_))) => {
+                at.push(j.to_string());
+                subset(item, &have[j], item_ty, at, changes);
+                at.pop();
+            }
+            None => {
+                at.push(i.to_string());
+                changes.push(FieldChange {
+                    path: at.clone(),
+                    kind: ChangeKind::Missing,
+                    desired: Some(item.clone()),
+                    live: None,
+                });
+                at.pop();
+            }
+        }
     }
 }
 
@@ -207,7 +293,11 @@ fn walk_owned(
 /// The child a FieldsV1 element names in `value`, with its pointer token. With `defaulted`,
 /// an item that leaves out a key field still matches: the API server fills defaulted key
 /// fields (a port's `protocol: TCP`), so desired items often omit them.
-fn find_child<'a>(element: &str, value: &'a Value, defaulted: bool) -> Option<(String, &'a Value)> {
+pub(crate) fn find_child<'a>(
+    element: &str,
+    value: &'a Value,
+    defaulted: bool,
+) -> Option<(String, &'a Value)> {
     let (prefix, rest) = element.split_at(element.find(':').map_or(0, |i| i + 1));
     match (prefix, value) {
         ("f:", Value::Object(map)) => map.get(rest).map(|v| (rest.to_owned(), v)),
@@ -258,7 +348,7 @@ mod tests {
         });
         let desired =
             json!({"metadata": {"labels": {"app": "web"}}, "spec": {"ports": [{"port": 80}]}});
-        let d = drift(&desired, &live, Some(&owned), &Normalizer::default());
+        let d = drift(&desired, &live, Some(&owned), &Normalizer::default(), None);
         let shown: Vec<String> = d.changes.iter().map(ToString::to_string).collect();
         assert_eq!(
             shown,
@@ -274,18 +364,48 @@ mod tests {
             &live,
             None,
             &Normalizer::default(),
+            None,
         );
         assert!(d.is_empty());
+    }
+
+    #[test]
+    fn keyed_lists_match_by_key_whatever_the_order() {
+        let ty = crate::schema::Schema::kubernetes().for_kind("apps", "v1", "Deployment");
+        let desired = json!({"spec": {"template": {"spec": {"containers": [
+            {"name": "web", "ports": [{"containerPort": 80}], "env": [{"name": "B", "value": "2"}, {"name": "A", "value": "1"}]},
+        ]}}}});
+        let live = json!({"spec": {"template": {"spec": {"containers": [
+            {"name": "sidecar", "image": "proxy"},
+            {"name": "web", "ports": [{"containerPort": 80, "protocol": "TCP"}],
+             "env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]},
+        ]}}}});
+        assert!(drift(&desired, &live, None, &Normalizer::default(), ty).is_empty());
+        let changed = json!({"spec": {"template": {"spec": {"containers": [
+            {"name": "web", "ports": [{"containerPort": 80, "protocol": "TCP"}], "env": [{"name": "A", "value": "9"}]},
+        ]}}}});
+        let shown: Vec<String> = drift(&desired, &changed, None, &Normalizer::default(), ty)
+            .changes
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                "/spec/template/spec/containers/0/env/0: missing",
+                "/spec/template/spec/containers/0/env/0/value: changed",
+            ]
+        );
     }
 
     #[test]
     fn quantities_and_numbers_compare_by_value() {
         let desired = json!({"r": {"cpu": "1", "memory": "1Gi", "gpu": 2}});
         let live = json!({"r": {"cpu": 1, "memory": "1024Mi", "gpu": "2"}});
-        assert!(drift(&desired, &live, None, &Normalizer::default()).is_empty());
+        assert!(drift(&desired, &live, None, &Normalizer::default(), None).is_empty());
         let live = json!({"r": {"cpu": "1001m", "memory": "1Gi", "gpu": 2}});
         assert_eq!(
-            drift(&desired, &live, None, &Normalizer::default())
+            drift(&desired, &live, None, &Normalizer::default(), None)
                 .changes
                 .len(),
             1

@@ -16,7 +16,9 @@ mod text;
 
 pub use drift::{ChangeKind, Drift, FieldChange, drift};
 pub use error::Error;
-pub use managed::{FieldSet, ManagedFields, managed_fields, owned_by};
+pub use managed::{
+    FieldSet, ManagedFields, ManagerConflict, managed_fields, owned_by, predict_conflicts,
+};
 pub use mask::mask_secret_values;
 pub use normalize::{FieldPath, Hidden, HiddenBy, IgnoreRule, LAST_APPLIED, Normalizer, Selector};
 pub use plan::{Plan, PlanAction, PlanEntry, PlanOptions, apply_rank, plan};

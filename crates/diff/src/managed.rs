@@ -6,6 +6,7 @@ use std::fmt;
 use serde_json::{Map, Value};
 
 use crate::Error;
+use crate::schema::{ListType, MapType, TypeKind, TypeRef};
 
 /// A set of fields, as `metadata.managedFields[].fieldsV1` encodes it.
 ///
@@ -121,6 +122,33 @@ impl FieldSet {
         FieldSet::default()
     }
 
+    /// The fields `object` sets, as server-side apply counts them with the type `ty`: every
+    /// field, map key and list item down to the leaves; items of keyed lists by their keys
+    /// (`k:`), items of sets by value (`v:`), atomic lists and maps as one leaf. Without a
+    /// type (`None`, or a type the schema does not know), maps are granular and lists atomic,
+    /// as structured-merge-diff deduces them.
+    ///
+    /// ```
+    /// use converge_diff::{FieldSet, schema::Schema};
+    /// use serde_json::json;
+    ///
+    /// let deployment = Schema::kubernetes().for_kind("apps", "v1", "Deployment");
+    /// let set = FieldSet::from_object(&json!({
+    ///     "spec": {"template": {"spec": {"containers": [{"name": "web", "image": "web:1"}]}}}
+    /// }), deployment);
+    /// assert!(set.contains(&["f:spec", "f:template", "f:spec", "f:containers", "k:{\"name\":\"web\"}", "f:image"]));
+    /// ```
+    pub fn from_object(object: &Value, ty: Option<TypeRef<'_>>) -> FieldSet {
+        let mut root = Node::default();
+        if let Value::Object(map) = object {
+            for (key, value) in map {
+                let child = root.children.entry(format!("f:{key}")).or_default();
+                fill(child, value, ty.and_then(|t| t.field(key)));
+            }
+        }
+        FieldSet { root }
+    }
+
     /// Reads a FieldsV1 value.
     ///
     /// # Errors
@@ -180,6 +208,23 @@ impl FieldSet {
             .is_some_and(|node| node.member)
     }
 
+    /// The members that have no members below them, as FieldsV1 element paths.
+    pub fn leaves(&self) -> Vec<Vec<String>> {
+        fn walk(node: &Node, path: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
+            if node.member && node.children.is_empty() {
+                out.push(path.clone());
+            }
+            for (key, child) in &node.children {
+                path.push(key.clone());
+                walk(child, path, out);
+                path.pop();
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.root, &mut Vec::new(), &mut out);
+        out
+    }
+
     /// The members as paths in structured-merge-diff's notation: `.spec.replicas`,
     /// `.spec.containers[name="web"].image`, `.metadata.finalizers[="a"]`.
     pub fn paths(&self) -> Vec<String> {
@@ -192,6 +237,60 @@ impl FieldSet {
 impl fmt::Display for FieldSet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.paths().join(", "))
+    }
+}
+
+/// Marks `node` a member and adds what `value` holds below it, as the type `ty` structures it.
+fn fill(node: &mut Node, value: &Value, ty: Option<TypeRef<'_>>) {
+    node.member = true;
+    let known = ty.filter(|t| t.kind() != TypeKind::Unknown);
+    match value {
+        Value::Object(map) => {
+            let atomic = known
+                .and_then(|t| t.object())
+                .is_some_and(|o| o.map_type == MapType::Atomic);
+            if atomic {
+                return;
+            }
+            for (key, child) in map {
+                let child_ty = known.and_then(|t| match t.kind() {
+                    TypeKind::Map => t.values(),
+                    _ => t.field(key),
+                });
+                let slot = node.children.entry(format!("f:{key}")).or_default();
+                fill(slot, child, child_ty);
+            }
+        }
+        Value::Array(items) => {
+            let Some(list) = known.and_then(|t| t.list()) else {
+                return; // atomic
+            };
+            let item_ty = known.and_then(|t| t.items());
+            match list.list_type {
+                ListType::Set => {
+                    for item in items {
+                        node.children
+                            .entry(format!("v:{}", canonical_json(item)))
+                            .or_default()
+                            .member = true;
+                    }
+                }
+                ListType::Map { keys } => {
+                    for item in items {
+                        let mut key = Map::new();
+                        for field in keys {
+                            if let Some(v) = item.get(field) {
+                                key.insert(field.clone(), v.clone());
+                            }
+                        }
+                        let element = format!("k:{}", canonical_json(&Value::Object(key)));
+                        fill(node.children.entry(element).or_default(), item, item_ty);
+                    }
+                }
+                _ => {} // atomic
+            }
+        }
+        _ => {}
     }
 }
 
@@ -352,6 +451,88 @@ pub fn owned_by(object: &Value, manager: &str) -> Result<FieldSet, Error> {
         .iter()
         .filter(|e| e.manager == manager && e.subresource.is_none())
         .fold(FieldSet::new(), |set, e| set.union(&e.fields)))
+}
+
+/// A field that applying would take from another field manager.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct ManagerConflict {
+    /// The field, in structured-merge-diff's notation (`.spec.replicas`).
+    pub path: String,
+    /// The manager that owns it now.
+    pub manager: String,
+    /// The value desired sets.
+    pub desired: Value,
+    /// The value live holds.
+    pub live: Value,
+}
+
+impl fmt::Display for ManagerConflict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "conflict with \"{}\": {}", self.manager, self.path)
+    }
+}
+
+/// Predicts the conflicts a server-side apply of `desired` as `manager` would meet: fields
+/// desired sets, to a value other than live's, that another manager owns in live. (A field
+/// another manager owns with the value desired sets is shared, not a conflict.) Pass the
+/// kind's type so list items are matched by their keys.
+///
+/// ```
+/// use converge_diff::{predict_conflicts, schema::Schema};
+/// use serde_json::json;
+///
+/// let live = json!({"spec": {"replicas": 5}, "metadata": {"managedFields": [
+///     {"manager": "hpa", "operation": "Update", "apiVersion": "apps/v1",
+///      "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {"f:replicas": {}}}}]}});
+/// let ty = Schema::kubernetes().for_kind("apps", "v1", "Deployment");
+/// let conflicts = predict_conflicts(&json!({"spec": {"replicas": 2}}), &live, "converge", ty)?;
+/// assert_eq!(conflicts[0].to_string(), "conflict with \"hpa\": .spec.replicas");
+/// assert!(predict_conflicts(&json!({"spec": {"replicas": 5}}), &live, "converge", ty)?.is_empty());
+/// # Ok::<(), converge_diff::Error>(())
+/// ```
+///
+/// # Errors
+/// [`Error::InvalidPatch`] when live's managed fields are malformed.
+pub fn predict_conflicts(
+    desired: &Value,
+    live: &Value,
+    manager: &str,
+    ty: Option<TypeRef<'_>>,
+) -> Result<Vec<ManagerConflict>, Error> {
+    let ours = FieldSet::from_object(desired, ty);
+    let mut conflicts = Vec::new();
+    for entry in managed_fields(live)? {
+        if entry.manager == manager || entry.subresource.is_some() {
+            continue;
+        }
+        let shared = ours.intersection(&entry.fields);
+        for leaf in shared.leaves() {
+            let at = |object: &Value| -> Option<Value> {
+                leaf.iter()
+                    .try_fold(object, |value, element| {
+                        crate::drift::find_child(element, value, false).map(|(_, v)| v)
+                    })
+                    .cloned()
+            };
+            let (Some(want), Some(have)) = (at(desired), at(live)) else {
+                continue;
+            };
+            if want != have {
+                let mut path = String::new();
+                for element in &leaf {
+                    path.push_str(&display_element(element));
+                }
+                conflicts.push(ManagerConflict {
+                    path,
+                    manager: entry.manager.clone(),
+                    desired: want,
+                    live: have,
+                });
+            }
+        }
+    }
+    Ok(conflicts)
 }
 
 #[cfg(test)]

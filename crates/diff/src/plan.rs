@@ -9,6 +9,7 @@ use serde_json::{Map, Value, json};
 use crate::drift::{Drift, drift};
 use crate::managed::{FieldSet, owned_by};
 use crate::normalize::Normalizer;
+use crate::schema::Schema;
 use crate::{Error, TextDiffOptions, mask_secret_values, sorted_keys};
 
 /// What a sync does to one object.
@@ -152,11 +153,14 @@ pub fn plan(
                     Some(manager) => Some(owned_by(current, manager)?),
                     None => None,
                 };
+                let id = manifest.id();
+                let ty = Schema::kubernetes().for_kind(&id.group, &id.version, &id.kind);
                 let drift = drift(
                     manifest.object(),
                     current,
                     owned.as_ref(),
                     &options.normalizer,
+                    ty,
                 );
                 PlanEntry {
                     id: manifest.id().clone(),

@@ -2,6 +2,7 @@
 //! algebra against the public conformance suites.
 
 mod json_patch;
+mod managed;
 mod merge_patch;
 mod plan;
 mod schema;
