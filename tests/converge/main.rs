@@ -4,4 +4,5 @@
 mod corpus;
 mod examples;
 mod oracle;
+mod strategic_oracle;
 mod support;

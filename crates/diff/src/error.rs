@@ -46,6 +46,23 @@ pub enum Error {
         /// What is wrong, with the path of the schema node where it is.
         reason: String,
     },
+    /// An OpenAPI document's definitions cannot be read as a schema.
+    #[error("invalid OpenAPI document: {reason}")]
+    InvalidOpenApi {
+        /// What is wrong, with the name of the definition and the path inside it.
+        reason: String,
+    },
+    /// Two documents, or a document and a strategic merge patch, cannot be merged or compared
+    /// under their schema: a field the schema does not have where its patch metadata is needed
+    /// (apimachinery's `unable to find api field`), an object where the schema has a list, items
+    /// of a merging list without their merge key, a list of lists.
+    #[error("cannot merge {}: {reason}", if .path.is_empty() { "the document" } else { .path.as_str() })]
+    Unmergeable {
+        /// Where, as a JSON Pointer into the document (or the patch, when applying one).
+        path: String,
+        /// Why.
+        reason: String,
+    },
     /// An object could not be written as text for display.
     #[error("cannot show {id} as YAML")]
     Encode {

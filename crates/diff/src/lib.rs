@@ -12,7 +12,9 @@ pub mod pointer;
 mod quantity;
 pub mod schema;
 mod set;
+pub mod strategic;
 mod text;
+mod three_way;
 
 pub use drift::{ChangeKind, Drift, FieldChange, drift};
 pub use error::Error;
@@ -25,3 +27,4 @@ pub use plan::{Plan, PlanAction, PlanEntry, PlanOptions, apply_rank, plan};
 pub use quantity::{Quantity, QuantityError};
 pub use set::{Action, Entry, SetDiff, Summary, compare};
 pub use text::{TextDiffOptions, colorize, sorted_keys, unified_diff};
+pub use three_way::{PatchType, ThreeWay, three_way};

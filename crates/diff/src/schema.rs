@@ -139,6 +139,11 @@ struct Site {
     /// The target is in [`Schema::kubernetes`], not in the schema holding the edge (the
     /// `metadata` of a custom resource).
     builtin: bool,
+    /// SMP: how a list written where this one object is expected merges (a `List` node of the
+    /// same schema): apimachinery reads a list given for a field declared as a single object
+    /// as a list of such objects, with the field's `patch-strategy` and `patch-merge-key`
+    /// (the `mergeItemPtr` of its tests). Only OpenAPI documents set it.
+    list: Option<u32>,
 }
 
 impl Edge {
@@ -149,6 +154,7 @@ impl Edge {
                 strategy: ObjectStrategy::Merge,
                 map_type: None,
                 builtin: false,
+                list: None,
             },
         }
     }
@@ -454,6 +460,122 @@ impl Schema {
         })
     }
 
+    /// The schema of the definitions of an OpenAPI v2 (Swagger) document, as the API server
+    /// publishes at `/openapi/v2`: every entry of `definitions` becomes a named type, and every
+    /// definition with `x-kubernetes-group-version-kind` a root for [`for_kind`](Schema::for_kind).
+    ///
+    /// The types are read as apimachinery's strategic merge patch reads them (kube-openapi's
+    /// `proto` models): `$ref` to `#/definitions/…`; a schema with `properties` (with or without
+    /// `type: object`) is an object; `type: object` without properties is a map of its
+    /// `additionalProperties` (of [`Unknown`](TypeKind::Unknown) values when it has none); a
+    /// schema with neither a type nor properties is [`Unknown`](TypeKind::Unknown) (free-form
+    /// JSON); `type: array` is a list; any other type is a scalar. The patch markers
+    /// (`x-kubernetes-patch-strategy`, `-patch-merge-key`) and the server-side apply markers
+    /// (`-list-type`, `-list-map-keys`, `-map-type`) are read where they are written: on the
+    /// array, or on the property that holds a `$ref`. A `$ref` property with the patch strategy
+    /// `merge` also says how a *list* of such objects merges, when one is written there
+    /// (apimachinery accepts that). Descriptions, validation and formats are ignored.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidOpenApi`] when `definitions` is missing, a `$ref` names no definition, or
+    /// a marker is malformed (an unknown patch strategy, a list type `map` without keys).
+    ///
+    /// ```
+    /// use converge_diff::schema::{ListStrategy, Schema};
+    /// use serde_json::json;
+    ///
+    /// let document = json!({
+    ///     "swagger": "2.0",
+    ///     "definitions": {
+    ///         "com.example.v1.Widget": {
+    ///             "properties": {"parts": {
+    ///                 "type": "array",
+    ///                 "items": {"$ref": "#/definitions/com.example.v1.Part"},
+    ///                 "x-kubernetes-patch-strategy": "merge",
+    ///                 "x-kubernetes-patch-merge-key": "name"
+    ///             }},
+    ///             "x-kubernetes-group-version-kind": [{"group": "example.com", "version": "v1", "kind": "Widget"}]
+    ///         },
+    ///         "com.example.v1.Part": {"properties": {"name": {"type": "string"}}}
+    ///     }
+    /// });
+    /// let schema = Schema::from_openapi_v2(&document)?;
+    /// let widget = schema.for_kind("example.com", "v1", "Widget").expect("a root");
+    /// let parts = widget.field("parts").and_then(|t| t.list()).expect("a list");
+    /// assert_eq!(parts.strategy, ListStrategy::Merge { key: Some("name") });
+    /// assert!(schema.definition("com.example.v1.Part").is_some());
+    /// # Ok::<(), converge_diff::Error>(())
+    /// ```
+    pub fn from_openapi_v2(document: &Value) -> Result<Schema, Error> {
+        read_openapi(document, OpenApi::V2).map_err(|reason| Error::InvalidOpenApi { reason })
+    }
+
+    /// The schema of the `components.schemas` of an OpenAPI v3 document, as the API server
+    /// publishes one per group-version at `/openapi/v3/apis/<group>/<version>`.
+    ///
+    /// Read as [`from_openapi_v2`](Schema::from_openapi_v2) reads `definitions`, with `$ref`s
+    /// to `#/components/schemas/…`, and a property written as `allOf: [{$ref: …}]` (how v3
+    /// documents attach a description or a marker to a reference) read as its first entry, as
+    /// apimachinery does. Unlike apimachinery, which refuses to look up any field of a v3 schema
+    /// without `properties`, a schema with neither a type nor properties is
+    /// [`Unknown`](TypeKind::Unknown) here, as in v2 documents: free-form JSON, merged as JSON
+    /// merge patch merges it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidOpenApi`], as for [`from_openapi_v2`](Schema::from_openapi_v2).
+    ///
+    /// ```
+    /// use converge_diff::schema::{ObjectStrategy, Schema, TypeKind};
+    /// use serde_json::json;
+    ///
+    /// let document = json!({
+    ///     "openapi": "3.0.0",
+    ///     "components": {"schemas": {
+    ///         "com.example.v1.Widget": {
+    ///             "type": "object",
+    ///             "properties": {
+    ///                 "rollout": {
+    ///                     "allOf": [{"$ref": "#/components/schemas/com.example.v1.Rollout"}],
+    ///                     "x-kubernetes-patch-strategy": "retainKeys"
+    ///                 },
+    ///                 "values": {"description": "anything"}
+    ///             },
+    ///             "x-kubernetes-group-version-kind": [{"group": "example.com", "version": "v1", "kind": "Widget"}]
+    ///         },
+    ///         "com.example.v1.Rollout": {"type": "object", "properties": {"type": {"type": "string"}}}
+    ///     }}
+    /// });
+    /// let schema = Schema::from_openapi_v3(&document)?;
+    /// let widget = schema.for_kind("example.com", "v1", "Widget").expect("a root");
+    /// let rollout = widget.field("rollout").expect("a field");
+    /// assert_eq!(rollout.object().map(|o| o.strategy), Some(ObjectStrategy::RetainKeys));
+    /// assert_eq!(widget.field("values").map(|t| t.kind()), Some(TypeKind::Unknown));
+    /// # Ok::<(), converge_diff::Error>(())
+    /// ```
+    pub fn from_openapi_v3(document: &Value) -> Result<Schema, Error> {
+        read_openapi(document, OpenApi::V3).map_err(|reason| Error::InvalidOpenApi { reason })
+    }
+
+    /// A named type by its definition name (`io.k8s.api.core.v1.PodSpec`), whether or not a
+    /// kind is rooted in it. A linear search: keep the result rather than asking twice.
+    ///
+    /// ```
+    /// use converge_diff::schema::{Schema, TypeKind};
+    ///
+    /// let spec = Schema::kubernetes().definition("io.k8s.api.core.v1.PodSpec").expect("built in");
+    /// assert_eq!(spec.field("containers").map(|t| t.kind()), Some(TypeKind::List));
+    /// assert!(Schema::kubernetes().definition("io.k8s.api.core.v1.NoSuchType").is_none());
+    /// ```
+    pub fn definition(&self, name: &str) -> Option<TypeRef<'_>> {
+        let index = self
+            .types
+            .iter()
+            .position(|t| t.name.as_deref() == Some(name))?;
+        Some(self.node(Edge::plain(u32::try_from(index).ok()?)))
+    }
+
     fn node(&self, edge: Edge) -> TypeRef<'_> {
         TypeRef {
             schema: self,
@@ -507,8 +629,15 @@ impl<'a> TypeRef<'a> {
         schema.node(edge)
     }
 
-    fn unknown(&self) -> TypeRef<'a> {
+    /// The `Unknown` type of this schema (what every step below `Unknown` gives).
+    pub(crate) fn unknown(&self) -> TypeRef<'a> {
         self.schema.node(Edge::plain(UNKNOWN))
+    }
+
+    /// SMP: the list type to merge a list with when one is written where this single object is
+    /// expected (see `Site::list`); `None` where the schema says nothing about it.
+    pub(crate) fn as_list(&self) -> Option<TypeRef<'a>> {
+        self.site.list.map(|ty| self.schema.node(Edge::plain(ty)))
     }
 
     /// What kind of value this is.
@@ -922,6 +1051,7 @@ impl TableReader<'_> {
                 strategy,
                 map_type,
                 builtin: false,
+                list: None,
             },
         })
     }
@@ -1166,5 +1296,317 @@ impl CrdReader {
             None => Ok(Shape::Unknown),
             Some(other) => Err(format!("{at}: type {other:?}")),
         }
+    }
+}
+
+// ---- OpenAPI v2 and v3 documents -------------------------------------------------------------
+
+/// Where an OpenAPI document keeps its named schemas, and how its `$ref`s point at them.
+#[derive(Clone, Copy)]
+enum OpenApi {
+    V2,
+    V3,
+}
+
+impl OpenApi {
+    fn definitions(self, document: &Value) -> Result<&Map<String, Value>, String> {
+        let (pointer, what) = match self {
+            OpenApi::V2 => ("/definitions", "definitions"),
+            OpenApi::V3 => ("/components/schemas", "components.schemas"),
+        };
+        document
+            .pointer(pointer)
+            .and_then(Value::as_object)
+            .ok_or_else(|| format!("{what} is missing or not an object"))
+    }
+
+    fn prefix(self) -> &'static str {
+        match self {
+            OpenApi::V2 => "#/definitions/",
+            OpenApi::V3 => "#/components/schemas/",
+        }
+    }
+}
+
+fn read_openapi(document: &Value, flavour: OpenApi) -> Result<Schema, String> {
+    let definitions = flavour.definitions(document)?;
+    let mut builder = Builder::new();
+    let mut ids = HashMap::with_capacity(definitions.len());
+    for name in definitions.keys() {
+        let id = builder.push(Some(name.as_str().into()), Shape::Unknown)?;
+        ids.insert(name.as_str(), id);
+    }
+    let mut reader = OpenApiReader {
+        builder,
+        ids: &ids,
+        definitions,
+        prefix: flavour.prefix(),
+    };
+    let mut kinds = Vec::new();
+    for (name, definition) in definitions {
+        let shape = reader.definition(definition, name, 0)?;
+        reader.builder.types[ids[name.as_str()] as usize].shape = shape;
+        let Some(gvks) = definition.get("x-kubernetes-group-version-kind") else {
+            continue;
+        };
+        for gvk in gvks
+            .as_array()
+            .ok_or_else(|| format!("{name}: x-kubernetes-group-version-kind is not a list"))?
+        {
+            let text = |key: &str| {
+                gvk.get(key).and_then(Value::as_str).ok_or_else(|| {
+                    format!("{name}: x-kubernetes-group-version-kind without a {key}")
+                })
+            };
+            kinds.push(Root {
+                group: text("group")?.into(),
+                version: text("version")?.into(),
+                kind: text("kind")?.into(),
+                ty: ids[name.as_str()],
+            });
+        }
+    }
+    Ok(reader.builder.finish(kinds))
+}
+
+/// The patch and apply markers written on one schema node.
+struct Markers<'v> {
+    /// `x-kubernetes-patch-strategy` contains `merge`.
+    merge: bool,
+    /// … contains `retainKeys`.
+    retain_keys: bool,
+    /// … is `replace`.
+    replace: bool,
+    merge_key: Option<&'v str>,
+    map_type: Option<MapType>,
+}
+
+impl<'v> Markers<'v> {
+    fn read(node: &'v Value, at: &str) -> Result<Self, String> {
+        let mut markers = Markers {
+            merge: false,
+            retain_keys: false,
+            replace: false,
+            merge_key: None,
+            map_type: None,
+        };
+        if let Some(strategy) = node.get("x-kubernetes-patch-strategy") {
+            let strategy = strategy
+                .as_str()
+                .ok_or_else(|| format!("{at}: a patch strategy that is not a string"))?;
+            for word in strategy.split(',') {
+                match word {
+                    "merge" => markers.merge = true,
+                    "retainKeys" => markers.retain_keys = true,
+                    "replace" => markers.replace = true,
+                    _ => return Err(format!("{at}: patch strategy {strategy:?}")),
+                }
+            }
+            if markers.replace && (markers.merge || markers.retain_keys) {
+                return Err(format!("{at}: patch strategy {strategy:?}"));
+            }
+        }
+        if let Some(key) = node.get("x-kubernetes-patch-merge-key") {
+            markers.merge_key = Some(
+                key.as_str()
+                    .ok_or_else(|| format!("{at}: a patch merge key that is not a string"))?,
+            );
+        }
+        if let Some(marker) = node.get("x-kubernetes-map-type") {
+            markers.map_type = Some(map_type(Some(marker), at)?);
+        }
+        Ok(markers)
+    }
+
+    /// What the markers say about an object reached through this node.
+    fn object_strategy(&self) -> ObjectStrategy {
+        if self.replace {
+            ObjectStrategy::Replace
+        } else if self.retain_keys {
+            ObjectStrategy::RetainKeys
+        } else {
+            ObjectStrategy::Merge
+        }
+    }
+}
+
+struct OpenApiReader<'d> {
+    builder: Builder,
+    ids: &'d HashMap<&'d str, u32>,
+    definitions: &'d Map<String, Value>,
+    prefix: &'static str,
+}
+
+/// Definitions that are only a `$ref` to another one are followed this deep at most.
+const MAX_ALIASES: usize = 16;
+
+impl<'d> OpenApiReader<'d> {
+    /// The definition a `$ref` names.
+    fn target(&self, reference: &Value, at: &str) -> Result<(&'d str, &'d Value), String> {
+        let name = reference
+            .as_str()
+            .and_then(|r| r.strip_prefix(self.prefix))
+            .ok_or_else(|| format!("{at}: $ref {reference} is not under {}", self.prefix))?;
+        self.definitions
+            .get_key_value(name)
+            .map(|(name, definition)| (name.as_str(), definition))
+            .ok_or_else(|| format!("{at}: $ref {reference} names no definition"))
+    }
+
+    /// The shape of a named definition.
+    fn definition(&mut self, node: &'d Value, at: &str, depth: usize) -> Result<Shape, String> {
+        let target = first_of_all_of(node);
+        if let Some(reference) = target.get("$ref") {
+            // An alias: read the shape of what it names.
+            if depth >= MAX_ALIASES {
+                return Err(format!("{at}: $ref aliases nested too deep"));
+            }
+            let (name, definition) = self.target(reference, at)?;
+            return self.definition(definition, name, depth + 1);
+        }
+        let markers = Markers::read(target, at)?;
+        self.shape(target, &markers, at)
+    }
+
+    /// The edge of a property, an array's items or a map's values.
+    fn edge(&mut self, node: &'d Value, at: &str) -> Result<Edge, String> {
+        // Markers sit on the node itself, also when it wraps its reference in `allOf`.
+        let markers = Markers::read(node, at)?;
+        let target = first_of_all_of(node);
+        let Some(reference) = target.get("$ref") else {
+            let shape = self.shape(target, &markers, at)?;
+            let is_object = matches!(shape, Shape::Object { .. } | Shape::Map { .. });
+            let mut edge = self.builder.anonymous(shape)?;
+            if is_object {
+                edge.site.strategy = markers.object_strategy();
+                edge.site.map_type = markers.map_type;
+            }
+            return Ok(edge);
+        };
+        let (name, definition) = self.target(reference, at)?;
+        let ty = self.ids[name];
+        if first_of_all_of(definition)
+            .get("type")
+            .and_then(Value::as_str)
+            == Some("array")
+        {
+            // A named list type: the markers of this use make a list of their own.
+            let shape = self.list(first_of_all_of(definition), &markers, at)?;
+            return self.builder.anonymous(shape);
+        }
+        let mut site = Site {
+            strategy: markers.object_strategy(),
+            map_type: markers.map_type,
+            ..Site::default()
+        };
+        if markers.merge {
+            // A list written here merges as a list of this type, by the same markers.
+            let items = Edge {
+                ty,
+                site: Site {
+                    strategy: if markers.retain_keys {
+                        ObjectStrategy::RetainKeys
+                    } else {
+                        ObjectStrategy::Merge
+                    },
+                    ..Site::default()
+                },
+            };
+            let list_type = listing(None, None, true, markers.merge_key, at)?;
+            let list = self.builder.push(
+                None,
+                Shape::List {
+                    items,
+                    merge: true,
+                    merge_key: markers.merge_key.map(Into::into),
+                    list_type,
+                },
+            )?;
+            site.list = Some(list);
+        }
+        Ok(Edge { ty, site })
+    }
+
+    fn shape(&mut self, node: &'d Value, markers: &Markers<'d>, at: &str) -> Result<Shape, String> {
+        let schema = as_object(node, at)?;
+        let flag = |key: &str| schema.get(key).and_then(Value::as_bool) == Some(true);
+        if flag("x-kubernetes-int-or-string") {
+            return Ok(Shape::Scalar);
+        }
+        let declared = match schema.get("type") {
+            None => None,
+            Some(Value::String(t)) => Some(t.as_str()),
+            Some(other) => return Err(format!("{at}: type {other}")),
+        };
+        let properties = schema.get("properties");
+        match declared {
+            Some("array") => self.list(node, markers, at),
+            None | Some("object") if properties.is_some() => {
+                let properties = properties
+                    .and_then(Value::as_object)
+                    .ok_or_else(|| format!("{at}: properties is not an object"))?;
+                let mut fields = Vec::with_capacity(properties.len());
+                for (name, property) in properties {
+                    let edge = self.edge(property, &format!("{at}.{name}"))?;
+                    fields.push(Field {
+                        name: name.as_str().into(),
+                        edge,
+                    });
+                }
+                let map_type = map_type(schema.get("x-kubernetes-map-type"), at)?;
+                object(
+                    fields,
+                    map_type,
+                    flag("x-kubernetes-preserve-unknown-fields"),
+                )
+            }
+            Some("object") => {
+                let values = match schema.get("additionalProperties") {
+                    Some(values @ Value::Object(_)) => {
+                        self.edge(values, &format!("{at}.additionalProperties"))?
+                    }
+                    _ => Edge::plain(UNKNOWN),
+                };
+                Ok(Shape::Map {
+                    values,
+                    map_type: map_type(schema.get("x-kubernetes-map-type"), at)?,
+                })
+            }
+            // Neither a type nor properties: anything at all.
+            None => Ok(Shape::Unknown),
+            Some(_) => Ok(Shape::Scalar),
+        }
+    }
+
+    fn list(&mut self, node: &'d Value, markers: &Markers<'d>, at: &str) -> Result<Shape, String> {
+        let mut items = match node.get("items") {
+            Some(items @ Value::Object(_)) => self.edge(items, &format!("{at}.items"))?,
+            None => Edge::plain(UNKNOWN),
+            Some(_) => return Err(format!("{at}: items is not a schema")),
+        };
+        if markers.retain_keys {
+            items.site.strategy = ObjectStrategy::RetainKeys;
+        }
+        let list_type = listing(
+            node.get("x-kubernetes-list-type"),
+            node.get("x-kubernetes-list-map-keys"),
+            markers.merge,
+            markers.merge_key,
+            at,
+        )?;
+        Ok(Shape::List {
+            items,
+            merge: markers.merge,
+            merge_key: markers.merge_key.map(Into::into),
+            list_type,
+        })
+    }
+}
+
+/// `allOf: [first, …]` read as its first entry (as apimachinery resolves v3 references).
+fn first_of_all_of(node: &Value) -> &Value {
+    match node.get("allOf").and_then(Value::as_array) {
+        Some(all) if !all.is_empty() => &all[0],
+        _ => node,
     }
 }

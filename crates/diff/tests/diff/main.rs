@@ -5,7 +5,9 @@ mod json_patch;
 mod managed;
 mod merge_patch;
 mod plan;
+mod properties;
 mod schema;
+mod strategic;
 mod support;
 
 use converge_core::parse_manifests;

@@ -1,0 +1,183 @@
+//! Three-way diff: what `kubectl apply` (client-side) would send, and what the object would
+//! become.
+
+use serde_json::Value;
+
+use crate::Error;
+use crate::json_patch::{JsonPatch, diff};
+use crate::merge_patch::{apply_merge_patch, create_three_way_merge_patch};
+use crate::normalize::{LAST_APPLIED, Normalizer};
+use crate::schema::{TypeKind, TypeRef};
+use crate::strategic::{apply_strategic_patch, create_three_way_strategic_patch};
+
+/// How a three-way patch is to be sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum PatchType {
+    /// `application/strategic-merge-patch+json`: built-in kinds.
+    Strategic,
+    /// `application/merge-patch+json` (RFC 7386): custom resources and kinds with no schema.
+    Merge,
+}
+
+impl PatchType {
+    /// The HTTP content type of the patch.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            PatchType::Strategic => "application/strategic-merge-patch+json",
+            PatchType::Merge => "application/merge-patch+json",
+        }
+    }
+}
+
+/// The result of a three-way diff.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct ThreeWay {
+    /// The patch a client-side apply sends (it also refreshes the last-applied annotation).
+    pub patch: Value,
+    /// How it is sent.
+    pub patch_type: PatchType,
+    /// The live object as it will be once the patch is applied (before server defaulting).
+    pub predicted: Value,
+    /// What changes, field by field, from live to predicted, server-set fields, status and the
+    /// last-applied annotation left out.
+    pub changes: JsonPatch,
+}
+
+/// The three-way diff of client-side apply: from the last-applied configuration (what the
+/// previous apply sent, read from the live object's
+/// `kubectl.kubernetes.io/last-applied-configuration` annotation when `last_applied` is
+/// `None`), the desired object and the live object, the patch `kubectl apply` computes, the
+/// object it predicts, and the field-level changes.
+///
+/// Fields removed from desired are deleted only if the last apply set them; fields others set
+/// on live are kept. Built-in kinds (a `ty` the schema knows) get a strategic merge patch,
+/// everything else a JSON merge patch. As `kubectl apply`, the desired object is recorded as
+/// the new last-applied configuration, and changes made on live since the last apply are
+/// overwritten (`overwrite`; with `false`, they are an [`Error::Conflict`]).
+///
+/// ```
+/// use converge_diff::{three_way, PatchType, schema::Schema};
+/// use serde_json::json;
+///
+/// let deployment = Schema::kubernetes().for_kind("apps", "v1", "Deployment");
+/// let last = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+///     "spec": {"replicas": 2, "paused": false}});
+/// let desired = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+///     "spec": {"replicas": 3}});
+/// let live = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+///     "spec": {"replicas": 2, "paused": false, "revisionHistoryLimit": 10}});
+///
+/// let result = three_way(Some(&last), &desired, &live, deployment, true)?;
+/// assert_eq!(result.patch_type, PatchType::Strategic);
+/// assert_eq!(result.predicted["spec"], json!({"replicas": 3, "revisionHistoryLimit": 10}));
+/// let changed: Vec<String> = result.changes.0.iter().map(|op| format!("{} {}", op.name(), op.path())).collect();
+/// assert_eq!(changed, ["replace /spec/replicas", "remove /spec/paused"]);
+/// # Ok::<(), converge_diff::Error>(())
+/// ```
+///
+/// # Errors
+/// [`Error::InvalidPatch`] when the last-applied annotation is not JSON or a document is not
+/// an object; [`Error::Conflict`] as described.
+pub fn three_way(
+    last_applied: Option<&Value>,
+    desired: &Value,
+    live: &Value,
+    ty: Option<TypeRef<'_>>,
+    overwrite: bool,
+) -> Result<ThreeWay, Error> {
+    let from_annotation = match last_applied {
+        Some(_) => None,
+        None => read_last_applied(live)?,
+    };
+    let original = last_applied.or(from_annotation.as_ref());
+
+    // What kubectl sends as "modified": desired, carrying itself as the new last-applied
+    // configuration.
+    let mut bare = desired.clone();
+    remove_last_applied(&mut bare);
+    let mut modified = bare.clone();
+    if let Some(meta) = modified
+        .as_object_mut()
+        .map(|m| {
+            m.entry("metadata")
+                .or_insert_with(|| Value::Object(Default::default()))
+        })
+        .and_then(Value::as_object_mut)
+    {
+        let annotations = meta
+            .entry("annotations")
+            .or_insert_with(|| Value::Object(Default::default()));
+        if let Some(annotations) = annotations.as_object_mut() {
+            annotations.insert(LAST_APPLIED.to_owned(), Value::from(format!("{bare}\n")));
+        }
+    }
+    // The annotation itself always differs from what the last apply recorded; it is ours to
+    // overwrite, never a conflict.
+    let mut current = live.clone();
+    remove_last_applied(&mut current);
+
+    let known = ty.filter(|t| t.kind() != TypeKind::Unknown);
+    let (patch, patch_type, predicted) = match known {
+        Some(ty) => {
+            let patch = create_three_way_strategic_patch(
+                original,
+                &modified,
+                Some(&current),
+                ty,
+                overwrite,
+            )?;
+            let predicted = apply_strategic_patch(live, &patch, ty)?;
+            (patch, PatchType::Strategic, predicted)
+        }
+        None => {
+            let patch =
+                create_three_way_merge_patch(original, &modified, Some(&current), overwrite)?;
+            let mut predicted = live.clone();
+            apply_merge_patch(&mut predicted, &patch);
+            (patch, PatchType::Merge, predicted)
+        }
+    };
+
+    let normalizer = Normalizer::default();
+    let (mut before, mut after) = (live.clone(), predicted.clone());
+    normalizer.normalize(&mut before);
+    normalizer.normalize(&mut after);
+    Ok(ThreeWay {
+        changes: diff(&before, &after),
+        patch,
+        patch_type,
+        predicted,
+    })
+}
+
+fn read_last_applied(live: &Value) -> Result<Option<Value>, Error> {
+    match live
+        .pointer("/metadata/annotations")
+        .and_then(|a| a.get(LAST_APPLIED))
+    {
+        Some(Value::String(text)) => {
+            serde_json::from_str(text)
+                .map(Some)
+                .map_err(|e| Error::InvalidPatch {
+                    reason: format!("the {LAST_APPLIED} annotation is not JSON: {e}"),
+                })
+        }
+        _ => Ok(None),
+    }
+}
+
+fn remove_last_applied(object: &mut Value) {
+    if let Some(annotations) = object
+        .pointer_mut("/metadata/annotations")
+        .and_then(Value::as_object_mut)
+    {
+        annotations.shift_remove(LAST_APPLIED);
+        if annotations.is_empty()
+            && let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut)
+        {
+            meta.shift_remove("annotations");
+        }
+    }
+}
