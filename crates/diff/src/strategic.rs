@@ -194,8 +194,14 @@ pub fn apply_strategic_patch(
 /// Where apimachinery's behaviour is an accident rather than a rule, this function differs:
 /// an unchanged merging list of scalars in an order that is not sorted gets no
 /// `$setElementOrder` (apimachinery compares with the list it has just sorted in place, and
-/// sends one); items with duplicate merge keys are paired in order (apimachinery's pairing
-/// depends on its unstable sort for lists longer than twelve items).
+/// sends one); a scalar `modified` adds twice to a merging list is sent once (apimachinery
+/// sends it twice, which can make a patch its own apply rejects with `doesn't match`), and a
+/// scalar `original` repeats and `modified` keeps is not deleted (apimachinery deletes it, every
+/// occurrence, when `modified` has it fewer times); items
+/// with duplicate merge keys are paired in order (apimachinery's pairing depends on its
+/// unstable sort for lists longer than twelve items). Duplicate merge keys among the objects
+/// of a desired list (two `env` entries with one name) give the patch apimachinery gives, which
+/// apply may refuse (`doesn't match`), as the API server does.
 ///
 /// # Errors
 ///
@@ -2010,6 +2016,11 @@ fn diff_scalar_lists(old: &[Value], new: &[Value], options: DiffOptions) -> List
     }
     let new_index = KeyIndex::new(new.iter().map(Some));
     added.sort_by_key(|v| new_index.get(v));
+    // Each added scalar once (equal ones are adjacent now): apimachinery repeats them, which
+    // can make a patch its own `$setElementOrder` check rejects.
+    added.dedup();
+    // A repeat `new` has fewer of is no deletion: the deletion removes every occurrence.
+    deleted.retain(|v| new_index.get(v).is_none());
     let deletions = go_dedupe(deleted);
     let order = if options.set_element_order
         && ((!options.ignore_deletions && !deletions.is_empty())

@@ -847,11 +847,40 @@ fn deliberate_differences_from_apimachinery() {
     let original = json!({"metadata": {"finalizers": ["a", "b", "c"]}});
     let modified = json!({"metadata": {"finalizers": ["a", "b"]}});
     let current = json!({"metadata": {"finalizers": ["b", "c"]}});
-    let patch = create_three_way_strategic_patch(Some(&original), &modified, Some(&current), ty, false)
-        .expect("no conflict");
+    let patch =
+        create_three_way_strategic_patch(Some(&original), &modified, Some(&current), ty, false)
+            .expect("no conflict");
     assert_eq!(
         apply_strategic_patch(&current, &patch, ty).expect("apply")["metadata"]["finalizers"],
-        json!(["b"])
+        json!(["a", "b"])
+    );
+    // A scalar added twice is sent once (apimachinery sends `[a, a, c]` with the order
+    // `[a, c, a, b]`, which its own apply rejects: `doesn't match`).
+    let one_b = json!({"metadata": {"finalizers": ["b"]}});
+    let repeats = json!({"metadata": {"finalizers": ["a", "c", "a", "b"]}});
+    let patch = create_two_way_strategic_patch(&one_b, &repeats, ty).expect("patch");
+    assert_eq!(
+        patch,
+        json!({"metadata": {"$setElementOrder/finalizers": ["a", "c", "a", "b"], "finalizers": ["a", "c"]}})
+    );
+    assert_eq!(
+        apply_strategic_patch(&one_b, &patch, ty).expect("apply")["metadata"]["finalizers"],
+        json!(["a", "c", "b"])
+    );
+    // A repeated scalar the target keeps once is not deleted (apimachinery sends
+    // `$deleteFromPrimitiveList/finalizers: [b]`, which removes every `b`). No patch can drop
+    // one of two equal scalars, so the result is the target as a set.
+    let two_b = json!({"metadata": {"finalizers": ["b", "b"]}});
+    let patch = create_two_way_strategic_patch(&two_b, &one_b, ty).expect("patch");
+    assert_eq!(
+        patch,
+        json!({"metadata": {"$setElementOrder/finalizers": ["b"]}})
+    );
+    let applied = apply_strategic_patch(&two_b, &patch, ty).expect("apply");
+    assert_eq!(applied, two_b);
+    assert_eq!(
+        sort_merge_lists(&applied, ty).expect("sorted"),
+        sort_merge_lists(&one_b, ty).expect("sorted")
     );
     // A scalar a patch both adds and deletes is deleted (apimachinery: depends on Go's map
     // order, unless `$setElementOrder` is given, where it deletes too).
