@@ -105,23 +105,40 @@ pub fn drift(
     normalizer: &Normalizer,
     ty: Option<TypeRef<'_>>,
 ) -> Drift {
-    let mut desired = desired.clone();
-    let mut live = live.clone();
-    normalizer.normalize(&mut desired);
-    let hidden = normalizer.normalize(&mut live);
+    // Hidden fields are skipped where they are met, rather than stripped from copies.
+    let hidden = normalizer.hidden(live);
+    let skip = Skip {
+        paths: hidden
+            .iter()
+            .map(|h| h.path.clone())
+            .chain(normalizer.hidden(desired).into_iter().map(|h| h.path))
+            .collect(),
+    };
     let mut changes = Vec::new();
     let mut at = Pointer::root();
-    subset(&desired, &live, ty, &mut at, &mut changes);
+    subset(desired, live, ty, &skip, &mut at, &mut changes);
     if let Some(owned) = owned {
-        removed(owned, &desired, &live, &mut changes);
+        removed(owned, desired, live, &skip, &mut changes);
     }
     Drift { changes, hidden }
+}
+
+/// The fields a comparison does not look at.
+struct Skip {
+    paths: Vec<Pointer>,
+}
+
+impl Skip {
+    fn covers(&self, at: &Pointer) -> bool {
+        self.paths.iter().any(|p| at.starts_with(p))
+    }
 }
 
 fn subset(
     desired: &Value,
     live: &Value,
     ty: Option<TypeRef<'_>>,
+    skip: &Skip,
     at: &mut Pointer,
     changes: &mut Vec<FieldChange>,
 ) {
@@ -134,8 +151,12 @@ fn subset(
                     _ => t.field(key),
                 });
                 at.push(key.as_str());
+                if skip.covers(at) {
+                    at.pop();
+                    continue;
+                }
                 match have.get(key) {
-                    Some(current) => subset(value, current, child_ty, at, changes),
+                    Some(current) => subset(value, current, child_ty, skip, at, changes),
                     // An explicit null in desired asks for the field to be absent.
                     None if value.is_null() => {}
                     None => changes.push(FieldChange {
@@ -150,14 +171,31 @@ fn subset(
         }
         (Value::Array(want), Value::Array(have)) if keyed_or_set(ty).is_some() => {
             let keys = keyed_or_set(ty).unwrap_or_default();
-            list_items(want, have, keys, ty.and_then(|t| t.items()), at, changes);
+            list_items(
+                want,
+                have,
+                keys,
+                ty.and_then(|t| t.items()),
+                skip,
+                at,
+                changes,
+            );
         }
         (Value::Array(want), Value::Array(have))
             if keyed_or_set(ty).is_none() && want.len() == have.len() =>
         {
             for (i, (value, current)) in want.iter().zip(have).enumerate() {
                 at.push(i.to_string());
-                subset(value, current, ty.and_then(|t| t.items()), at, changes);
+                if !skip.covers(at) {
+                    subset(
+                        value,
+                        current,
+                        ty.and_then(|t| t.items()),
+                        skip,
+                        at,
+                        changes,
+                    );
+                }
                 at.pop();
             }
         }
@@ -189,6 +227,7 @@ fn list_items(
     have: &[Value],
     keys: &[String],
     item_ty: Option<TypeRef<'_>>,
+    skip: &Skip,
     at: &mut Pointer,
     changes: &mut Vec<FieldChange>,
 ) {
@@ -210,7 +249,8 @@ fn list_items(
                 .collect();
             let clean = candidates.iter().copied().find(|&j| {
                 let mut inner = Vec::new();
-                subset(item, &have[j], item_ty, &mut Pointer::root(), &mut inner);
+                let mut here = at.child(j.to_string());
+                subset(item, &have[j], item_ty, skip, &mut here, &mut inner);
                 inner.is_empty()
             });
             clean.or(candidates.first().copied()).map(|j| (j, Some(j)))
@@ -219,7 +259,7 @@ fn list_items(
             Some((_, None)) => {}
             Some((j, Some(_))) => {
                 at.push(j.to_string());
-                subset(item, &have[j], item_ty, at, changes);
+                subset(item, &have[j], item_ty, skip, at, changes);
                 at.pop();
             }
             None => {
@@ -250,16 +290,23 @@ fn same_value(a: &Value, b: &Value) -> bool {
 }
 
 /// Members of `owned` present in live but absent from desired.
-fn removed(owned: &FieldSet, desired: &Value, live: &Value, changes: &mut Vec<FieldChange>) {
+fn removed(
+    owned: &FieldSet,
+    desired: &Value,
+    live: &Value,
+    skip: &Skip,
+    changes: &mut Vec<FieldChange>,
+) {
     let owned = owned.to_fields_v1();
     let mut at = Pointer::root();
-    walk_owned(&owned, Some(desired), live, &mut at, changes);
+    walk_owned(&owned, Some(desired), live, skip, &mut at, changes);
 }
 
 fn walk_owned(
     owned: &Value,
     desired: Option<&Value>,
     live: &Value,
+    skip: &Skip,
     at: &mut Pointer,
     changes: &mut Vec<FieldChange>,
 ) {
@@ -277,6 +324,10 @@ fn walk_owned(
             .and_then(|d| find_child(element, d, true))
             .map(|(_, v)| v);
         at.push(token);
+        if skip.covers(at) {
+            at.pop();
+            continue;
+        }
         match desired_child {
             None => changes.push(FieldChange {
                 path: at.clone(),
@@ -284,7 +335,9 @@ fn walk_owned(
                 desired: None,
                 live: Some(live_child.clone()),
             }),
-            Some(desired_child) => walk_owned(below, Some(desired_child), live_child, at, changes),
+            Some(desired_child) => {
+                walk_owned(below, Some(desired_child), live_child, skip, at, changes)
+            }
         }
         at.pop();
     }

@@ -345,6 +345,49 @@ impl Normalizer {
         self
     }
 
+    /// What [`Normalizer::normalize`] would hide in `object`, without changing it, in document
+    /// order. Comparisons use this to skip fields instead of copying objects to strip them.
+    pub fn hidden(&self, object: &Value) -> Vec<Hidden> {
+        let mut hidden = Vec::new();
+        if let Some(meta) = object.get("metadata").and_then(Value::as_object) {
+            for field in SERVER_SET {
+                if meta.contains_key(*field) {
+                    hidden.push(Hidden {
+                        path: Pointer::from_tokens(["metadata", field]),
+                        by: HiddenBy::ServerSet,
+                    });
+                }
+            }
+            if meta
+                .get("annotations")
+                .and_then(Value::as_object)
+                .is_some_and(|a| a.contains_key(LAST_APPLIED))
+            {
+                hidden.push(Hidden {
+                    path: Pointer::from_tokens(["metadata", "annotations", LAST_APPLIED]),
+                    by: HiddenBy::ServerSet,
+                });
+            }
+        }
+        if !self.keep_status && object.get("status").is_some() {
+            hidden.push(Hidden {
+                path: Pointer::from_tokens(["status"]),
+                by: HiddenBy::Status,
+            });
+        }
+        for rule in self.rules.iter().filter(|r| r.selector.matches(object)) {
+            let mut found: Vec<Pointer> =
+                rule.paths.iter().flat_map(|p| p.resolve(object)).collect();
+            found.sort_by(document_order);
+            found.dedup();
+            hidden.extend(found.into_iter().map(|path| Hidden {
+                path,
+                by: HiddenBy::Rule(rule.name.clone()),
+            }));
+        }
+        hidden
+    }
+
     /// Normalizes `object` in place and returns what was hidden, in the order it was found.
     pub fn normalize(&self, object: &mut Value) -> Vec<Hidden> {
         let mut hidden = Vec::new();
