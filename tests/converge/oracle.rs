@@ -1,14 +1,12 @@
 //! kubectl as the oracle: it reads the same files, and must see the same objects.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::process::Command;
 
 use converge::core::DirTree;
 use converge::render::{PlainYaml, Renderer};
-use serde_json::Value;
 
-use crate::support::{identity, kubectl, values};
+use crate::support::{identity, kubectl, kustomize};
 
 /// Renders `dir` with Converge and with `kubectl kustomize` over a kustomization listing
 /// the same files, and asserts both see the same objects with the same values.
@@ -27,21 +25,8 @@ async fn same_objects_as_kubectl(dir: &Path) {
         kustomization.push_str(&format!("- {}\n", file.replace('/', "__")));
     }
     std::fs::write(work.path().join("kustomization.yaml"), kustomization).expect("write");
-    let out = Command::new(&kubectl)
-        .arg("kustomize")
-        .arg(work.path())
-        .output()
-        .expect("kubectl runs");
-    assert!(
-        out.status.success(),
-        "kubectl kustomize: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 
-    let theirs: HashMap<String, Value> = values(&out.stdout)
-        .into_iter()
-        .map(|v| (identity(&v), v))
-        .collect();
+    let theirs = kustomize(&kubectl, work.path());
     assert_eq!(theirs.len(), ours.len(), "object count");
     for manifest in &ours {
         let o = manifest.object();

@@ -8,7 +8,6 @@
 //!   items. Render (kustomize-compatible overlays) has to follow kustomize there; apply follows
 //!   apimachinery. The comparison with kustomize therefore sorts merged lists by key first.
 
-use std::collections::HashMap;
 use std::process::Command;
 
 use converge::diff::merge_patch::apply_merge_patch;
@@ -16,7 +15,7 @@ use converge::diff::schema::Schema;
 use converge::diff::strategic::{apply_strategic_patch, sort_merge_lists};
 use serde_json::{Value, json};
 
-use crate::support::{identity, kubectl, values};
+use crate::support::{identity, kubectl, kustomize};
 
 /// One case: a base object and a strategic merge patch for it.
 struct Case {
@@ -182,20 +181,7 @@ fn strategic_merge_matches_kubectl_kustomize() {
         kustomization + &patches,
     )
     .expect("kustomization");
-    let out = Command::new(&kubectl)
-        .arg("kustomize")
-        .arg(dir.path())
-        .output()
-        .expect("kubectl runs");
-    assert!(
-        out.status.success(),
-        "kubectl kustomize: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let theirs: HashMap<String, Value> = values(&out.stdout)
-        .into_iter()
-        .map(|v| (identity(&v), v))
-        .collect();
+    let theirs = kustomize(&kubectl, dir.path());
     assert_eq!(theirs.len(), cases.len());
 
     for case in &cases {

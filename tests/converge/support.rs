@@ -90,3 +90,24 @@ pub(crate) fn identity(object: &serde_json::Value) -> String {
         object["apiVersion"], object["kind"], meta["namespace"], meta["name"]
     )
 }
+
+/// Runs `kubectl kustomize DIR` and returns its objects by [`identity`].
+pub(crate) fn kustomize(
+    kubectl: &Path,
+    dir: &Path,
+) -> std::collections::HashMap<String, serde_json::Value> {
+    let out = Command::new(kubectl)
+        .arg("kustomize")
+        .arg(dir)
+        .output()
+        .expect("kubectl runs");
+    assert!(
+        out.status.success(),
+        "kubectl kustomize: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    values(&out.stdout)
+        .into_iter()
+        .map(|v| (identity(&v), v))
+        .collect()
+}

@@ -230,9 +230,10 @@ pub fn create_three_way_merge_patch(
     overwrite: bool,
 ) -> Result<Value, Error> {
     let empty = Map::new();
-    let original = document("original", original)?.unwrap_or(&empty);
-    let modified = document("modified", Some(modified))?.unwrap_or(&empty);
-    let current = document("current", current)?.unwrap_or(&empty);
+    const WHAT: &str = "a three-way merge patch needs JSON objects";
+    let original = document(WHAT, "original", original)?.unwrap_or(&empty);
+    let modified = document(WHAT, "modified", Some(modified))?.unwrap_or(&empty);
+    let current = document(WHAT, "current", current)?.unwrap_or(&empty);
 
     let patch = three_way_objects(Some(original), modified, Some(current));
     if !overwrite {
@@ -251,8 +252,10 @@ pub fn create_three_way_merge_patch(
     Ok(Value::Object(patch))
 }
 
-/// A three-way input as an object: `None` and `null` are no document.
-fn document<'a>(
+/// A patch input as an object: `None` and `null` are no document; anything else is refused
+/// with "`what`, but `role` is a string", say.
+pub(crate) fn document<'a>(
+    what: &str,
     role: &str,
     value: Option<&'a Value>,
 ) -> Result<Option<&'a Map<String, Value>>, Error> {
@@ -260,15 +263,13 @@ fn document<'a>(
         None | Some(Value::Null) => Ok(None),
         Some(Value::Object(members)) => Ok(Some(members)),
         Some(other) => Err(Error::InvalidPatch {
-            reason: format!(
-                "a three-way merge patch needs JSON objects, but {role} is {}",
-                kind(other)
-            ),
+            reason: format!("{what}, but {role} is {}", json_kind(other)),
         }),
     }
 }
 
-fn kind(value: &Value) -> &'static str {
+/// "a string", "an array", … for error messages.
+pub(crate) fn json_kind(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

@@ -68,8 +68,12 @@ use std::hash::{Hash, Hasher};
 use serde_json::{Map, Value};
 
 use crate::Error;
+use crate::merge_patch::{document, json_kind};
 use crate::pointer::Pointer;
 use crate::schema::{ListStrategy, ObjectStrategy, TypeKind, TypeRef};
+
+/// How a document that is not an object is refused.
+const MADE_FROM_OBJECTS: &str = "a strategic merge patch is made from JSON objects";
 
 const DIRECTIVE: &str = "$patch";
 const RETAIN_KEYS: &str = "$retainKeys";
@@ -233,8 +237,8 @@ pub fn create_two_way_strategic_patch(
     schema: TypeRef<'_>,
 ) -> Result<Value, Error> {
     let empty = Map::new();
-    let original = document("original", Some(original))?.unwrap_or(&empty);
-    let modified = document("modified", Some(modified))?.unwrap_or(&empty);
+    let original = document(MADE_FROM_OBJECTS, "original", Some(original))?.unwrap_or(&empty);
+    let modified = document(MADE_FROM_OBJECTS, "modified", Some(modified))?.unwrap_or(&empty);
     let options = DiffOptions {
         set_element_order: true,
         ..DiffOptions::default()
@@ -316,9 +320,9 @@ pub fn create_three_way_strategic_patch(
     overwrite: bool,
 ) -> Result<Value, Error> {
     let empty = Map::new();
-    let original = document("original", original)?.unwrap_or(&empty);
-    let modified = document("modified", Some(modified))?.unwrap_or(&empty);
-    let current = document("current", current)?.unwrap_or(&empty);
+    let original = document(MADE_FROM_OBJECTS, "original", original)?.unwrap_or(&empty);
+    let modified = document(MADE_FROM_OBJECTS, "modified", Some(modified))?.unwrap_or(&empty);
+    let current = document(MADE_FROM_OBJECTS, "current", current)?.unwrap_or(&empty);
 
     let changes = DiffOptions {
         ignore_deletions: true,
@@ -397,34 +401,6 @@ pub fn sort_merge_lists(document: &Value, schema: TypeRef<'_>) -> Result<Value, 
             path: String::new(),
             reason: format!("the document is {}, not an object", json_kind(other)),
         }),
-    }
-}
-
-/// A document as an object: `None` and `null` are no document.
-fn document<'a>(
-    role: &str,
-    value: Option<&'a Value>,
-) -> Result<Option<&'a Map<String, Value>>, Error> {
-    match value {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Object(members)) => Ok(Some(members)),
-        Some(other) => Err(Error::InvalidPatch {
-            reason: format!(
-                "a strategic merge patch is made from JSON objects, but {role} is {}",
-                json_kind(other)
-            ),
-        }),
-    }
-}
-
-fn json_kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 
