@@ -225,6 +225,25 @@ impl FieldSet {
         out
     }
 
+    /// The members with no member above them, as FieldsV1 element paths: owning a list item
+    /// (`k:{"name":"proxy"}` with its `.` marker) covers everything in it.
+    pub fn tops(&self) -> Vec<Vec<String>> {
+        fn walk(node: &Node, path: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
+            if node.member && !path.is_empty() {
+                out.push(path.clone());
+                return;
+            }
+            for (key, child) in &node.children {
+                path.push(key.clone());
+                walk(child, path, out);
+                path.pop();
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.root, &mut Vec::new(), &mut out);
+        out
+    }
+
     /// The members as paths in structured-merge-diff's notation: `.spec.replicas`,
     /// `.spec.containers[name="web"].image`, `.metadata.finalizers[="a"]`.
     pub fn paths(&self) -> Vec<String> {

@@ -227,9 +227,71 @@ pub struct IgnoreRule {
     pub selector: Selector,
     /// The fields it hides.
     pub paths: Vec<FieldPath>,
+    /// It also hides every field these field managers own in the object (its
+    /// `metadata.managedFields`), like Argo CD's `managedFieldsManagers`.
+    pub managers: Vec<String>,
 }
 
 impl IgnoreRule {
+    /// A rule named `name` hiding, on every object, the fields that the field managers
+    /// `managers` own: what an autoscaler or an operator writes is not drift.
+    ///
+    /// ```
+    /// use converge_diff::{IgnoreRule, Normalizer};
+    /// use serde_json::json;
+    ///
+    /// let mut live = json!({
+    ///     "metadata": {"name": "web", "managedFields": [{"manager": "hpa", "operation": "Update",
+    ///         "apiVersion": "apps/v1", "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {"f:replicas": {}}}}]},
+    ///     "spec": {"replicas": 7, "paused": false},
+    /// });
+    /// let rule = IgnoreRule::managed_by("autoscaled", ["hpa"]);
+    /// let hidden = Normalizer::default().with_rule(rule).hidden(&live);
+    /// assert!(hidden.iter().any(|h| h.to_string() == "/spec/replicas: ignored by rule autoscaled"));
+    /// ```
+    pub fn managed_by<I, S>(name: impl Into<String>, managers: I) -> IgnoreRule
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        IgnoreRule {
+            name: name.into(),
+            selector: Selector::default(),
+            paths: Vec::new(),
+            managers: managers.into_iter().map(Into::into).collect(),
+        }
+    }
+
+    /// The concrete fields this rule hides in `object`, in document order.
+    fn resolve(&self, object: &Value) -> Vec<Pointer> {
+        let mut found: Vec<Pointer> = self.paths.iter().flat_map(|p| p.resolve(object)).collect();
+        for manager in &self.managers {
+            // Malformed managed fields hide nothing; comparisons then show the fields.
+            let Ok(owned) = crate::managed::owned_by(object, manager) else {
+                continue;
+            };
+            for leaf in owned.tops() {
+                let mut at = Pointer::root();
+                let mut value = object;
+                let resolved = leaf.iter().all(|element| {
+                    match crate::drift::find_child(element, value, false) {
+                        Some((token, child)) => {
+                            at.push(token);
+                            value = child;
+                            true
+                        }
+                        None => false,
+                    }
+                });
+                if resolved {
+                    found.push(at);
+                }
+            }
+        }
+        found.sort_by(document_order);
+        found.dedup();
+        found
+    }
     /// A rule named `name` hiding `paths` on every object.
     ///
     /// # Errors
@@ -246,6 +308,7 @@ impl IgnoreRule {
                 .into_iter()
                 .map(|p| p.as_ref().parse())
                 .collect::<Result<_, _>>()?,
+            managers: Vec::new(),
         })
     }
 
@@ -376,11 +439,7 @@ impl Normalizer {
             });
         }
         for rule in self.rules.iter().filter(|r| r.selector.matches(object)) {
-            let mut found: Vec<Pointer> =
-                rule.paths.iter().flat_map(|p| p.resolve(object)).collect();
-            found.sort_by(document_order);
-            found.dedup();
-            hidden.extend(found.into_iter().map(|path| Hidden {
+            hidden.extend(rule.resolve(object).into_iter().map(|path| Hidden {
                 path,
                 by: HiddenBy::Rule(rule.name.clone()),
             }));
@@ -390,6 +449,14 @@ impl Normalizer {
 
     /// Normalizes `object` in place and returns what was hidden, in the order it was found.
     pub fn normalize(&self, object: &mut Value) -> Vec<Hidden> {
+        // Rules resolve on the object as it is: rules by field manager read managedFields,
+        // which normalization removes.
+        let rule_hits: Vec<(&IgnoreRule, Vec<Pointer>)> = self
+            .rules
+            .iter()
+            .filter(|r| r.selector.matches(object))
+            .map(|r| (r, r.resolve(object)))
+            .collect();
         let mut hidden = Vec::new();
         if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
             for field in SERVER_SET {
@@ -418,18 +485,9 @@ impl Normalizer {
                 by: HiddenBy::Status,
             });
         }
-        let applicable: Vec<&IgnoreRule> = self
-            .rules
-            .iter()
-            .filter(|r| r.selector.matches(object))
-            .collect();
-        for rule in applicable {
-            let mut found: Vec<Pointer> =
-                rule.paths.iter().flat_map(|p| p.resolve(object)).collect();
+        for (rule, pointers) in rule_hits {
             // Remove the last list items first, so the pointers still to go stay valid.
-            found.sort_by(document_order);
-            found.dedup();
-            for pointer in found.into_iter().rev() {
+            for pointer in pointers.into_iter().rev() {
                 if remove_at(object, &pointer) {
                     hidden.push(Hidden {
                         path: pointer,
@@ -567,6 +625,44 @@ mod tests {
         assert!(
             normalizer.normalize(&mut staging).is_empty(),
             "the selector picks prod only"
+        );
+    }
+
+    #[test]
+    fn rules_by_field_manager_hide_what_it_owns() {
+        let mut live = json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "managedFields": [
+                {"manager": "hpa", "operation": "Update", "apiVersion": "apps/v1", "fieldsType": "FieldsV1",
+                 "fieldsV1": {"f:spec": {"f:replicas": {}}}},
+                {"manager": "istio", "operation": "Update", "apiVersion": "apps/v1", "fieldsType": "FieldsV1",
+                 "fieldsV1": {"f:spec": {"f:template": {"f:spec": {"f:containers": {
+                     "k:{\"name\":\"istio-proxy\"}": {".": {}, "f:image": {}, "f:name": {}}}}}}}},
+            ]},
+            "spec": {"replicas": 7, "template": {"spec": {"containers": [
+                {"name": "web", "image": "web:1"},
+                {"name": "istio-proxy", "image": "proxy:1"},
+            ]}}},
+        });
+        let normalizer = Normalizer::default()
+            .with_rule(IgnoreRule::managed_by("autoscaled", ["hpa"]))
+            .with_rule(IgnoreRule::managed_by("mesh", ["istio"]));
+        let hidden: Vec<String> = normalizer
+            .normalize(&mut live)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert!(
+            hidden.contains(&"/spec/replicas: ignored by rule autoscaled".to_owned()),
+            "{hidden:?}"
+        );
+        assert!(
+            hidden.contains(&"/spec/template/spec/containers/1: ignored by rule mesh".to_owned()),
+            "{hidden:?}"
+        );
+        assert_eq!(
+            live["spec"],
+            json!({"template": {"spec": {"containers": [{"name": "web", "image": "web:1"}]}}})
         );
     }
 
