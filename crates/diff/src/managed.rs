@@ -210,37 +210,38 @@ impl FieldSet {
 
     /// The members that have no members below them, as FieldsV1 element paths.
     pub fn leaves(&self) -> Vec<Vec<String>> {
-        fn walk(node: &Node, path: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
-            if node.member && node.children.is_empty() {
-                out.push(path.clone());
-            }
-            for (key, child) in &node.children {
-                path.push(key.clone());
-                walk(child, path, out);
-                path.pop();
-            }
-        }
-        let mut out = Vec::new();
-        walk(&self.root, &mut Vec::new(), &mut out);
-        out
+        self.collect(|node, _| node.member && node.children.is_empty(), false)
     }
 
     /// The members with no member above them, as FieldsV1 element paths: owning a list item
     /// (`k:{"name":"proxy"}` with its `.` marker) covers everything in it.
     pub fn tops(&self) -> Vec<Vec<String>> {
-        fn walk(node: &Node, path: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
-            if node.member && !path.is_empty() {
+        self.collect(|node, path| node.member && !path.is_empty(), true)
+    }
+
+    /// The paths of the nodes `pick` selects; with `stop`, nothing below a picked node.
+    fn collect(&self, pick: fn(&Node, &[String]) -> bool, stop: bool) -> Vec<Vec<String>> {
+        fn walk(
+            node: &Node,
+            path: &mut Vec<String>,
+            pick: fn(&Node, &[String]) -> bool,
+            stop: bool,
+            out: &mut Vec<Vec<String>>,
+        ) {
+            if pick(node, path) {
                 out.push(path.clone());
-                return;
+                if stop {
+                    return;
+                }
             }
             for (key, child) in &node.children {
                 path.push(key.clone());
-                walk(child, path, out);
+                walk(child, path, pick, stop, out);
                 path.pop();
             }
         }
         let mut out = Vec::new();
-        walk(&self.root, &mut Vec::new(), &mut out);
+        walk(&self.root, &mut Vec::new(), pick, stop, &mut out);
         out
     }
 
