@@ -4,8 +4,8 @@ use std::fmt;
 
 use serde_json::Value;
 
-use crate::managed::FieldSet;
-use crate::normalize::{Hidden, Normalizer};
+use crate::managed::{FieldSet, Node};
+use crate::normalize::{Hidden, LAST_APPLIED, Normalizer, SERVER_SET};
 use crate::pointer::Pointer;
 use crate::quantity::Quantity;
 use crate::schema::{ListType, TypeKind, TypeRef};
@@ -105,108 +105,340 @@ pub fn drift(
     normalizer: &Normalizer,
     ty: Option<TypeRef<'_>>,
 ) -> Drift {
-    // Hidden fields are skipped where they are met, rather than stripped from copies.
-    let hidden = normalizer.hidden(live);
-    let skip = Skip {
-        paths: hidden
-            .iter()
-            .map(|h| h.path.clone())
-            .chain(normalizer.hidden(desired).into_iter().map(|h| h.path))
-            .collect(),
-    };
-    let mut changes = Vec::new();
-    let mut at = Pointer::root();
-    subset(desired, live, ty, &skip, &mut at, &mut changes);
-    if let Some(owned) = owned {
-        removed(owned, desired, live, &skip, &mut changes);
-    }
-    Drift { changes, hidden }
+    let mut drift = compare(desired, live, owned, normalizer, ty);
+    drift.hidden = normalizer.hidden(live);
+    drift
 }
 
-/// The fields a comparison does not look at.
+/// [`drift`] without the explanation: the changes only, `hidden` left empty.
+pub(crate) fn compare(
+    desired: &Value,
+    live: &Value,
+    owned: Option<&FieldSet>,
+    normalizer: &Normalizer,
+    ty: Option<TypeRef<'_>>,
+) -> Drift {
+    // Hidden fields are skipped where they are met, rather than stripped from copies.
+    let skip = Skip::new(normalizer, desired, live);
+    let mut walk = Walk {
+        skip: &skip,
+        path: Vec::with_capacity(16),
+        changes: Vec::new(),
+        first_only: false,
+    };
+    walk.subset(desired, live, ty);
+    if let Some(owned) = owned {
+        walk.removed(owned.root(), desired, live);
+    }
+    Drift {
+        changes: walk.changes,
+        hidden: Vec::new(),
+    }
+}
+
+/// One step of a path being walked: borrowed, so walking allocates nothing until a change is
+/// recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Token<'a> {
+    /// A map member.
+    Key(&'a str),
+    /// A list item.
+    Index(usize),
+}
+
+impl Token<'_> {
+    fn matches(&self, token: &str) -> bool {
+        match self {
+            Token::Key(key) => *key == token,
+            Token::Index(i) => crate::pointer::array_index(token) == Some(*i),
+        }
+    }
+}
+
+impl fmt::Display for Token<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Token::Key(key) => f.write_str(key),
+            Token::Index(i) => write!(f, "{i}"),
+        }
+    }
+}
+
+fn pointer(path: &[Token<'_>]) -> Pointer {
+    Pointer::from_tokens(path.iter().map(ToString::to_string))
+}
+
+/// The fields a comparison does not look at: the server-set metadata and `status` (by name,
+/// at no cost), and what the user's rules resolve to in either object.
 struct Skip {
-    paths: Vec<Pointer>,
+    status: bool,
+    rules: Vec<Pointer>,
 }
 
 impl Skip {
-    fn covers(&self, at: &Pointer) -> bool {
-        self.paths.iter().any(|p| at.starts_with(p))
+    fn new(normalizer: &Normalizer, desired: &Value, live: &Value) -> Skip {
+        let mut rules = normalizer.rule_hits(live);
+        rules.extend(normalizer.rule_hits(desired));
+        Skip {
+            status: !normalizer.keeps_status(),
+            rules,
+        }
+    }
+
+    /// True when the field at `path` is not compared. Walks check each step as they take it,
+    /// so a path below a skipped one is never reached and equality is enough.
+    fn covers(&self, path: &[Token<'_>]) -> bool {
+        let fixed = match path {
+            [Token::Key("metadata"), Token::Key(field)] => SERVER_SET.contains(field),
+            [
+                Token::Key("metadata"),
+                Token::Key("annotations"),
+                Token::Key(LAST_APPLIED),
+            ] => true,
+            [Token::Key("status")] => self.status,
+            _ => false,
+        };
+        fixed
+            || self.rules.iter().any(|rule| {
+                rule.tokens().len() == path.len()
+                    && path.iter().zip(rule.tokens()).all(|(t, r)| t.matches(r))
+            })
     }
 }
 
-fn subset(
-    desired: &Value,
-    live: &Value,
-    ty: Option<TypeRef<'_>>,
-    skip: &Skip,
-    at: &mut Pointer,
-    changes: &mut Vec<FieldChange>,
-) {
-    let ty = ty.filter(|t| t.kind() != TypeKind::Unknown);
-    match (desired, live) {
-        (Value::Object(want), Value::Object(have)) => {
-            for (key, value) in want {
-                let child_ty = ty.and_then(|t| match t.kind() {
-                    TypeKind::Map => t.values(),
-                    _ => t.field(key),
-                });
-                at.push(key.as_str());
-                if skip.covers(at) {
-                    at.pop();
-                    continue;
-                }
-                match have.get(key) {
-                    Some(current) => subset(value, current, child_ty, skip, at, changes),
-                    // An explicit null in desired asks for the field to be absent.
-                    None if value.is_null() => {}
-                    None => changes.push(FieldChange {
-                        path: at.clone(),
-                        kind: ChangeKind::Missing,
-                        desired: Some(value.clone()),
-                        live: None,
-                    }),
-                }
-                at.pop();
-            }
-        }
-        (Value::Array(want), Value::Array(have)) if keyed_or_set(ty).is_some() => {
-            let keys = keyed_or_set(ty).unwrap_or_default();
-            list_items(
-                want,
-                have,
-                keys,
-                ty.and_then(|t| t.items()),
-                skip,
-                at,
-                changes,
-            );
-        }
-        (Value::Array(want), Value::Array(have))
-            if keyed_or_set(ty).is_none() && want.len() == have.len() =>
-        {
-            for (i, (value, current)) in want.iter().zip(have).enumerate() {
-                at.push(i.to_string());
-                if !skip.covers(at) {
-                    subset(
-                        value,
-                        current,
-                        ty.and_then(|t| t.items()),
-                        skip,
-                        at,
-                        changes,
-                    );
-                }
-                at.pop();
-            }
-        }
-        _ if same_value(desired, live) => {}
-        _ => changes.push(FieldChange {
-            path: at.clone(),
-            kind: ChangeKind::Changed,
-            desired: Some(desired.clone()),
-            live: Some(live.clone()),
-        }),
+/// A comparison in progress: where it is, and what it found.
+struct Walk<'s, 'a> {
+    skip: &'s Skip,
+    path: Vec<Token<'a>>,
+    changes: Vec<FieldChange>,
+    /// Stop at the first change: only whether there is one matters.
+    first_only: bool,
+}
+
+impl<'a> Walk<'_, 'a> {
+    fn done(&self) -> bool {
+        self.first_only && !self.changes.is_empty()
     }
+
+    /// Steps to `token`; false (and no step) when the field there is not compared.
+    fn enter(&mut self, token: Token<'a>) -> bool {
+        self.path.push(token);
+        if self.skip.covers(&self.path) {
+            self.path.pop();
+            return false;
+        }
+        true
+    }
+
+    fn leave(&mut self) {
+        self.path.pop();
+    }
+
+    fn record(&mut self, kind: ChangeKind, desired: Option<&Value>, live: Option<&Value>) {
+        self.changes.push(FieldChange {
+            path: pointer(&self.path),
+            kind,
+            desired: desired.cloned(),
+            live: live.cloned(),
+        });
+    }
+
+    fn subset(&mut self, desired: &'a Value, live: &'a Value, ty: Option<TypeRef<'_>>) {
+        let ty = ty.filter(|t| t.kind() != TypeKind::Unknown);
+        match (desired, live) {
+            (Value::Object(want), Value::Object(have)) => {
+                let mut cursor = 0;
+                for (key, value) in want {
+                    if self.done() {
+                        return;
+                    }
+                    if !self.enter(Token::Key(key)) {
+                        continue;
+                    }
+                    match member_near(have, key, &mut cursor) {
+                        Some(current) => {
+                            let child_ty = ty.and_then(|t| match t.kind() {
+                                TypeKind::Map => t.values(),
+                                _ => t.field(key),
+                            });
+                            self.subset(value, current, child_ty);
+                        }
+                        // An explicit null in desired asks for the field to be absent.
+                        None if value.is_null() => {}
+                        None => self.record(ChangeKind::Missing, Some(value), None),
+                    }
+                    self.leave();
+                }
+            }
+            (Value::Array(want), Value::Array(have)) => match keyed_or_set(ty) {
+                Some(keys) => self.list_items(want, have, keys, ty.and_then(|t| t.items())),
+                None if want.len() == have.len() => {
+                    let item_ty = ty.and_then(|t| t.items());
+                    for (i, (value, current)) in want.iter().zip(have).enumerate() {
+                        if self.done() {
+                            return;
+                        }
+                        if self.enter(Token::Index(i)) {
+                            self.subset(value, current, item_ty);
+                            self.leave();
+                        }
+                    }
+                }
+                None => self.record(ChangeKind::Changed, Some(desired), Some(live)),
+            },
+            _ if same_value(desired, live) => {}
+            _ => self.record(ChangeKind::Changed, Some(desired), Some(live)),
+        }
+    }
+
+    /// Compares a keyed list (or a set, when `keys` is empty) item by item: each desired item
+    /// against the live item with its key (a desired item may leave out a defaulted key
+    /// field), wherever it stands; a desired item with no live counterpart is missing.
+    fn list_items(
+        &mut self,
+        want: &'a [Value],
+        have: &'a [Value],
+        keys: &[String],
+        item_ty: Option<TypeRef<'_>>,
+    ) {
+        for (i, item) in want.iter().enumerate() {
+            if self.done() {
+                return;
+            }
+            if keys.is_empty() {
+                if !have.iter().any(|h| same_value(item, h)) {
+                    self.missing_item(i, item);
+                }
+                continue;
+            }
+            // Key values on the stack: lists have one or two key fields.
+            let mut on_stack: [Option<&Value>; 4] = [None; 4];
+            let mut on_heap = Vec::new();
+            let wanted: &mut [Option<&Value>] = match on_stack.get_mut(..keys.len()) {
+                Some(slots) => slots,
+                None => {
+                    on_heap.resize(keys.len(), None);
+                    &mut on_heap
+                }
+            };
+            for (slot, k) in wanted.iter_mut().zip(keys) {
+                *slot = item.as_object().and_then(|m| member(m, k));
+            }
+            let has_key = |j: &usize| {
+                let Some(candidate) = have[*j].as_object() else {
+                    return false;
+                };
+                keys.iter().zip(wanted.iter()).all(|(k, want)| match want {
+                    Some(want) => member(candidate, k) == Some(*want),
+                    None => true,
+                })
+            };
+            let chosen = if wanted.iter().all(Option::is_some) {
+                // A whole key names one item; items are usually where they were, so look
+                // there first.
+                let here = Some(i).filter(|j| *j < have.len() && has_key(j));
+                match here.or_else(|| (0..have.len()).find(has_key)) {
+                    Some(j) => j,
+                    None => {
+                        self.missing_item(i, item);
+                        continue;
+                    }
+                }
+            } else {
+                // A defaulted key field left out may match several items: prefer the one that
+                // holds the item as it is, else the first.
+                let candidates: Vec<usize> = (0..have.len()).filter(has_key).collect();
+                match candidates.first() {
+                    None => {
+                        self.missing_item(i, item);
+                        continue;
+                    }
+                    Some(&first) => candidates
+                        .iter()
+                        .copied()
+                        .find(|&j| candidates.len() == 1 || self.holds(j, item, &have[j], item_ty))
+                        .unwrap_or(first),
+                }
+            };
+            if self.enter(Token::Index(chosen)) {
+                self.subset(item, &have[chosen], item_ty);
+                self.leave();
+            }
+        }
+    }
+
+    /// True when live item `j` holds everything `item` says.
+    fn holds(&self, j: usize, item: &'a Value, live: &'a Value, ty: Option<TypeRef<'_>>) -> bool {
+        let mut probe = Walk {
+            skip: self.skip,
+            path: self.path.clone(),
+            changes: Vec::new(),
+            first_only: true,
+        };
+        if !probe.enter(Token::Index(j)) {
+            return true;
+        }
+        probe.subset(item, live, ty);
+        probe.changes.is_empty()
+    }
+
+    fn missing_item(&mut self, i: usize, item: &'a Value) {
+        self.path.push(Token::Index(i));
+        self.record(ChangeKind::Missing, Some(item), None);
+        self.path.pop();
+    }
+
+    /// Members of `owned` present in live but absent from desired.
+    fn removed(&mut self, owned: &'a Node, desired: &'a Value, live: &'a Value) {
+        for (element, below) in owned.children() {
+            if element == "." {
+                continue;
+            }
+            let Some((token, live_child)) = find_child(element, live, false) else {
+                continue; // not in live: nothing to remove
+            };
+            if !self.enter(token) {
+                continue;
+            }
+            match find_child(element, desired, true) {
+                None => self.record(ChangeKind::Removed, None, Some(live_child)),
+                Some((_, desired_child)) => self.removed(below, desired_child, live_child),
+            }
+            self.leave();
+        }
+    }
+}
+
+/// The member `key` of `map`. Objects in manifests are small: comparing a few keys costs
+/// less than hashing one, so small maps are scanned.
+pub(crate) fn member<'v>(map: &'v serde_json::Map<String, Value>, key: &str) -> Option<&'v Value> {
+    if map.len() <= 8 {
+        map.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
+    } else {
+        map.get(key)
+    }
+}
+
+/// [`member`] for a walk over the members of another map: objects of one kind list their
+/// fields in much the same order, so the search starts after the member found last.
+fn member_near<'v>(
+    map: &'v serde_json::Map<String, Value>,
+    key: &str,
+    cursor: &mut usize,
+) -> Option<&'v Value> {
+    if map.len() > 16 {
+        return map.get(key);
+    }
+    let start = (*cursor).min(map.len());
+    let (i, value) = map
+        .iter()
+        .enumerate()
+        .skip(start)
+        .chain(map.iter().enumerate().take(start))
+        .find(|(_, (k, _))| *k == key)
+        .map(|(i, (_, v))| (i, v))?;
+    *cursor = i + 1;
+    Some(value)
 }
 
 /// The key fields of a keyed list (`Some(keys)`), or `Some(&[])` for a set; `None` for lists
@@ -219,151 +451,46 @@ fn keyed_or_set<'a>(ty: Option<TypeRef<'a>>) -> Option<&'a [String]> {
     }
 }
 
-/// Compares a keyed list (or a set, when `keys` is empty) item by item: each desired item
-/// against the live item with its key (a desired item may leave out a defaulted key field),
-/// wherever it stands; a desired item with no live counterpart is missing.
-fn list_items(
-    want: &[Value],
-    have: &[Value],
-    keys: &[String],
-    item_ty: Option<TypeRef<'_>>,
-    skip: &Skip,
-    at: &mut Pointer,
-    changes: &mut Vec<FieldChange>,
-) {
-    for (i, item) in want.iter().enumerate() {
-        let found = if keys.is_empty() {
-            have.iter()
-                .position(|h| same_value(item, h))
-                .map(|j| (j, None))
-        } else {
-            // Prefer the counterpart that holds the item as it is; else the first with its key.
-            let candidates: Vec<usize> = (0..have.len())
-                .filter(|&j| {
-                    keys.iter().all(|k| match (item.get(k), have[j].get(k)) {
-                        (Some(a), Some(b)) => same_value(a, b),
-                        (None, _) => true,
-                        (Some(_), None) => false,
-                    })
-                })
-                .collect();
-            let clean = candidates.iter().copied().find(|&j| {
-                let mut inner = Vec::new();
-                let mut here = at.child(j.to_string());
-                subset(item, &have[j], item_ty, skip, &mut here, &mut inner);
-                inner.is_empty()
-            });
-            clean.or(candidates.first().copied()).map(|j| (j, Some(j)))
-        };
-        match found {
-            Some((_, None)) => {}
-            Some((j, Some(_))) => {
-                at.push(j.to_string());
-                subset(item, &have[j], item_ty, skip, at, changes);
-                at.pop();
-            }
-            None => {
-                at.push(i.to_string());
-                changes.push(FieldChange {
-                    path: at.clone(),
-                    kind: ChangeKind::Missing,
-                    desired: Some(item.clone()),
-                    live: None,
-                });
-                at.pop();
-            }
-        }
-    }
-}
-
 /// Equal, or the same number or quantity spelled differently.
 fn same_value(a: &Value, b: &Value) -> bool {
     if a == b {
         return true;
     }
-    match (a, b) {
-        (Value::Number(_) | Value::String(_), Value::Number(_) | Value::String(_)) => {
-            matches!((Quantity::from_json(a), Quantity::from_json(b)), (Some(x), Some(y)) if x == y)
-        }
+    // Quantities start with a sign, a digit or a point; anything else differs as it is.
+    let numeric = |v: &Value| match v {
+        Value::Number(_) => true,
+        Value::String(s) => s
+            .bytes()
+            .next()
+            .is_some_and(|c| c.is_ascii_digit() || matches!(c, b'+' | b'-' | b'.')),
         _ => false,
-    }
-}
-
-/// Members of `owned` present in live but absent from desired.
-fn removed(
-    owned: &FieldSet,
-    desired: &Value,
-    live: &Value,
-    skip: &Skip,
-    changes: &mut Vec<FieldChange>,
-) {
-    let owned = owned.to_fields_v1();
-    let mut at = Pointer::root();
-    walk_owned(&owned, Some(desired), live, skip, &mut at, changes);
-}
-
-fn walk_owned(
-    owned: &Value,
-    desired: Option<&Value>,
-    live: &Value,
-    skip: &Skip,
-    at: &mut Pointer,
-    changes: &mut Vec<FieldChange>,
-) {
-    let Some(owned) = owned.as_object() else {
-        return;
     };
-    for (element, below) in owned {
-        if element == "." {
-            continue;
-        }
-        let Some((token, live_child)) = find_child(element, live, false) else {
-            continue; // not in live: nothing to remove
-        };
-        let desired_child = desired
-            .and_then(|d| find_child(element, d, true))
-            .map(|(_, v)| v);
-        at.push(token);
-        if skip.covers(at) {
-            at.pop();
-            continue;
-        }
-        match desired_child {
-            None => changes.push(FieldChange {
-                path: at.clone(),
-                kind: ChangeKind::Removed,
-                desired: None,
-                live: Some(live_child.clone()),
-            }),
-            Some(desired_child) => {
-                walk_owned(below, Some(desired_child), live_child, skip, at, changes)
-            }
-        }
-        at.pop();
-    }
+    numeric(a)
+        && numeric(b)
+        && matches!((Quantity::from_json(a), Quantity::from_json(b)), (Some(x), Some(y)) if x == y)
 }
 
-/// The child a FieldsV1 element names in `value`, with its pointer token. With `defaulted`,
-/// an item that leaves out a key field still matches: the API server fills defaulted key
-/// fields (a port's `protocol: TCP`), so desired items often omit them.
-pub(crate) fn find_child<'a>(
-    element: &str,
-    value: &'a Value,
+/// The child a FieldsV1 element names in `value`, with its path token. With `defaulted`, an
+/// item that leaves out a key field still matches: the API server fills defaulted key fields
+/// (a port's `protocol: TCP`), so desired items often omit them.
+pub(crate) fn find_child<'e, 'v>(
+    element: &'e str,
+    value: &'v Value,
     defaulted: bool,
-) -> Option<(String, &'a Value)> {
+) -> Option<(Token<'e>, &'v Value)> {
     let (prefix, rest) = element.split_at(element.find(':').map_or(0, |i| i + 1));
     match (prefix, value) {
-        ("f:", Value::Object(map)) => map.get(rest).map(|v| (rest.to_owned(), v)),
+        ("f:", Value::Object(map)) => map.get(rest).map(|v| (Token::Key(rest), v)),
         ("i:", Value::Array(items)) => {
             let i: usize = rest.parse().ok()?;
-            items.get(i).map(|v| (i.to_string(), v))
+            items.get(i).map(|v| (Token::Index(i), v))
         }
         ("v:", Value::Array(items)) => {
             let want: Value = serde_json::from_str(rest).ok()?;
             items
                 .iter()
                 .position(|item| *item == want)
-                .map(|i| (i.to_string(), &items[i]))
+                .map(|i| (Token::Index(i), &items[i]))
         }
         ("k:", Value::Array(items)) => {
             let Ok(Value::Object(keys)) = serde_json::from_str::<Value>(rest) else {
@@ -377,7 +504,7 @@ pub(crate) fn find_child<'a>(
                         None => defaulted,
                     })
                 })
-                .map(|i| (i.to_string(), &items[i]))
+                .map(|i| (Token::Index(i), &items[i]))
         }
         _ => None,
     }

@@ -38,12 +38,17 @@ pub struct FieldSet {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-struct Node {
+pub(crate) struct Node {
     member: bool,
     children: BTreeMap<String, Node>,
 }
 
 impl Node {
+    /// The members below this one, by FieldsV1 element (`f:name`, `k:{…}`, `v:…`, `i:…`).
+    pub(crate) fn children(&self) -> &BTreeMap<String, Node> {
+        &self.children
+    }
+
     fn is_empty(&self) -> bool {
         !self.member && self.children.is_empty()
     }
@@ -117,6 +122,11 @@ impl Node {
 }
 
 impl FieldSet {
+    /// The set's tree, for walks alongside an object.
+    pub(crate) fn root(&self) -> &Node {
+        &self.root
+    }
+
     /// The empty set.
     pub fn new() -> FieldSet {
         FieldSet::default()
@@ -156,7 +166,7 @@ impl FieldSet {
     /// an object, an unknown prefix, JSON inside `k:` or `v:` that does not parse).
     pub fn from_fields_v1(fields: &Value) -> Result<FieldSet, Error> {
         Ok(FieldSet {
-            root: parse_node(fields, "")?,
+            root: parse_node(fields, &mut Vec::new())?,
         })
     }
 
@@ -314,12 +324,16 @@ fn fill(node: &mut Node, value: &Value, ty: Option<TypeRef<'_>>) {
     }
 }
 
-fn parse_node(value: &Value, at: &str) -> Result<Node, Error> {
-    let invalid = |reason: String| Error::InvalidPatch {
-        reason: format!("fieldsV1 at {at:?}: {reason}"),
+fn parse_node<'a>(value: &'a Value, at: &mut Vec<&'a str>) -> Result<Node, Error> {
+    // The path is only spelled out for an error.
+    let invalid = |at: &[&str], reason: String| {
+        let path: String = at.iter().map(|e| display_element(e)).collect();
+        Error::InvalidPatch {
+            reason: format!("fieldsV1 at {path:?}: {reason}"),
+        }
     };
     let Value::Object(map) = value else {
-        return Err(invalid("expected an object".to_owned()));
+        return Err(invalid(at, "expected an object".to_owned()));
     };
     let mut node = Node {
         member: map.is_empty(),
@@ -330,9 +344,11 @@ fn parse_node(value: &Value, at: &str) -> Result<Node, Error> {
             node.member = true;
             continue;
         }
-        let element = check_element(key).map_err(invalid)?;
-        let path = format!("{at}{}", display_element(&element));
-        node.children.insert(element, parse_node(child, &path)?);
+        let element = check_element(key).map_err(|reason| invalid(at, reason))?;
+        at.push(key);
+        let parsed = parse_node(child, at);
+        at.pop();
+        node.children.insert(element, parsed?);
     }
     Ok(node)
 }
@@ -434,31 +450,37 @@ pub struct ManagedFields {
 /// # Errors
 /// [`Error::InvalidPatch`] when an entry is malformed.
 pub fn managed_fields(object: &Value) -> Result<Vec<ManagedFields>, Error> {
-    let Some(entries) = object.pointer("/metadata/managedFields") else {
-        return Ok(Vec::new());
-    };
-    let Value::Array(entries) = entries else {
-        return Err(Error::InvalidPatch {
-            reason: "metadata.managedFields is not a list".to_owned(),
-        });
-    };
-    entries
+    managed_entries(object)?
         .iter()
         .map(|entry| {
             let text = |field: &str| entry.get(field).and_then(Value::as_str).map(str::to_owned);
-            let fields = match entry.get("fieldsV1") {
-                Some(fields) => FieldSet::from_fields_v1(fields)?,
-                None => FieldSet::new(),
-            };
             Ok(ManagedFields {
                 manager: text("manager").unwrap_or_default(),
                 operation: text("operation").unwrap_or_default(),
                 api_version: text("apiVersion").unwrap_or_default(),
                 subresource: text("subresource").filter(|s| !s.is_empty()),
-                fields,
+                fields: entry_fields(entry)?,
             })
         })
         .collect()
+}
+
+/// The raw entries of `metadata.managedFields`.
+fn managed_entries(object: &Value) -> Result<&[Value], Error> {
+    match object.pointer("/metadata/managedFields") {
+        None => Ok(&[]),
+        Some(Value::Array(entries)) => Ok(entries),
+        Some(_) => Err(Error::InvalidPatch {
+            reason: "metadata.managedFields is not a list".to_owned(),
+        }),
+    }
+}
+
+fn entry_fields(entry: &Value) -> Result<FieldSet, Error> {
+    match entry.get("fieldsV1") {
+        Some(fields) => FieldSet::from_fields_v1(fields),
+        None => Ok(FieldSet::new()),
+    }
 }
 
 /// The fields `manager` owns in a live object: the union of its managedFields entries on the
@@ -467,10 +489,20 @@ pub fn managed_fields(object: &Value) -> Result<Vec<ManagedFields>, Error> {
 /// # Errors
 /// As [`managed_fields`].
 pub fn owned_by(object: &Value, manager: &str) -> Result<FieldSet, Error> {
-    Ok(managed_fields(object)?
-        .iter()
-        .filter(|e| e.manager == manager && e.subresource.is_none())
-        .fold(FieldSet::new(), |set, e| set.union(&e.fields)))
+    let mut owned = FieldSet::new();
+    // Only this manager's entries are read: parsing the others' fields would be wasted.
+    for entry in managed_entries(object)? {
+        let text = |field: &str| entry.get(field).and_then(Value::as_str).unwrap_or("");
+        if text("manager") == manager && text("subresource").is_empty() {
+            let fields = entry_fields(entry)?;
+            if owned.is_empty() {
+                owned = fields;
+            } else {
+                owned.root.union(&fields.root);
+            }
+        }
+    }
+    Ok(owned)
 }
 
 /// A field that applying would take from another field manager.

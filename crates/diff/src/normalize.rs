@@ -276,7 +276,7 @@ impl IgnoreRule {
                 let resolved = leaf.iter().all(|element| {
                     match crate::drift::find_child(element, value, false) {
                         Some((token, child)) => {
-                            at.push(token);
+                            at.push(token.to_string());
                             value = child;
                             true
                         }
@@ -366,7 +366,7 @@ impl fmt::Display for Hidden {
 }
 
 /// Metadata fields the API server sets, never compared.
-const SERVER_SET: &[&str] = &[
+pub(crate) const SERVER_SET: &[&str] = &[
     "uid",
     "resourceVersion",
     "generation",
@@ -406,6 +406,20 @@ impl Normalizer {
     pub fn with_status(mut self, keep: bool) -> Self {
         self.keep_status = keep;
         self
+    }
+
+    /// True when `status` is compared.
+    pub(crate) fn keeps_status(&self) -> bool {
+        self.keep_status
+    }
+
+    /// The fields the user's rules hide in `object`.
+    pub(crate) fn rule_hits(&self, object: &Value) -> Vec<Pointer> {
+        self.rules
+            .iter()
+            .filter(|r| r.selector.matches(object))
+            .flat_map(|r| r.resolve(object))
+            .collect()
     }
 
     /// What [`Normalizer::normalize`] would hide in `object`, without changing it, in document

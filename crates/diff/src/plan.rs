@@ -1,12 +1,12 @@
 //! Plans: what a sync would do to each object, decided before anything is written.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fmt;
 
-use converge_core::{Manifest, ObjectKey, ObjectRef};
+use converge_core::{Manifest, ObjectRef};
 use serde_json::{Map, Value, json};
 
-use crate::drift::{Drift, drift};
+use crate::drift::{Drift, compare, drift, member};
 use crate::managed::{FieldSet, owned_by};
 use crate::normalize::Normalizer;
 use crate::schema::Schema;
@@ -37,29 +37,31 @@ impl fmt::Display for PlanAction {
     }
 }
 
-/// One step of a [`Plan`].
+/// One step of a [`Plan`], borrowing the objects it was planned from.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
-pub struct PlanEntry {
+pub struct PlanEntry<'a> {
     /// The object.
-    pub id: ObjectRef,
+    pub id: &'a ObjectRef,
     /// What happens to it.
     pub action: PlanAction,
     /// The desired object (`None` for a prune).
-    pub desired: Option<Manifest>,
+    pub desired: Option<&'a Manifest>,
     /// The live object (`None` for a create).
-    pub live: Option<Value>,
-    /// For an update, the fields that drifted; for an unchanged object, what was not compared.
+    pub live: Option<&'a Value>,
+    /// For an update, the fields that drifted. With [`PlanOptions::with_explanations`], also
+    /// what was not compared in the live object, and why.
     pub drift: Drift,
 }
 
 /// What a sync would do, object by object, in the order it would do it: creates and updates
-/// in apply order (namespaces and CRDs first, webhooks last), then prunes in reverse.
+/// in apply order (namespaces and CRDs first, webhooks last), then prunes in reverse. It
+/// borrows the desired, live and inventory objects it was made from: planning copies nothing.
 #[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
-pub struct Plan {
+pub struct Plan<'a> {
     /// The steps.
-    pub entries: Vec<PlanEntry>,
+    pub entries: Vec<PlanEntry<'a>>,
 }
 
 /// Options of [`plan`].
@@ -71,6 +73,9 @@ pub struct PlanOptions {
     /// The field manager the sync applies as: the fields it owns in live objects
     /// (`metadata.managedFields`) count as removed when desired no longer sets them.
     pub field_manager: Option<String>,
+    /// Explain each compared object: which fields normalization hid, and why
+    /// ([`Drift::hidden`]).
+    pub explain: bool,
 }
 
 impl PlanOptions {
@@ -83,6 +88,12 @@ impl PlanOptions {
     /// Applies as `manager`.
     pub fn with_field_manager(mut self, manager: impl Into<String>) -> Self {
         self.field_manager = Some(manager.into());
+        self
+    }
+
+    /// Fills [`Drift::hidden`] of every compared object: what was not compared, and why.
+    pub fn with_explanations(mut self, explain: bool) -> Self {
+        self.explain = explain;
         self
     }
 }
@@ -120,99 +131,177 @@ impl PlanOptions {
 /// ```
 ///
 /// # Errors
-/// [`Error::Duplicate`] when `desired` defines an object twice; [`Error::InvalidPatch`] when a
-/// live object's managed fields are malformed.
-pub fn plan(
-    desired: &[Manifest],
-    live: &[Value],
-    inventory: &[ObjectRef],
+/// [`Error::Duplicate`] when `desired` defines an object twice; [`Error::InvalidPatch`] when the
+/// entries of [`PlanOptions::field_manager`] in a live object's managed fields are malformed.
+pub fn plan<'a>(
+    desired: &'a [Manifest],
+    live: &'a [Value],
+    inventory: &'a [ObjectRef],
     options: &PlanOptions,
-) -> Result<Plan, Error> {
-    converge_core::index_by_key(desired).map_err(|source| Error::Duplicate {
-        side: "desired".to_owned(),
-        source,
-    })?;
-    let live_by_key: HashMap<ObjectKey, &Value> = live
-        .iter()
-        .filter_map(|object| live_key(object).map(|key| (key, object)))
-        .collect();
-
-    let mut entries = Vec::with_capacity(desired.len());
-    for manifest in desired {
-        let key = manifest.id().key();
-        let entry = match live_by_key.get(&key) {
-            None => PlanEntry {
-                id: manifest.id().clone(),
-                action: PlanAction::Create,
-                desired: Some(manifest.clone()),
-                live: None,
-                drift: Drift::default(),
-            },
-            Some(&current) => {
-                let owned: Option<FieldSet> = match &options.field_manager {
-                    Some(manager) => Some(owned_by(current, manager)?),
-                    None => None,
-                };
-                let id = manifest.id();
-                let ty = Schema::kubernetes().for_kind(&id.group, &id.version, &id.kind);
-                let drift = drift(
-                    manifest.object(),
-                    current,
-                    owned.as_ref(),
-                    &options.normalizer,
-                    ty,
-                );
-                PlanEntry {
-                    id: manifest.id().clone(),
-                    action: if drift.is_empty() {
-                        PlanAction::Unchanged
-                    } else {
-                        PlanAction::Update
-                    },
-                    desired: Some(manifest.clone()),
-                    live: Some(current.clone()),
-                    drift,
-                }
+) -> Result<Plan<'a>, Error> {
+    let mut wanted: HashMap<Key<'a>, usize, Hasher> =
+        HashMap::with_capacity_and_hasher(desired.len(), Hasher::default());
+    for (i, manifest) in desired.iter().enumerate() {
+        if wanted.insert(Key::of(manifest.id()), i).is_some() {
+            // Rare: let core name both origins.
+            if let Err(source) = converge_core::index_by_key(desired) {
+                return Err(Error::Duplicate {
+                    side: "desired".to_owned(),
+                    source,
+                });
             }
-        };
-        entries.push(entry);
+        }
     }
-    entries.sort_by_cached_key(|e| (apply_rank(&e.id.kind), e.id.key()));
 
-    let wanted: HashSet<ObjectKey> = desired.iter().map(|m| m.id().key()).collect();
-    let mut prunes: Vec<PlanEntry> = inventory
-        .iter()
-        .filter(|id| !wanted.contains(&id.key()))
-        .filter_map(|id| {
-            live_by_key.get(&id.key()).map(|&current| PlanEntry {
-                id: id.clone(),
-                action: PlanAction::Prune,
-                desired: None,
-                live: Some(current.clone()),
+    // Each live object is compared as soon as it is read, while it is still in the cache; the
+    // ones not desired are kept for pruning.
+    let mut compared: Vec<Option<PlanEntry<'a>>> = vec![None; desired.len()];
+    let mut not_desired: HashMap<Key<'a>, &'a Value, Hasher> = HashMap::default();
+    for current in live {
+        let Some(key) = Key::of_live(current) else {
+            continue;
+        };
+        let Some(&i) = wanted.get(&key) else {
+            not_desired.insert(key, current);
+            continue;
+        };
+        let manifest = &desired[i];
+        let id = manifest.id();
+        let owned: Option<FieldSet> = match &options.field_manager {
+            Some(manager) => Some(owned_by(current, manager)?),
+            None => None,
+        };
+        let ty = Schema::kubernetes().for_kind(&id.group, &id.version, &id.kind);
+        let compare = if options.explain { drift } else { compare };
+        let drift = compare(
+            manifest.object(),
+            current,
+            owned.as_ref(),
+            &options.normalizer,
+            ty,
+        );
+        compared[i] = Some(PlanEntry {
+            id,
+            action: if drift.is_empty() {
+                PlanAction::Unchanged
+            } else {
+                PlanAction::Update
+            },
+            desired: Some(manifest),
+            live: Some(current),
+            drift,
+        });
+    }
+    let mut entries: Vec<PlanEntry<'a>> = compared
+        .into_iter()
+        .zip(desired)
+        .map(|(entry, manifest)| {
+            entry.unwrap_or_else(|| PlanEntry {
+                id: manifest.id(),
+                action: PlanAction::Create,
+                desired: Some(manifest),
+                live: None,
                 drift: Drift::default(),
             })
         })
         .collect();
-    prunes.sort_by_cached_key(|e| (std::cmp::Reverse(apply_rank(&e.id.kind)), e.id.key()));
-    prunes.dedup_by(|a, b| a.id.key() == b.id.key());
+    sort_for_apply(&mut entries, false);
+
+    let mut prunes: Vec<PlanEntry<'a>> = inventory
+        .iter()
+        .filter_map(|id| {
+            not_desired.get(&Key::of(id)).map(|&current| PlanEntry {
+                id,
+                action: PlanAction::Prune,
+                desired: None,
+                live: Some(current),
+                drift: Drift::default(),
+            })
+        })
+        .collect();
+    sort_for_apply(&mut prunes, true);
+    prunes.dedup_by(|a, b| Key::of(a.id) == Key::of(b.id));
     entries.extend(prunes);
     Ok(Plan { entries })
 }
 
-fn live_key(object: &Value) -> Option<ObjectKey> {
-    let api_version = object.get("apiVersion")?.as_str()?;
-    let (group, version) = ObjectRef::split_api_version(api_version);
-    let meta = object.get("metadata")?;
-    Some(
-        ObjectRef::new(
-            group,
-            version,
-            object.get("kind")?.as_str()?,
-            meta.get("namespace").and_then(Value::as_str),
-            meta.get("name")?.as_str()?,
-        )
-        .key(),
-    )
+/// A fast seeded hasher for object keys.
+type Hasher = foldhash::fast::RandomState;
+
+/// Sorts entries by apply rank (reversed for prunes), then group, kind, namespace and name.
+/// Entries are first bucketed by kind, so the comparisons that read names only happen within
+/// one kind, where group and kind need no comparing.
+fn sort_for_apply(entries: &mut Vec<PlanEntry<'_>>, reverse: bool) {
+    let mut kinds: HashMap<(&str, &str), usize, Hasher> = HashMap::default();
+    let mut buckets: Vec<Vec<PlanEntry<'_>>> = Vec::new();
+    for entry in entries.drain(..) {
+        let slot = *kinds
+            .entry((entry.id.group.as_str(), entry.id.kind.as_str()))
+            .or_insert_with(|| {
+                buckets.push(Vec::new());
+                buckets.len() - 1
+            });
+        buckets[slot].push(entry);
+    }
+    let mut order: Vec<(usize, &str, &str, usize)> = kinds
+        .into_iter()
+        .map(|((group, kind), slot)| {
+            let rank = apply_rank(kind);
+            let rank = if reverse { usize::MAX - rank } else { rank };
+            (rank, group, kind, slot)
+        })
+        .collect();
+    order.sort_unstable();
+    for (_, _, _, slot) in order {
+        let mut bucket = std::mem::take(&mut buckets[slot]);
+        bucket.sort_unstable_by(|a, b| {
+            (a.id.namespace.as_deref(), a.id.name.as_str())
+                .cmp(&(b.id.namespace.as_deref(), b.id.name.as_str()))
+        });
+        entries.append(&mut bucket);
+    }
+}
+
+/// An object's identity without its version, borrowed: [`converge_core::ObjectKey`] without the
+/// copies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Key<'a> {
+    group: &'a str,
+    kind: &'a str,
+    namespace: Option<&'a str>,
+    name: &'a str,
+}
+
+/// Hashes the name and namespace only: they tell objects apart almost always, and equality
+/// still compares all four fields.
+impl std::hash::Hash for Key<'_> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.name.hash(state);
+        self.namespace.hash(state);
+    }
+}
+
+impl<'a> Key<'a> {
+    fn of(id: &'a ObjectRef) -> Key<'a> {
+        Key {
+            group: &id.group,
+            kind: &id.kind,
+            namespace: id.namespace.as_deref(),
+            name: &id.name,
+        }
+    }
+
+    fn of_live(object: &'a Value) -> Option<Key<'a>> {
+        let object = object.as_object()?;
+        let api_version = member(object, "apiVersion")?.as_str()?;
+        let meta = member(object, "metadata")?.as_object()?;
+        Some(Key {
+            group: api_version.rsplit_once('/').map_or("", |(group, _)| group),
+            kind: member(object, "kind")?.as_str()?,
+            namespace: member(meta, "namespace").and_then(Value::as_str),
+            name: member(meta, "name")?.as_str()?,
+        })
+    }
 }
 
 /// Where a kind goes in apply order: the order `kubectl kustomize` prints kinds in (its
@@ -255,7 +344,7 @@ pub fn apply_rank(kind: &str) -> usize {
     }
 }
 
-impl Plan {
+impl Plan<'_> {
     /// Counts by action.
     pub fn count(&self, action: PlanAction) -> usize {
         self.entries.iter().filter(|e| e.action == action).count()
@@ -287,7 +376,7 @@ impl Plan {
             .iter()
             .map(|e| {
                 let mut entry = Map::new();
-                entry.insert("object".to_owned(), object_json(&e.id));
+                entry.insert("object".to_owned(), object_json(e.id));
                 entry.insert("action".to_owned(), Value::from(e.action.to_string()));
                 let secret = e.id.group.is_empty() && e.id.kind == "Secret";
                 let changes: Vec<Value> = e
@@ -363,7 +452,7 @@ impl Plan {
         entry: &PlanEntry,
         options: &TextDiffOptions,
     ) -> Result<String, Error> {
-        let mut live = entry.live.clone().unwrap_or(Value::Null);
+        let mut live = entry.live.cloned().unwrap_or(Value::Null);
         Normalizer::default().normalize(&mut live);
         let mut merged = live.clone();
         if let Some(desired) = &entry.desired {
@@ -381,7 +470,7 @@ impl Plan {
         let mut old = sorted_keys(&live);
         let mut new = sorted_keys(&merged);
         mask_secret_values(Some(&mut old), Some(&mut new));
-        crate::text::unified(&entry.id, &old, &new, options)
+        crate::text::unified(entry.id, &old, &new, options)
     }
 }
 

@@ -81,14 +81,11 @@ fn web() -> ObjectRef {
 
 #[test]
 fn server_defaults_and_server_fields_are_not_drift() {
-    let options = PlanOptions::default().with_field_manager("converge");
-    let p = plan(
-        &desired(DEPLOYMENT),
-        &[live_deployment()],
-        &[web()],
-        &options,
-    )
-    .expect("plan");
+    let options = PlanOptions::default()
+        .with_field_manager("converge")
+        .with_explanations(true);
+    let (desired, live, inventory) = (desired(DEPLOYMENT), [live_deployment()], [web()]);
+    let p = plan(&desired, &live, &inventory, &options).expect("plan");
     assert_eq!(p.entries.len(), 1);
     assert_eq!(
         p.entries[0].action,
@@ -120,7 +117,8 @@ fn a_new_image_and_a_dropped_limit_are_an_update_with_a_diff() {
         .replace("web:1", "web:2")
         .replace("limits: {cpu: 500m, memory: 1Gi}", "limits: {cpu: 500m}");
     let options = PlanOptions::default().with_field_manager("converge");
-    let p = plan(&desired(&changed), &[live_deployment()], &[web()], &options).expect("plan");
+    let (desired, live, inventory) = (desired(&changed), [live_deployment()], [web()]);
+    let p = plan(&desired, &live, &inventory, &options).expect("plan");
     let entry = &p.entries[0];
     assert_eq!(entry.action, PlanAction::Update);
     let changes: Vec<String> = entry
@@ -176,8 +174,11 @@ fn ignore_rules_hide_drift_and_say_so() {
     let rule = IgnoreRule::new("hpa-owns-replicas", ["/spec/replicas"])
         .expect("rule")
         .for_kind("apps", "Deployment");
-    let options = PlanOptions::default().with_normalizer(Normalizer::default().with_rule(rule));
-    let p = plan(&desired(DEPLOYMENT), &[scaled.clone()], &[], &options).expect("plan");
+    let options = PlanOptions::default()
+        .with_normalizer(Normalizer::default().with_rule(rule))
+        .with_explanations(true);
+    let (desired, live) = (desired(DEPLOYMENT), [scaled]);
+    let p = plan(&desired, &live, &[], &options).expect("plan");
     assert_eq!(p.entries[0].action, PlanAction::Unchanged);
     assert!(
         p.entries[0]
@@ -186,17 +187,15 @@ fn ignore_rules_hide_drift_and_say_so() {
             .iter()
             .any(|h| h.to_string() == "/spec/replicas: ignored by rule hpa-owns-replicas")
     );
-    let p = plan(
-        &desired(DEPLOYMENT),
-        &[scaled],
-        &[],
-        &PlanOptions::default(),
-    )
-    .expect("plan");
+    let p = plan(&desired, &live, &[], &PlanOptions::default()).expect("plan");
     assert_eq!(
         p.entries[0].action,
         PlanAction::Update,
         "without the rule it is drift"
+    );
+    assert!(
+        p.entries[0].drift.hidden.is_empty(),
+        "explanations are only gathered on request"
     );
 }
 
@@ -213,13 +212,8 @@ fn order_is_apply_order_and_prunes_only_touch_the_inventory() {
         ObjectRef::new("", "v1", "Namespace", None, "legacy"),
         ObjectRef::new("", "v1", "ConfigMap", Some("prod"), "already-deleted"),
     ];
-    let p = plan(
-        &desired(&yaml),
-        &[old_cm, old_ns, foreign],
-        &inventory,
-        &PlanOptions::default(),
-    )
-    .expect("plan");
+    let (desired, live) = (desired(&yaml), [old_cm, old_ns, foreign]);
+    let p = plan(&desired, &live, &inventory, &PlanOptions::default()).expect("plan");
     let steps: Vec<String> = p
         .entries
         .iter()
@@ -246,13 +240,8 @@ fn order_is_apply_order_and_prunes_only_touch_the_inventory() {
 fn secrets_never_show_in_plans() {
     let secret = |v: &str| json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db", "namespace": "prod"}, "data": {"password": v}});
     let desired = vec![Manifest::new(secret("bmV3LXBhc3M="), Origin::default()).expect("manifest")];
-    let p = plan(
-        &desired,
-        &[secret("b2xkLXBhc3M=")],
-        &[],
-        &PlanOptions::default(),
-    )
-    .expect("plan");
+    let live = [secret("b2xkLXBhc3M=")];
+    let p = plan(&desired, &live, &[], &PlanOptions::default()).expect("plan");
     assert_eq!(p.entries[0].action, PlanAction::Update);
     let everything = format!(
         "{}{}{}",
