@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::managed::{FieldSet, Node};
 use crate::normalize::{Hidden, LAST_APPLIED, Normalizer, SERVER_SET};
-use crate::pointer::Pointer;
+use crate::pointer::{Pointer, Token, pointer};
 use crate::quantity::Quantity;
 use crate::schema::{ListType, TypeKind, TypeRef};
 
@@ -134,38 +134,6 @@ pub(crate) fn compare(
         changes: walk.changes,
         hidden: Vec::new(),
     }
-}
-
-/// One step of a path being walked: borrowed, so walking allocates nothing until a change is
-/// recorded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Token<'a> {
-    /// A map member.
-    Key(&'a str),
-    /// A list item.
-    Index(usize),
-}
-
-impl Token<'_> {
-    fn matches(&self, token: &str) -> bool {
-        match self {
-            Token::Key(key) => *key == token,
-            Token::Index(i) => crate::pointer::array_index(token) == Some(*i),
-        }
-    }
-}
-
-impl fmt::Display for Token<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Token::Key(key) => f.write_str(key),
-            Token::Index(i) => write!(f, "{i}"),
-        }
-    }
-}
-
-fn pointer(path: &[Token<'_>]) -> Pointer {
-    Pointer::from_tokens(path.iter().map(ToString::to_string))
 }
 
 /// The fields a comparison does not look at: the server-set metadata and `status` (by name,

@@ -3,7 +3,7 @@
 use serde_json::{Map, Value};
 
 use crate::Error;
-use crate::pointer::{Pointer, array_index};
+use crate::pointer::{Pointer, Token, array_index, pointer};
 
 /// One JSON Patch operation.
 #[derive(Debug, Clone, PartialEq)]
@@ -387,67 +387,130 @@ fn equal(a: &Value, b: &Value) -> bool {
 /// # Ok::<(), converge_diff::Error>(())
 /// ```
 pub fn diff(from: &Value, to: &Value) -> JsonPatch {
-    let mut ops = Vec::new();
-    let mut path = Pointer::root();
-    diff_into(from, to, &mut path, &mut ops);
-    JsonPatch(ops)
+    let mut walk = DiffWalk {
+        path: Vec::with_capacity(16),
+        ops: Vec::new(),
+    };
+    walk.values(from, to);
+    JsonPatch(walk.ops)
 }
 
-fn diff_into(from: &Value, to: &Value, path: &mut Pointer, ops: &mut Vec<Operation>) {
-    match (from, to) {
-        (Value::Object(a), Value::Object(b)) => {
-            for (key, old) in a {
-                path.push(key.as_str());
-                match b.get(key) {
-                    Some(new) => diff_into(old, new, path, ops),
-                    None => ops.push(Operation::Remove { path: path.clone() }),
-                }
-                path.pop();
+/// A diff in progress: the path walked (borrowed, so a pointer is only built for an
+/// operation) and the operations found.
+struct DiffWalk<'a> {
+    path: Vec<Token<'a>>,
+    ops: Vec<Operation>,
+}
+
+impl<'a> DiffWalk<'a> {
+    fn here(&self) -> Pointer {
+        pointer(&self.path)
+    }
+
+    fn at(&mut self, token: Token<'a>) -> Pointer {
+        self.path.push(token);
+        let at = pointer(&self.path);
+        self.path.pop();
+        at
+    }
+
+    fn values(&mut self, from: &'a Value, to: &'a Value) {
+        match (from, to) {
+            (Value::Object(a), Value::Object(b)) => self.objects(a, b),
+            (Value::Array(a), Value::Array(b)) => self.arrays(a, b),
+            _ if from == to => {}
+            _ => {
+                let path = self.here();
+                self.ops.push(Operation::Replace {
+                    path,
+                    value: to.clone(),
+                });
             }
-            for (key, new) in b {
-                if !a.contains_key(key) {
-                    ops.push(Operation::Add {
-                        path: path.child(key.as_str()),
-                        value: new.clone(),
-                    });
+        }
+    }
+
+    /// Walks both maps in step: versions of one object list their members in much the same
+    /// order, so a member is usually found next in `b` with no hashing at all.
+    fn objects(&mut self, a: &'a Map<String, Value>, b: &'a Map<String, Value>) {
+        let mut rest = b.iter();
+        let mut matched = 0;
+        for (key, old) in a {
+            let mut ahead = rest.clone();
+            let new = match ahead.next() {
+                Some((k, v)) if k == key => {
+                    rest = ahead;
+                    Some(v)
+                }
+                // One member added in `b` before this one: step over it.
+                _ => match ahead.next() {
+                    Some((k, v)) if k == key => {
+                        rest = ahead;
+                        Some(v)
+                    }
+                    _ => b.get(key),
+                },
+            };
+            match new {
+                Some(new) => {
+                    matched += 1;
+                    self.path.push(Token::Key(key));
+                    self.values(old, new);
+                    self.path.pop();
+                }
+                None => {
+                    let path = self.at(Token::Key(key));
+                    self.ops.push(Operation::Remove { path });
                 }
             }
         }
-        (Value::Array(a), Value::Array(b)) => diff_arrays(a, b, path, ops),
-        _ if from == to => {}
-        _ => ops.push(Operation::Replace {
-            path: path.clone(),
-            value: to.clone(),
-        }),
+        if matched == b.len() {
+            return; // every member of `b` was in `a`: nothing added
+        }
+        for (key, new) in b {
+            if !a.contains_key(key) {
+                let path = self.at(Token::Key(key));
+                self.ops.push(Operation::Add {
+                    path,
+                    value: new.clone(),
+                });
+            }
+        }
     }
-}
 
-fn diff_arrays(a: &[Value], b: &[Value], path: &mut Pointer, ops: &mut Vec<Operation>) {
-    let prefix = a.iter().zip(b).take_while(|(x, y)| x == y).count();
-    let suffix = a[prefix..]
-        .iter()
-        .rev()
-        .zip(b[prefix..].iter().rev())
-        .take_while(|(x, y)| x == y)
-        .count();
-    let old = &a[prefix..a.len() - suffix];
-    let new = &b[prefix..b.len() - suffix];
-    let common = old.len().min(new.len());
-    for i in 0..common {
-        path.push((prefix + i).to_string());
-        diff_into(&old[i], &new[i], path, ops);
-        path.pop();
-    }
-    // Surplus old items go from the highest index down, so indexes stay valid.
-    for i in (common..old.len()).rev() {
-        ops.push(Operation::Remove {
-            path: path.child((prefix + i).to_string()),
-        });
-    }
-    for (i, value) in new.iter().enumerate().skip(common) {
-        ops.push(Operation::Add {
-            path: path.child((prefix + i).to_string()),
-            value: value.clone(),
-        });
+    fn arrays(&mut self, a: &'a [Value], b: &'a [Value]) {
+        // Lists of one length are patched item by item: equal items give no operations, so
+        // trimming a common beginning and end first would only compare them twice.
+        let (prefix, suffix) = if a.len() == b.len() {
+            (0, 0)
+        } else {
+            let prefix = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+            let suffix = a[prefix..]
+                .iter()
+                .rev()
+                .zip(b[prefix..].iter().rev())
+                .take_while(|(x, y)| x == y)
+                .count();
+            (prefix, suffix)
+        };
+        let old = &a[prefix..a.len() - suffix];
+        let new = &b[prefix..b.len() - suffix];
+        let common = old.len().min(new.len());
+        for (i, (x, y)) in old.iter().zip(new).enumerate() {
+            self.path.push(Token::Index(prefix + i));
+            self.values(x, y);
+            self.path.pop();
+        }
+        // Surplus old items go from the highest index down, so indexes stay valid.
+        for i in (common..old.len()).rev() {
+            let path = self.at(Token::Index(prefix + i));
+            self.ops.push(Operation::Remove { path });
+        }
+        for (i, value) in new.iter().enumerate().skip(common) {
+            let path = self.at(Token::Index(prefix + i));
+            self.ops.push(Operation::Add {
+                path,
+                value: value.clone(),
+            });
+        }
     }
 }

@@ -179,6 +179,40 @@ fn invalid(text: &str, reason: &str) -> Error {
     }
 }
 
+/// One step of a path being walked: borrowed, so walking allocates nothing until a change is
+/// recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Token<'a> {
+    /// A map member.
+    Key(&'a str),
+    /// A list item.
+    Index(usize),
+}
+
+impl Token<'_> {
+    /// True when this step is the decoded pointer token `token`.
+    pub(crate) fn matches(&self, token: &str) -> bool {
+        match self {
+            Token::Key(key) => *key == token,
+            Token::Index(i) => array_index(token) == Some(*i),
+        }
+    }
+}
+
+impl fmt::Display for Token<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Token::Key(key) => f.write_str(key),
+            Token::Index(i) => write!(f, "{i}"),
+        }
+    }
+}
+
+/// The pointer a walked path spells.
+pub(crate) fn pointer(path: &[Token<'_>]) -> Pointer {
+    Pointer::from_tokens(path.iter().map(ToString::to_string))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
