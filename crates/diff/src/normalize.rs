@@ -413,6 +413,19 @@ impl Normalizer {
         self.keep_status
     }
 
+    /// True when `path` is, or lies below, a field hidden whatever the object: the server-set
+    /// metadata, the last-applied annotation, and `status` unless kept.
+    pub(crate) fn hides_server_field(&self, path: &Pointer) -> bool {
+        match path.tokens() {
+            [meta, field, ..] if meta == "metadata" && SERVER_SET.contains(&field.as_str()) => true,
+            [meta, annotations, name, ..] => {
+                meta == "metadata" && annotations == "annotations" && name == LAST_APPLIED
+            }
+            [status, ..] => status == "status" && !self.keep_status,
+            _ => false,
+        }
+    }
+
     /// The fields the user's rules hide in `object`.
     pub(crate) fn rule_hits(&self, object: &Value) -> Vec<Pointer> {
         self.rules

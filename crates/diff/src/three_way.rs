@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use crate::Error;
-use crate::json_patch::{JsonPatch, diff};
+use crate::json_patch::{JsonPatch, Operation, diff};
 use crate::merge_patch::{apply_merge_patch, create_three_way_merge_patch};
 use crate::normalize::{LAST_APPLIED, Normalizer};
 use crate::schema::{TypeKind, TypeRef};
@@ -40,8 +40,8 @@ pub struct ThreeWay {
     pub patch_type: PatchType,
     /// The live object as it will be once the patch is applied (before server defaulting).
     pub predicted: Value,
-    /// What changes, field by field, from live to predicted, server-set fields, status and the
-    /// last-applied annotation left out.
+    /// What changes, field by field, from live to predicted: a JSON Patch on the live object,
+    /// with server-set fields, status and the last-applied annotation left out.
     pub changes: JsonPatch,
 }
 
@@ -93,11 +93,15 @@ pub fn three_way(
     };
     let original = last_applied.or(from_annotation.as_ref());
 
-    // What kubectl sends as "modified": desired, carrying itself as the new last-applied
-    // configuration.
-    let mut bare = desired.clone();
-    remove_last_applied(&mut bare);
-    let mut modified = bare.clone();
+    // What kubectl sends as "modified" is desired carrying itself as the new last-applied
+    // configuration. The annotation is left out of the patch computation and set on the
+    // patch afterwards: live can then be compared as it is, with no copy to take it out (it
+    // always differs from what the last apply recorded, and it is ours to overwrite, never a
+    // conflict). An annotations map is kept in desired so that dropping every annotation
+    // deletes them one by one, as kubectl's patch does, not the map others write to.
+    let mut modified = desired.clone();
+    remove_last_applied(&mut modified);
+    let record = format!("{modified}\n");
     if let Some(meta) = modified
         .as_object_mut()
         .map(|m| {
@@ -106,50 +110,110 @@ pub fn three_way(
         })
         .and_then(Value::as_object_mut)
     {
-        let annotations = meta
-            .entry("annotations")
+        meta.entry("annotations")
             .or_insert_with(|| Value::Object(Default::default()));
-        if let Some(annotations) = annotations.as_object_mut() {
-            annotations.insert(LAST_APPLIED.to_owned(), Value::from(format!("{bare}\n")));
-        }
     }
-    // The annotation itself always differs from what the last apply recorded; it is ours to
-    // overwrite, never a conflict.
-    let mut current = live.clone();
-    remove_last_applied(&mut current);
 
     let known = ty.filter(|t| t.kind() != TypeKind::Unknown);
-    let (patch, patch_type, predicted) = match known {
+    let patch_type = match known {
+        Some(_) => PatchType::Strategic,
+        None => PatchType::Merge,
+    };
+    let mut patch = match known {
         Some(ty) => {
-            let patch = create_three_way_strategic_patch(
-                original,
-                &modified,
-                Some(&current),
-                ty,
-                overwrite,
-            )?;
-            let predicted = apply_strategic_patch(live, &patch, ty)?;
-            (patch, PatchType::Strategic, predicted)
+            create_three_way_strategic_patch(original, &modified, Some(live), ty, overwrite)?
         }
+        None => create_three_way_merge_patch(original, &modified, Some(live), overwrite)?,
+    };
+    record_last_applied(&mut patch, live, record);
+    let predicted = match known {
+        Some(ty) => apply_strategic_patch(live, &patch, ty)?,
         None => {
-            let patch =
-                create_three_way_merge_patch(original, &modified, Some(&current), overwrite)?;
             let mut predicted = live.clone();
             apply_merge_patch(&mut predicted, &patch);
-            (patch, PatchType::Merge, predicted)
+            predicted
         }
     };
 
-    let normalizer = Normalizer::default();
-    let (mut before, mut after) = (live.clone(), predicted.clone());
-    normalizer.normalize(&mut before);
-    normalizer.normalize(&mut after);
+    let mut changes = diff(live, &predicted);
+    changes.0.retain_mut(|op| shown(op, &Normalizer::default()));
     Ok(ThreeWay {
-        changes: diff(&before, &after),
+        changes,
         patch,
         patch_type,
         predicted,
     })
+}
+
+/// Sets the new last-applied configuration in `patch` unless live already records it, and
+/// drops the annotations and metadata maps the patch computation may leave empty.
+fn record_last_applied(patch: &mut Value, live: &Value, record: String) {
+    let recorded = live
+        .pointer("/metadata/annotations")
+        .and_then(|a| a.get(LAST_APPLIED))
+        .and_then(Value::as_str);
+    let Some(root) = patch.as_object_mut() else {
+        return;
+    };
+    let meta = root
+        .entry("metadata")
+        .or_insert_with(|| Value::Object(Default::default()));
+    if let Some(meta) = meta.as_object_mut() {
+        let annotations = meta
+            .entry("annotations")
+            .or_insert_with(|| Value::Object(Default::default()));
+        if let Some(annotations) = annotations.as_object_mut() {
+            if recorded == Some(record.as_str()) {
+                annotations.shift_remove(LAST_APPLIED);
+            } else {
+                annotations.insert(LAST_APPLIED.to_owned(), Value::from(record));
+            }
+            if annotations.is_empty() {
+                meta.shift_remove("annotations");
+            }
+        }
+    }
+    if root
+        .get("metadata")
+        .and_then(Value::as_object)
+        .is_some_and(|m| m.is_empty())
+    {
+        root.shift_remove("metadata");
+    }
+}
+
+/// Keeps a change of the live object in what [`ThreeWay::changes`] shows: not a field the
+/// default normalizer hides (server-set, status, the last-applied annotation), and for an
+/// added or replaced map, only its members that are shown (none left: the change is dropped).
+fn shown(op: &mut Operation, normalizer: &Normalizer) -> bool {
+    let (path, value) = match op {
+        Operation::Add { path, value } | Operation::Replace { path, value } => {
+            (path.clone(), Some(value))
+        }
+        other => (other.path().clone(), None),
+    };
+    if normalizer.hides_server_field(&path) {
+        return false;
+    }
+    let Some(value) = value.filter(|v| v.as_object().is_some_and(|m| !m.is_empty())) else {
+        return true;
+    };
+    // Normalize the map where it stands: wrapped in its path, as in the whole object.
+    let mut shell = std::mem::take(value);
+    for token in path.tokens().iter().rev() {
+        let mut map = serde_json::Map::new();
+        map.insert(token.clone(), shell);
+        shell = Value::Object(map);
+    }
+    normalizer.normalize(&mut shell);
+    match path.get_mut(&mut shell).map(std::mem::take) {
+        Some(Value::Object(map)) if map.is_empty() => false,
+        Some(kept) => {
+            *value = kept;
+            true
+        }
+        None => false,
+    }
 }
 
 fn read_last_applied(live: &Value) -> Result<Option<Value>, Error> {

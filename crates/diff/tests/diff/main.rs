@@ -9,6 +9,7 @@ mod properties;
 mod schema;
 mod strategic;
 mod support;
+mod three_way;
 
 use converge_core::parse_manifests;
 use converge_diff::{Action, SetDiff, TextDiffOptions, compare, unified_diff};
