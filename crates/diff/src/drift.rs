@@ -66,14 +66,28 @@ impl Drift {
 
 /// Compares what is desired of an object with the object live in the cluster.
 ///
-/// Only what `desired` says is compared: a field live has and desired does not set — a
-/// server default (`imagePullPolicy`, `terminationMessagePath`, a Service's `clusterIP`), a
-/// field another manager owns — is not drift. List items are compared in order, each item as
-/// a subset, so defaults inside items (a container's `terminationMessagePolicy`) are not drift
-/// either; with the kind's type (`ty`), items of keyed lists are matched by their keys
-/// (`containers` by `name`, `ports` by `containerPort` and `protocol`, a defaulted key field
-/// matching its default), so order does not matter there, and sets by value. Numbers and quantity strings compare by value (`"500m"` and `0.5`, `"1Gi"` and
-/// `"1024Mi"`). Both sides are normalized first (see [`Normalizer`]).
+/// Only what `desired` says is compared, so what the API server fills in or rewrites is not
+/// drift. These are the server defaults and rewrites the comparison allows for:
+///
+/// - **Defaults of fields desired leaves out**: any field live has and desired does not set —
+///   `imagePullPolicy`, `terminationMessagePath`, `revisionHistoryLimit`, `strategy`, a
+///   Service's `clusterIP`, `type` and `sessionAffinity`, a port's `targetPort`, `dnsPolicy`,
+///   `schedulerName`, `securityContext: {}`, or a field another manager owns — is not
+///   compared. Inside list items too: each item is compared as a subset.
+/// - **Defaulted key fields**: with the kind's type (`ty`), items of keyed lists are matched by
+///   their keys wherever they stand (`containers` by `name`, `ports` by `containerPort` and
+///   `protocol`), and a key field desired leaves out matches its default (`protocol: TCP`);
+///   sets are matched by value.
+/// - **Zero values the server drops**: Kubernetes omits empty optional fields when it writes
+///   an object, so `false`, `0`, `""`, `[]`, `{}` and `null` in desired match a field live
+///   does not have (`hostNetwork: false`, an env var's `value: ""`, `args: []`, a template's
+///   `creationTimestamp: null`).
+/// - **Quantities and numbers** compare by value (`"500m"` and `0.5`, `"1Gi"` and
+///   `"1024Mi"`, `1.0` and `1`).
+/// - **Secret `stringData`**: the API server moves it into `data`, base64-encoded; desired's
+///   `stringData` is compared as `data`.
+/// - **Server-set metadata and status**, the last-applied annotation and what the user's
+///   rules hide: skipped (see [`Normalizer`]); [`Drift::hidden`] says which and why.
 ///
 /// Fields removed from desired count only when we own them: pass `owned`, the fields our
 /// field manager owns in live ([`owned_by`](crate::owned_by)), or the fields of the
@@ -118,6 +132,9 @@ pub(crate) fn compare(
     normalizer: &Normalizer,
     ty: Option<TypeRef<'_>>,
 ) -> Drift {
+    // The API server moves a Secret's stringData into data: compare it there.
+    let moved = secret_string_data(desired);
+    let desired = moved.as_ref().unwrap_or(desired);
     // Hidden fields are skipped where they are met, rather than stripped from copies.
     let skip = Skip::new(normalizer, desired, live);
     let mut walk = Walk {
@@ -231,8 +248,9 @@ impl<'a> Walk<'_, 'a> {
                             });
                             self.subset(value, current, child_ty);
                         }
-                        // An explicit null in desired asks for the field to be absent.
-                        None if value.is_null() => {}
+                        // The server drops empty optional fields; an explicit null asks
+                        // for the field to be absent.
+                        None if is_zero(value) => {}
                         None => self.record(ChangeKind::Missing, Some(value), None),
                     }
                     self.leave();
@@ -419,6 +437,68 @@ fn keyed_or_set<'a>(ty: Option<TypeRef<'a>>) -> Option<&'a [String]> {
     }
 }
 
+/// A value Kubernetes leaves out when it writes an object (Go's `omitempty`), or `null`.
+fn is_zero(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::Bool(b) => !b,
+        Value::Number(n) => n.as_f64() == Some(0.0),
+        Value::String(s) => s.is_empty(),
+        Value::Array(items) => items.is_empty(),
+        Value::Object(map) => map.is_empty(),
+    }
+}
+
+/// A core/v1 Secret with `stringData`, as the API server stores it: each entry moved into
+/// `data`, base64-encoded, over any `data` entry of the same key. `None` for anything else.
+fn secret_string_data(desired: &Value) -> Option<Value> {
+    let is_secret = desired.get("apiVersion").and_then(Value::as_str) == Some("v1")
+        && desired.get("kind").and_then(Value::as_str) == Some("Secret");
+    let string_data = desired.get("stringData")?.as_object()?;
+    if !is_secret {
+        return None;
+    }
+    let mut stored = desired.clone();
+    let object = stored.as_object_mut()?;
+    object.shift_remove("stringData");
+    let data = object
+        .entry("data")
+        .or_insert_with(|| Value::Object(serde_json::Map::new()));
+    if !data.is_object() {
+        *data = Value::Object(serde_json::Map::new());
+    }
+    if let Some(data) = data.as_object_mut() {
+        for (key, value) in string_data {
+            if let Some(text) = value.as_str() {
+                data.insert(key.clone(), Value::from(base64(text.as_bytes())));
+            }
+        }
+    }
+    Some(stored)
+}
+
+/// Standard base64 with padding, as Kubernetes encodes Secret data.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for (i, shift) in [18, 12, 6, 0].into_iter().enumerate() {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[((n >> shift) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 /// Equal, or the same number or quantity spelled differently.
 fn same_value(a: &Value, b: &Value) -> bool {
     if a == b {
@@ -544,6 +624,57 @@ mod tests {
                 "/spec/template/spec/containers/0/env/0/value: changed",
             ]
         );
+    }
+
+    #[test]
+    fn zero_values_the_server_drops_are_not_drift() {
+        let ty = crate::schema::Schema::kubernetes().for_kind("apps", "v1", "Deployment");
+        let desired = json!({"spec": {"template": {
+        "metadata": {"creationTimestamp": null},
+        "spec": {"hostNetwork": false, "containers": [
+            {"name": "web", "args": [], "env": [{"name": "EMPTY", "value": ""}], "securityContext": {}},
+        ]}}}});
+        let live = json!({"spec": {"template": {"metadata": {}, "spec": {"containers": [
+            {"name": "web", "env": [{"name": "EMPTY"}], "imagePullPolicy": "Always"},
+        ]}}}});
+        let d = drift(&desired, &live, None, &Normalizer::default(), ty);
+        assert!(d.is_empty(), "{:?}", d.changes);
+        // A zero value against another live value is drift.
+        let live = json!({"spec": {"template": {"spec": {"hostNetwork": true}}}});
+        let desired = json!({"spec": {"template": {"spec": {"hostNetwork": false}}}});
+        assert_eq!(
+            drift(&desired, &live, None, &Normalizer::default(), ty)
+                .changes
+                .len(),
+            1
+        );
+    }
+
+    #[test]
+    fn secret_string_data_is_compared_as_data() {
+        let desired = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db"},
+            "stringData": {"user": "admin", "password": "s3cr3t!"}, "data": {"user": "b2xk"}});
+        let live = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db"},
+            "type": "Opaque", "data": {"user": "YWRtaW4=", "password": "czNjcjN0IQ=="}});
+        let d = drift(&desired, &live, None, &Normalizer::default(), None);
+        assert!(d.is_empty(), "{:?}", d.changes);
+        let rotated = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db"},
+            "data": {"user": "YWRtaW4=", "password": "b2xk"}});
+        let shown: Vec<String> = drift(&desired, &rotated, None, &Normalizer::default(), None)
+            .changes
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(shown, ["/data/password: changed"]);
+        for (text, encoded) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+        ] {
+            assert_eq!(base64(text.as_bytes()), encoded);
+        }
     }
 
     #[test]
