@@ -119,19 +119,74 @@ pub fn drift(
     normalizer: &Normalizer,
     ty: Option<TypeRef<'_>>,
 ) -> Drift {
-    let mut drift = compare(desired, live, owned, normalizer, ty);
+    let Ok(mut drift) = compare(desired, live, owned.map(FieldSet::root), normalizer, ty);
     drift.hidden = normalizer.hidden(live);
     drift
 }
 
+/// A tree of owned fields to look for removals in: a parsed [`FieldSet`], or a FieldsV1
+/// document as `metadata.managedFields` holds it, walked as it stands.
+pub(crate) trait OwnedFields {
+    /// Malformed trees are refused with this.
+    type Error;
+
+    /// Calls `visit` with each member below this one, by FieldsV1 element (`f:name`, …).
+    fn each_member<'s>(
+        &'s self,
+        visit: &mut dyn FnMut(&'s str, &'s Self) -> Result<(), Self::Error>,
+    ) -> Result<(), Self::Error>;
+}
+
+impl OwnedFields for Node {
+    type Error = std::convert::Infallible;
+
+    fn each_member<'s>(
+        &'s self,
+        visit: &mut dyn FnMut(&'s str, &'s Node) -> Result<(), Self::Error>,
+    ) -> Result<(), Self::Error> {
+        for (element, below) in self.children() {
+            visit(element, below)?;
+        }
+        Ok(())
+    }
+}
+
+impl OwnedFields for Value {
+    type Error = crate::Error;
+
+    fn each_member<'s>(
+        &'s self,
+        visit: &mut dyn FnMut(&'s str, &'s Value) -> Result<(), Self::Error>,
+    ) -> Result<(), Self::Error> {
+        let invalid = |reason: String| crate::Error::InvalidPatch {
+            reason: format!("fieldsV1: {reason}"),
+        };
+        let Value::Object(members) = self else {
+            return Err(invalid(format!("expected an object, found {self}")));
+        };
+        for (element, below) in members {
+            match element.get(..2) {
+                _ if element == "." => {}
+                Some("f:" | "k:" | "v:" | "i:") => visit(element, below)?,
+                _ => {
+                    return Err(invalid(format!(
+                        "{element:?}: unknown element (f:, k:, v:, i: or .)"
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// [`drift`] without the explanation: the changes only, `hidden` left empty.
-pub(crate) fn compare(
+pub(crate) fn compare<T: OwnedFields + ?Sized>(
     desired: &Value,
     live: &Value,
-    owned: Option<&FieldSet>,
+    owned: Option<&T>,
     normalizer: &Normalizer,
     ty: Option<TypeRef<'_>>,
-) -> Drift {
+) -> Result<Drift, T::Error> {
     // The API server moves a Secret's stringData into data: compare it there.
     let moved = secret_string_data(desired);
     let desired = moved.as_ref().unwrap_or(desired);
@@ -145,12 +200,12 @@ pub(crate) fn compare(
     };
     walk.subset(desired, live, ty);
     if let Some(owned) = owned {
-        walk.removed(owned.root(), desired, live);
+        walk.removed(owned, desired, live)?;
     }
-    Drift {
+    Ok(Drift {
         changes: walk.changes,
         hidden: Vec::new(),
-    }
+    })
 }
 
 /// The fields a comparison does not look at: the server-set metadata and `status` (by name,
@@ -375,23 +430,29 @@ impl<'a> Walk<'_, 'a> {
     }
 
     /// Members of `owned` present in live but absent from desired.
-    fn removed(&mut self, owned: &'a Node, desired: &'a Value, live: &'a Value) {
-        for (element, below) in owned.children() {
-            if element == "." {
-                continue;
-            }
+    fn removed<T: OwnedFields + ?Sized>(
+        &mut self,
+        owned: &'a T,
+        desired: &'a Value,
+        live: &'a Value,
+    ) -> Result<(), T::Error> {
+        owned.each_member(&mut |element, below| {
             let Some((token, live_child)) = find_child(element, live, false) else {
-                continue; // not in live: nothing to remove
+                return Ok(()); // not in live: nothing to remove
             };
             if !self.enter(token) {
-                continue;
+                return Ok(());
             }
-            match find_child(element, desired, true) {
-                None => self.record(ChangeKind::Removed, None, Some(live_child)),
+            let found = match find_child(element, desired, true) {
+                None => {
+                    self.record(ChangeKind::Removed, None, Some(live_child));
+                    Ok(())
+                }
                 Some((_, desired_child)) => self.removed(below, desired_child, live_child),
-            }
+            };
             self.leave();
-        }
+            found
+        })
     }
 }
 

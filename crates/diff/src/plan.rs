@@ -6,8 +6,8 @@ use std::fmt;
 use converge_core::{Manifest, ObjectRef};
 use serde_json::{Map, Value, json};
 
-use crate::drift::{Drift, compare, drift, member};
-use crate::managed::{FieldSet, owned_by};
+use crate::drift::{Drift, compare, member};
+use crate::managed::{Node, Owned, owned_fields};
 use crate::normalize::Normalizer;
 use crate::schema::Schema;
 use crate::{Error, TextDiffOptions, mask_secret_values, sorted_keys};
@@ -167,19 +167,26 @@ pub fn plan<'a>(
         };
         let manifest = &desired[i];
         let id = manifest.id();
-        let owned: Option<FieldSet> = match &options.field_manager {
-            Some(manager) => Some(owned_by(current, manager)?),
-            None => None,
-        };
         let ty = Schema::kubernetes().for_kind(&id.group, &id.version, &id.kind);
-        let compare = if options.explain { drift } else { compare };
-        let drift = compare(
-            manifest.object(),
-            current,
-            owned.as_ref(),
-            &options.normalizer,
-            ty,
-        );
+        let (object, rules) = (manifest.object(), &options.normalizer);
+        let owned = match &options.field_manager {
+            Some(manager) => owned_fields(current, manager)?,
+            None => Owned::Nothing,
+        };
+        let mut drift = match &owned {
+            Owned::Nothing => {
+                let Ok(drift) = compare::<Node>(object, current, None, rules, ty);
+                drift
+            }
+            Owned::Entry(fields) => compare(object, current, Some(*fields), rules, ty)?,
+            Owned::Union(set) => {
+                let Ok(drift) = compare(object, current, Some(set.root()), rules, ty);
+                drift
+            }
+        };
+        if options.explain {
+            drift.hidden = options.normalizer.hidden(current);
+        }
         compared[i] = Some(PlanEntry {
             id,
             action: if drift.is_empty() {

@@ -256,3 +256,48 @@ fn secrets_never_show_in_plans() {
     );
     assert!(everything.contains("*** (before)"), "{everything}");
 }
+
+#[test]
+fn removals_are_read_from_every_entry_of_the_field_manager() {
+    // Apply and Update entries of one manager: what either owns counts.
+    let mut live = live_deployment();
+    live["metadata"]["managedFields"]
+        .as_array_mut()
+        .expect("entries")
+        .push(
+            json!({"manager": "converge", "operation": "Update", "apiVersion": "apps/v1",
+            "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {"f:revisionHistoryLimit": {}}}}),
+        );
+    let options = PlanOptions::default().with_field_manager("converge");
+    let (desired, live) = (desired(DEPLOYMENT), [live]);
+    let p = plan(&desired, &live, &[], &options).expect("plan");
+    let changes: Vec<String> = p.entries[0]
+        .drift
+        .changes
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(changes, ["/spec/revisionHistoryLimit: removed"]);
+}
+
+#[test]
+fn malformed_fields_of_the_field_manager_are_refused() {
+    let mut live = live_deployment();
+    live["metadata"]["managedFields"][0]["fieldsV1"] = json!({"f:spec": {"x:replicas": {}}});
+    let options = PlanOptions::default().with_field_manager("converge");
+    let (desired, live) = (desired(DEPLOYMENT), [live]);
+    let err = plan(&desired, &live, &[], &options).expect_err("malformed");
+    assert!(
+        err.to_string().contains("\"x:replicas\": unknown element"),
+        "{err}"
+    );
+    // Another manager's fields are not ours to read.
+    let p = plan(
+        &desired,
+        &live,
+        &[],
+        &PlanOptions::default().with_field_manager("other"),
+    )
+    .expect("plan");
+    assert_eq!(p.entries[0].action, PlanAction::Unchanged);
+}
