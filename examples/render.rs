@@ -2,7 +2,7 @@
 //! `kustomize build`.
 //!
 //! ```text
-//! cargo run --example render -- <DIR|GIT-URL> [--path P] [--branch B | --tag T | --commit SHA]
+//! cargo run --example render -- <DIR|GIT-URL> [--path P] [--branch B | --tag T | --semver RANGE | --commit SHA | --ref NAME]
 //! cargo run --example render -- examples/demo --path production
 //! ```
 //!

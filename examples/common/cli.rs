@@ -17,8 +17,8 @@ pub(crate) struct TreeArgs {
     pub(crate) cache: Option<std::path::PathBuf>,
 }
 
-/// `--branch B | --tag T | --commit SHA`: which revision to take (default: the default branch,
-/// or a directory's current content).
+/// `--branch B | --tag T | --semver RANGE | --commit SHA | --ref NAME`: which revision to take
+/// (default: the default branch, or a directory's current content).
 #[derive(Debug, clap::Args)]
 #[allow(dead_code, reason = "not every binary takes reference flags")]
 #[group(multiple = false)]
@@ -29,20 +29,34 @@ pub(crate) struct RefArgs {
     /// A tag of the git repository.
     #[arg(long, value_name = "T")]
     pub(crate) tag: Option<String>,
+    /// The highest tag whose version is in this semver range (`>=1.2.0 <2.0.0`, `^1.4`).
+    #[arg(long, value_name = "RANGE")]
+    pub(crate) semver: Option<String>,
     /// A commit of the git repository (full id or an unambiguous prefix).
     #[arg(long, value_name = "SHA")]
     pub(crate) commit: Option<String>,
+    /// A full ref name (`refs/pull/42/head`), or any name `git rev-parse` resolves.
+    #[arg(long = "ref", value_name = "NAME")]
+    pub(crate) name: Option<String>,
 }
 
 impl RefArgs {
     /// The reference the flags name.
     #[allow(dead_code, reason = "not every binary takes reference flags")]
     pub(crate) fn reference(&self) -> Reference {
-        match (&self.branch, &self.tag, &self.commit) {
-            (Some(branch), _, _) => Reference::Branch(branch.clone()),
-            (_, Some(tag), _) => Reference::Tag(tag.clone()),
-            (_, _, Some(commit)) => Reference::Commit(commit.clone()),
-            _ => Reference::Default,
+        // The flags exclude one another (one group), so at most one is set.
+        if let Some(branch) = &self.branch {
+            Reference::Branch(branch.clone())
+        } else if let Some(tag) = &self.tag {
+            Reference::Tag(tag.clone())
+        } else if let Some(range) = &self.semver {
+            Reference::Semver(range.clone())
+        } else if let Some(commit) = &self.commit {
+            Reference::Commit(commit.clone())
+        } else if let Some(name) = &self.name {
+            Reference::Any(name.clone())
+        } else {
+            Reference::Default
         }
     }
 }

@@ -108,11 +108,26 @@ fn render_reads_git_revisions_by_branch_tag_and_commit() {
         "blue"
     );
 
+    // "v1" is release 1.0.0: the highest tag in ^1.
+    assert_eq!(color(&[&url, "--path", "deploy", "--semver", "^1"]), "blue");
+    assert_eq!(
+        color(&[&url, "--path", "deploy", "--ref", "refs/heads/main"]),
+        "green"
+    );
+
     let out = run_example("render", &[&url, "--branch", "main", "--tag", "v1"]);
     assert_eq!(
         out.status.code(),
         Some(2),
         "conflicting reference flags are a usage error"
+    );
+    let out = run_example("render", &[&url, "--semver", ">=2"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("a tag in semver range >=2 not found")
+            && stderr.contains("(did you mean v1?)"),
+        "{stderr}"
     );
 }
 

@@ -27,6 +27,14 @@ pub enum Error {
         /// What it points at (`tree`, `blob`).
         kind: String,
     },
+    /// The reference cannot be read: a semver range that does not parse.
+    #[error("invalid reference {reference}: {reason}")]
+    InvalidReference {
+        /// The reference, as [`Reference`](crate::Reference) displays it.
+        reference: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// This source cannot serve this kind of request.
     #[error("{implementation} does not support {operation}")]
     Unsupported {

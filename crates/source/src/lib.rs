@@ -5,6 +5,7 @@ mod error;
 mod git;
 mod local_dir;
 mod reference;
+pub mod semver;
 #[cfg(feature = "test-util")]
 pub mod testing;
 

@@ -20,6 +20,10 @@ pub enum Reference {
     Branch(String),
     /// A tag, by its short name (`v1.2.0`).
     Tag(String),
+    /// The highest tag whose version is in a semver range (`>=1.2.0 <2.0.0`, `^1.4`, `1.x`;
+    /// see [`Range`](crate::semver::Range) for the syntax, Flux's). Tags that are not versions
+    /// are skipped; pre-releases are only taken when the range names one.
+    Semver(String),
     /// A commit, by its full 40-hex id (or an unambiguous prefix of at least 7 digits).
     Commit(String),
     /// A name resolved the way `git rev-parse` would (gitrevisions(7)): `HEAD` or a full ref
@@ -34,6 +38,7 @@ impl fmt::Display for Reference {
             Reference::Default => f.write_str("the default revision"),
             Reference::Branch(b) => write!(f, "branch {b}"),
             Reference::Tag(t) => write!(f, "tag {t}"),
+            Reference::Semver(range) => write!(f, "semver range {range}"),
             Reference::Commit(c) => write!(f, "commit {c}"),
             Reference::Any(name) => f.write_str(name),
         }

@@ -12,6 +12,7 @@ use gix::protocol::handshake::Ref;
 use gix::remote::Direction;
 use sha2::{Digest, Sha256};
 
+use crate::semver::{Range, SemverError, Version};
 use crate::{CommitInfo, Error, Reference, Revision, Snapshot, Source};
 pub use tree::GitTree;
 
@@ -322,6 +323,29 @@ impl Inner {
             Reference::Tag(tag) => {
                 found(&format!("refs/tags/{tag}"), tag).ok_or_else(|| not_found(tag, "refs/tags/"))
             }
+            Reference::Semver(range) => {
+                let parsed: Range =
+                    range
+                        .parse()
+                        .map_err(|e: SemverError| Error::InvalidReference {
+                            reference: reference.to_string(),
+                            reason: e.to_string(),
+                        })?;
+                let tags = refs
+                    .iter()
+                    .filter_map(|r| ref_name(r).to_str().ok())
+                    .filter_map(|name| name.strip_prefix("refs/tags/"))
+                    .filter(|name| !name.ends_with("^{}"));
+                match parsed.highest(tags) {
+                    Some((tag, _)) => found(&format!("refs/tags/{tag}"), tag)
+                        .ok_or_else(|| not_found(tag, "refs/tags/")),
+                    None => Err(Error::RefNotFound {
+                        reference: format!("a tag in {reference}"),
+                        url: self.shown_url.clone(),
+                        candidates: version_tags(refs),
+                    }),
+                }
+            }
             Reference::Commit(id) => {
                 check_commit_id(id).map_err(|reason| Error::RefNotFound {
                     reference: format!("{reference} ({reason})"),
@@ -498,6 +522,24 @@ fn candidates(refs: &[Ref], wanted: &str, prefix: &str) -> Vec<String> {
         .collect();
     names.sort();
     names.into_iter().take(5).map(|(_, name)| name).collect()
+}
+
+/// The highest version tags, for an error that found none in a range.
+fn version_tags(refs: &[Ref]) -> Vec<String> {
+    let mut versions: Vec<(Version, String)> = refs
+        .iter()
+        .filter_map(|r| ref_name(r).to_str().ok())
+        .filter_map(|name| name.strip_prefix("refs/tags/"))
+        .filter_map(|tag| tag.parse().ok().map(|v| (v, tag.to_owned())))
+        .collect();
+    versions.sort();
+    versions.dedup_by(|a, b| a.1 == b.1);
+    versions
+        .into_iter()
+        .rev()
+        .take(5)
+        .map(|(_, tag)| tag)
+        .collect()
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {

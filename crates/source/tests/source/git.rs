@@ -460,3 +460,64 @@ async fn directory_links_read_as_in_a_checkout() {
         "the same files as a checkout"
     );
 }
+
+#[tokio::test]
+async fn a_semver_range_takes_the_highest_release_tag_in_it() {
+    let mut repo = Repo::new();
+    let mut ids = std::collections::HashMap::new();
+    for (i, tag) in ["v1.2.0", "v1.10.0", "v1.11.0-rc.1", "2.0.0", "nightly"]
+        .into_iter()
+        .enumerate()
+    {
+        repo.write("app.yaml", &format!("kind: ConfigMap\n# {i}\n"));
+        ids.insert(tag, repo.commit(tag));
+        if tag == "v1.10.0" {
+            // An annotated tag peels to its commit, like a lightweight one.
+            repo.git(&["tag", "-a", tag, "-m", "release"]);
+        } else {
+            repo.git(&["tag", tag]);
+        }
+    }
+    let source = GitSource::new(repo.url()).expect("source");
+    for (range, tag) in [
+        (">=1.0.0 <2.0.0", "v1.10.0"),
+        ("^1.2", "v1.10.0"),
+        ("~1.2", "v1.2.0"),
+        (">=1.11.0-0 <2", "v1.11.0-rc.1"),
+        ("*", "2.0.0"),
+    ] {
+        let snapshot = source
+            .fetch(&Reference::Semver(range.to_owned()))
+            .await
+            .unwrap_or_else(|e| panic!("{range}: {e}"));
+        assert_eq!(
+            snapshot.revision.to_string(),
+            format!("{tag}@sha1:{}", ids[tag]),
+            "{range}"
+        );
+    }
+
+    let none = source
+        .resolve(&Reference::Semver(">=3".to_owned()))
+        .await
+        .expect_err("no tag in range");
+    assert!(matches!(none, Error::RefNotFound { .. }), "{none:?}");
+    let message = none.to_string();
+    assert!(
+        message.starts_with("a tag in semver range >=3 not found in "),
+        "{message}"
+    );
+    assert!(
+        message.contains("2.0.0"),
+        "the highest versions are offered: {message}"
+    );
+
+    let bad = source
+        .resolve(&Reference::Semver(">=1.x.2".to_owned()))
+        .await
+        .expect_err("invalid range");
+    assert_eq!(
+        bad.to_string(),
+        "invalid reference semver range >=1.x.2: \">=1.x.2\" is not a valid range: 1.x.2: a number after a wildcard"
+    );
+}
