@@ -418,3 +418,83 @@ fn diff_writes_json_for_machines_and_markdown_for_pull_requests() {
         "an unknown output format is a usage error"
     );
 }
+
+#[test]
+fn fetch_prints_the_revision_and_digest_and_writes_the_files() {
+    let (repo, first) = two_releases();
+    let url = format!("file://{}", repo.path_str());
+    let head = repo.git(&["rev-parse", "HEAD"]).trim().to_owned();
+    let fetch = |args: &[&str]| {
+        let out = run_example("fetch", args);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf-8")
+    };
+
+    let out_dir = tempfile::tempdir().expect("tempdir");
+    let written = out_dir.path().join("deploy");
+    let text = fetch(&[
+        &url,
+        "--branch",
+        "main",
+        "--path",
+        "deploy",
+        "--out",
+        written.to_str().expect("utf-8 path"),
+    ]);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "exactly two lines: {text}");
+    assert_eq!(lines[0], format!("revision: main@sha1:{head}"));
+    let digest = lines[1]
+        .strip_prefix("digest: sha256:")
+        .expect("digest line");
+    assert!(
+        digest.len() == 64 && digest.bytes().all(|c| c.is_ascii_hexdigit()),
+        "{digest}"
+    );
+    // The files written are the files digested: the same digest read back from disk.
+    let on_disk =
+        converge::source::tree_digest(&converge::core::DirTree::new(&written).expect("dir"), "")
+            .expect("digest of the written files");
+    assert_eq!(lines[1], format!("digest: {on_disk}"));
+    assert_eq!(
+        std::fs::read_to_string(written.join("a.yaml")).expect("a.yaml"),
+        cm("a", "green")
+    );
+    assert!(!written.join("gone.yaml").exists());
+
+    // Another revision, another digest; the same revision from another cache, the same one.
+    let tag = fetch(&[&url, "--tag", "v1", "--path", "deploy"]);
+    assert!(
+        tag.starts_with(&format!("revision: v1@sha1:{first}\n")),
+        "{tag}"
+    );
+    assert_ne!(tag.lines().nth(1), Some(lines[1]));
+    let cache = tempfile::tempdir().expect("tempdir");
+    let cached = fetch(&[
+        &url,
+        "--path",
+        "deploy",
+        "--cache",
+        cache.path().to_str().expect("utf-8 path"),
+    ]);
+    assert_eq!(cached.lines().nth(1), Some(lines[1]));
+    let by_id = fetch(&[&url, "--commit", &first]);
+    assert!(
+        by_id.starts_with(&format!("revision: sha1:{first}\n")),
+        "{by_id}"
+    );
+
+    let out = run_example("fetch", &[&url, "--tag", "v9"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("tag v9 not found"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stdout.is_empty(), "nothing printed on error");
+}
