@@ -63,6 +63,51 @@ pub trait Source: Send + Sync + fmt::Debug {
     /// # Errors
     /// As [`Source::resolve`].
     async fn fetch(&self, reference: &Reference) -> Result<Snapshot, Error>;
+
+    /// The branches whose names match the glob `pattern`, with the commit each points at now,
+    /// sorted by name: what a controller needs to give each `preview/*` branch its own
+    /// environment. In the pattern, `*` matches within one `/`-separated part of a name, `**`
+    /// across parts, `?` one character; everything else matches itself.
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`] for a source without branches (the default), and transport or
+    /// storage errors.
+    async fn branches(&self, pattern: &str) -> Result<Vec<Revision>, Error> {
+        Err(Error::Unsupported {
+            operation: format!("listing branches ({pattern})"),
+            implementation: std::any::type_name::<Self>()
+                .rsplit("::")
+                .next()
+                .unwrap_or("this source"),
+        })
+    }
+}
+
+/// True when `name` matches the glob `pattern`: `*` within one `/`-separated part, `**`
+/// across parts, `?` one character other than `/`.
+///
+/// ```
+/// use converge_source::glob_match;
+/// assert!(glob_match("preview/*", "preview/feature-1"));
+/// assert!(!glob_match("preview/*", "preview/team/feature-2"));
+/// assert!(glob_match("preview/**", "preview/team/feature-2"));
+/// assert!(glob_match("release-1.?", "release-1.4"));
+/// assert!(!glob_match("main", "maintenance"));
+/// ```
+pub fn glob_match(pattern: &str, name: &str) -> bool {
+    fn go(p: &[u8], n: &[u8]) -> bool {
+        match p {
+            [] => n.is_empty(),
+            [b'*', b'*', rest @ ..] => (0..=n.len()).any(|i| go(rest, &n[i..])),
+            [b'*', rest @ ..] => {
+                let part = n.iter().position(|&c| c == b'/').unwrap_or(n.len());
+                (0..=part).any(|i| go(rest, &n[i..]))
+            }
+            [b'?', rest @ ..] => n.first().is_some_and(|&c| c != b'/') && go(rest, &n[1..]),
+            [c, rest @ ..] => n.first() == Some(c) && go(rest, &n[1..]),
+        }
+    }
+    go(pattern.as_bytes(), name.as_bytes())
 }
 
 /// A revision of a source, shown as Flux shows them: `main@sha1:<40 hex>` for a branch,

@@ -13,7 +13,7 @@ use gix::remote::Direction;
 use sha2::{Digest, Sha256};
 
 use crate::semver::{Range, SemverError, Version};
-use crate::{CommitInfo, Error, Reference, Revision, Snapshot, Source};
+use crate::{CommitInfo, Error, Reference, Revision, Snapshot, Source, glob_match};
 pub use tree::GitTree;
 
 /// Options of a [`GitSource`].
@@ -154,6 +154,13 @@ impl Source for GitSource {
         let reference = reference.clone();
         self.blocking(move || inner.fetch(&reference)).await
     }
+
+    /// The matching branches from one ref listing: no objects move.
+    async fn branches(&self, pattern: &str) -> Result<Vec<Revision>, Error> {
+        let inner = Arc::clone(&self.inner);
+        let pattern = pattern.to_owned();
+        self.blocking(move || inner.branches(&pattern)).await
+    }
 }
 
 impl GitSource {
@@ -273,6 +280,24 @@ impl Inner {
                 Ok(self.fetch(reference)?.revision)
             }
         }
+    }
+
+    fn branches(&self, pattern: &str) -> Result<Vec<Revision>, Error> {
+        let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        let repo = self.open_cache()?;
+        let mut branches: Vec<Revision> = self
+            .list_refs(&repo)?
+            .iter()
+            .filter_map(|r| {
+                let full = ref_name(r).to_str().ok()?;
+                let name = full.strip_prefix("refs/heads/")?;
+                let id = peeled(r, full)?;
+                glob_match(pattern, name)
+                    .then(|| Revision::new(Some(name.to_owned()), format!("sha1:{id}")))
+            })
+            .collect();
+        branches.sort_by(|a, b| a.name().cmp(&b.name()));
+        Ok(branches)
     }
 
     /// Resolves `reference` against the advertised refs.

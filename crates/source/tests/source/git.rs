@@ -521,3 +521,57 @@ async fn a_semver_range_takes_the_highest_release_tag_in_it() {
         "invalid reference semver range >=1.x.2: \">=1.x.2\" is not a valid range: 1.x.2: a number after a wildcard"
     );
 }
+
+#[tokio::test]
+async fn branches_are_listed_by_glob_with_their_head_commits() {
+    let mut repo = Repo::new();
+    repo.write("app.yaml", "kind: ConfigMap\n");
+    let main = repo.commit("main");
+    let mut heads = Vec::new();
+    for branch in [
+        "preview/feature-1",
+        "preview/feature-2",
+        "preview/team/deep",
+        "release-1.4",
+    ] {
+        repo.git(&["checkout", "-q", "-b", branch, "main"]);
+        repo.write("app.yaml", &format!("kind: ConfigMap\n# {branch}\n"));
+        heads.push((branch, repo.commit(branch)));
+        repo.git(&["checkout", "-q", "main"]);
+    }
+    let source = GitSource::new(repo.url()).expect("source");
+    let listed = |pattern: &'static str| {
+        let source = source.clone();
+        async move {
+            source
+                .branches(pattern)
+                .await
+                .expect("branches")
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+        }
+    };
+    let revision = |branch: &str| {
+        let id = &heads.iter().find(|(b, _)| *b == branch).expect("branch").1;
+        format!("{branch}@sha1:{id}")
+    };
+    assert_eq!(
+        listed("preview/*").await,
+        [revision("preview/feature-1"), revision("preview/feature-2")]
+    );
+    assert_eq!(listed("preview/**").await.len(), 3);
+    assert_eq!(listed("release-?.?").await, [revision("release-1.4")]);
+    assert_eq!(listed("main").await, [format!("main@sha1:{main}")]);
+    assert!(listed("nothing/*").await.is_empty());
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let err = converge_source::LocalDir::new(dir.path())
+        .branches("preview/*")
+        .await
+        .expect_err("a directory has no branches");
+    assert_eq!(
+        err.to_string(),
+        "LocalDir does not support listing branches (preview/*)"
+    );
+}
