@@ -1,6 +1,8 @@
 //! Test support: git repositories made with the git CLI, for the tests of Converge and of
 //! the controllers built on it. Enabled by the `test-util` feature.
 
+pub mod conformance;
+
 use std::path::Path;
 use std::process::Command;
 

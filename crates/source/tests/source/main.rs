@@ -1,4 +1,5 @@
 //! converge-source against real git repositories made with the git CLI.
 
+mod conformance;
 mod git;
 mod local_dir;
