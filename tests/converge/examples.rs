@@ -1,6 +1,6 @@
 //! The command-line contracts of the `render` and `diff` reference binaries.
 
-use crate::support::{Repo, run_example, values};
+use crate::support::{Repo, run_example, run_example_ok, values};
 
 fn cm(name: &str, value: &str) -> String {
     format!(
@@ -70,14 +70,7 @@ fn render_reads_git_revisions_by_branch_tag_and_commit() {
     let (repo, first) = two_releases();
     let url = format!("file://{}", repo.path_str());
     let color = |args: &[&str]| {
-        let out = run_example("render", args);
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        values(&out.stdout)
+        values(&run_example_ok("render", args))
             .iter()
             .find(|d| d["metadata"]["name"] == "a")
             .map(|d| d["data"]["color"].as_str().unwrap_or_default().to_owned())
@@ -424,16 +417,7 @@ fn fetch_prints_the_revision_and_digest_and_writes_the_files() {
     let (repo, first) = two_releases();
     let url = format!("file://{}", repo.path_str());
     let head = repo.git(&["rev-parse", "HEAD"]).trim().to_owned();
-    let fetch = |args: &[&str]| {
-        let out = run_example("fetch", args);
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).expect("utf-8")
-    };
+    let fetch = |args: &[&str]| String::from_utf8(run_example_ok("fetch", args)).expect("utf-8");
 
     let out_dir = tempfile::tempdir().expect("tempdir");
     let written = out_dir.path().join("deploy");

@@ -73,6 +73,18 @@ pub(crate) fn run_example(name: &str, args: &[&str]) -> Output {
     out
 }
 
+/// Runs an example that must succeed (exit 0) and returns its stdout.
+pub(crate) fn run_example_ok(name: &str, args: &[&str]) -> Vec<u8> {
+    let out = run_example(name, args);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{name} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
 /// Parses a YAML stream into its documents' values.
 pub(crate) fn values(yaml: &[u8]) -> Vec<serde_json::Value> {
     converge::core::parse_documents("output.yaml", yaml)
