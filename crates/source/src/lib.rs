@@ -2,6 +2,7 @@
 
 mod digest;
 mod error;
+mod filter;
 mod git;
 mod local_dir;
 mod reference;
@@ -17,6 +18,7 @@ use converge_core::FileTree;
 
 pub use digest::tree_digest;
 pub use error::Error;
+pub use filter::FilteredTree;
 pub use git::{GitOptions, GitSource, GitTree};
 pub use local_dir::LocalDir;
 pub use reference::Reference;
@@ -205,6 +207,30 @@ impl Snapshot {
             tree,
             commit,
         }
+    }
+
+    /// This snapshot limited to the files under the directory `path` that the `include` globs
+    /// pick (all when none) and no `exclude` glob picks, seen from `path` (see
+    /// [`FilteredTree`]). The revision stays; the tree and its digests are the view's.
+    ///
+    /// # Errors
+    /// [`Error::Tree`] when `path` is not a directory of the snapshot.
+    pub fn limited(
+        &self,
+        path: &str,
+        include: &[&str],
+        exclude: &[&str],
+    ) -> Result<Snapshot, Error> {
+        let view = include.iter().fold(
+            FilteredTree::new(Arc::clone(&self.tree), path)?,
+            |view, glob| view.include(*glob),
+        );
+        let view = exclude.iter().fold(view, |view, glob| view.exclude(*glob));
+        Ok(Snapshot {
+            revision: self.revision.clone(),
+            tree: Arc::new(view),
+            commit: self.commit.clone(),
+        })
     }
 
     /// The content digest of the snapshot's files under `path`: see [`tree_digest`].

@@ -575,3 +575,57 @@ async fn branches_are_listed_by_glob_with_their_head_commits() {
         "LocalDir does not support listing branches (preview/*)"
     );
 }
+
+#[tokio::test]
+async fn a_snapshot_limited_to_a_sub_path_and_globs_holds_only_those_files() {
+    let mut repo = Repo::new();
+    for (path, content) in [
+        ("apps/web/deploy.yaml", "kind: Deployment\n"),
+        ("apps/web/README.md", "# web\n"),
+        ("apps/web/test/fixture.yaml", "kind: Fixture\n"),
+        ("apps/api/deploy.yaml", "kind: Deployment\n"),
+        ("infra/ns.yaml", "kind: Namespace\n"),
+    ] {
+        repo.write(path, content);
+    }
+    repo.commit("apps");
+    let source = GitSource::new(repo.url()).expect("source");
+    let snapshot = source.fetch(&Reference::Default).await.expect("fetch");
+
+    let apps = snapshot
+        .limited("apps", &[], &["*.md", "web/test/**"])
+        .expect("a directory");
+    assert_eq!(apps.revision, snapshot.revision);
+    let files = converge_core::walk_all_files(apps.tree.as_ref(), "").expect("walk");
+    assert_eq!(files, ["api/deploy.yaml", "web/deploy.yaml"]);
+    assert!(apps.tree.read("web/README.md").is_err(), "excluded");
+    assert!(
+        apps.tree.kind("web/test").expect("kind").is_none(),
+        "emptied directory"
+    );
+
+    // The view digests as the same files do in a plain directory.
+    let plain = tempfile::tempdir().expect("tempdir");
+    for file in &files {
+        let target = plain.path().join(file);
+        std::fs::create_dir_all(target.parent().expect("parent")).expect("mkdir");
+        std::fs::write(target, apps.tree.read(file).expect("read")).expect("write");
+    }
+    assert_eq!(
+        apps.digest("").expect("digest"),
+        tree_digest(&DirTree::new(plain.path()).expect("dir"), "").expect("digest")
+    );
+
+    let only_web = snapshot
+        .limited("apps", &["web/**"], &[])
+        .expect("a directory");
+    assert_eq!(
+        converge_core::walk_all_files(only_web.tree.as_ref(), "").expect("walk"),
+        ["web/README.md", "web/deploy.yaml", "web/test/fixture.yaml"]
+    );
+    let err = snapshot
+        .limited("infra/ns.yaml", &[], &[])
+        .expect_err("a file");
+    assert!(err.to_string().contains("infra/ns.yaml"), "{err}");
+    assert!(snapshot.limited("nowhere", &[], &[]).is_err());
+}
