@@ -107,3 +107,87 @@ impl GitFixture {
         self.git(&["rev-parse", "HEAD"])
     }
 }
+
+/// A `git daemon` serving a directory of repositories over `git://` on 127.0.0.1, stopped when
+/// dropped. The git CLI must be on `PATH`.
+///
+/// ```
+/// use converge_source::testing::{GitDaemon, GitFixture};
+///
+/// let mut repo = GitFixture::new();
+/// repo.write("app.yaml", "kind: ConfigMap\n");
+/// repo.commit("first");
+/// let daemon = GitDaemon::serve(&repo);
+/// assert!(daemon.url().starts_with("git://127.0.0.1:"));
+/// ```
+#[derive(Debug)]
+pub struct GitDaemon {
+    child: std::process::Child,
+    url: String,
+}
+
+impl GitDaemon {
+    /// Serves `repo` (read-only, every repository of its parent directory exported).
+    ///
+    /// # Panics
+    /// When the daemon does not start or does not accept connections within ten seconds.
+    pub fn serve(repo: &GitFixture) -> GitDaemon {
+        let path = repo.path();
+        let base = path.parent().expect("a fixture lives in a directory");
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .expect("a UTF-8 fixture name");
+        // A free port: bound, released, then given to the daemon.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port on 127.0.0.1")
+            .port();
+        // The daemon itself, not the `git` wrapper: killing the wrapper would leave it running.
+        let exec_path = Command::new("git")
+            .arg("--exec-path")
+            .output()
+            .expect("the git CLI runs");
+        let exec_path = String::from_utf8(exec_path.stdout).expect("a UTF-8 path");
+        let child = Command::new(Path::new(exec_path.trim()).join("git-daemon"))
+            .args([
+                "--reuseaddr",
+                "--export-all",
+                "--listen=127.0.0.1",
+                &format!("--port={port}"),
+                &format!("--base-path={}", base.display()),
+            ])
+            .arg(base)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("git daemon starts");
+        let daemon = GitDaemon {
+            child,
+            url: format!("git://127.0.0.1:{port}/{name}"),
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "git daemon did not listen on port {port}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        daemon
+    }
+
+    /// The `git://` URL of the served repository.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+impl Drop for GitDaemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

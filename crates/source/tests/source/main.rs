@@ -3,3 +3,4 @@
 mod conformance;
 mod git;
 mod local_dir;
+mod servers;
