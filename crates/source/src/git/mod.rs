@@ -174,6 +174,27 @@ impl GitSource {
     }
 }
 
+/// Why a fetch failed: the remote or the request (reported as it is), or a cache whose objects
+/// cannot be read (rebuilt and fetched again).
+enum Fetch {
+    Failed(Error),
+    Unreadable(Error),
+}
+
+impl Fetch {
+    fn into_error(self) -> Error {
+        match self {
+            Fetch::Failed(e) | Fetch::Unreadable(e) => e,
+        }
+    }
+}
+
+impl From<Error> for Fetch {
+    fn from(e: Error) -> Fetch {
+        Fetch::Failed(e)
+    }
+}
+
 /// What a reference names: a ref the remote advertised, or a commit id only the object
 /// database can answer for.
 enum Target {
@@ -403,6 +424,21 @@ impl Inner {
 
     fn fetch(&self, reference: &Reference) -> Result<Snapshot, Error> {
         let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        match self.fetch_into_cache(reference) {
+            // Objects the cache says it has but cannot read: a corrupt cache. Start again
+            // from the remote, once.
+            Err(Fetch::Unreadable(_)) => {
+                std::fs::remove_dir_all(&self.cache).map_err(|e| Error::Cache {
+                    path: self.cache.display().to_string(),
+                    message: format!("removing a corrupt cache: {e}"),
+                })?;
+                self.fetch_into_cache(reference).map_err(Fetch::into_error)
+            }
+            other => other.map_err(Fetch::into_error),
+        }
+    }
+
+    fn fetch_into_cache(&self, reference: &Reference) -> Result<Snapshot, Fetch> {
         let repo = self.open_cache()?;
         let refs = self.list_refs(&repo)?;
         let (name, object) = match self.resolve_on_remote(reference, &refs)? {
@@ -430,21 +466,22 @@ impl Inner {
                 (None, object)
             }
         };
-        let repo = gix::open(&self.cache).map_err(|e| self.gix_error(e))?;
+        let unreadable = |e: gix::Error| Fetch::Unreadable(self.gix_error(e));
+        let repo = gix::open(&self.cache).map_err(unreadable)?;
 
         let (commit_id, info, tree_id) = {
-            let found = repo.find_object(object).map_err(|e| self.gix_error(e))?;
+            let found = repo.find_object(object).map_err(unreadable)?;
             let kind = found.kind;
             let commit = found.peel_to_commit().map_err(|_| Error::NotACommit {
                 reference: reference.to_string(),
                 url: self.shown_url.clone(),
                 kind: kind.to_string(),
             })?;
-            let info = commit_info(&commit).map_err(|e| self.gix_error(e))?;
-            let tree_id = commit.tree_id().map_err(|e| self.gix_error(e))?.detach();
+            let info = commit_info(&commit).map_err(unreadable)?;
+            let tree_id = commit.tree_id().map_err(unreadable)?.detach();
             (commit.id, info, tree_id)
         };
-        let tree = GitTree::new(repo.into_sync(), tree_id).map_err(|e| self.gix_error(e))?;
+        let tree = GitTree::new(repo.into_sync(), tree_id).map_err(unreadable)?;
         Ok(Snapshot::new(
             Revision::new(name, format!("sha1:{commit_id}")),
             Arc::new(tree),

@@ -629,3 +629,43 @@ async fn a_snapshot_limited_to_a_sub_path_and_globs_holds_only_those_files() {
     assert!(err.to_string().contains("infra/ns.yaml"), "{err}");
     assert!(snapshot.limited("nowhere", &[], &[]).is_err());
 }
+
+#[tokio::test]
+async fn a_corrupt_cache_is_rebuilt_from_the_remote() {
+    let (repo, _first, second) = fixture();
+    let cache = tempfile::tempdir().expect("tempdir");
+    let options = || GitOptions::default().with_cache_dir(cache.path());
+    let source = GitSource::with_options(repo.url(), options()).expect("source");
+    source
+        .fetch(&Reference::Default)
+        .await
+        .expect("first fetch");
+
+    // Garble every object file the fetch wrote, keeping the names.
+    let mut garbled = 0;
+    let mut dirs = vec![source.cache_path().join("objects")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).expect("objects") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_none_or(|e| e != "idx") {
+                let len = std::fs::metadata(&path).expect("metadata").len() as usize;
+                std::fs::write(&path, vec![0x5a; len]).expect("garble");
+                garbled += 1;
+            }
+        }
+    }
+    assert!(garbled > 0, "the fetch wrote objects");
+
+    let again = GitSource::with_options(repo.url(), options()).expect("source");
+    let snapshot = again
+        .fetch(&Reference::Default)
+        .await
+        .expect("a corrupt cache is rebuilt");
+    assert_eq!(snapshot.revision.commit(), Some(second.as_str()));
+    assert_eq!(
+        snapshot.tree.read("deploy/base/app.yaml").expect("read"),
+        b"kind: ConfigMap\ndata: {}\n"
+    );
+}
