@@ -174,6 +174,12 @@ impl GitSource {
     }
 }
 
+/// The cache held: released (mutex and file lock) when dropped.
+struct CacheGuard<'a> {
+    _in_process: std::sync::MutexGuard<'a, ()>,
+    _file: std::fs::File,
+}
+
 /// Why a fetch failed: the remote or the request (reported as it is), or a cache whose objects
 /// cannot be read (rebuilt and fetched again).
 enum Fetch {
@@ -234,6 +240,32 @@ impl Inner {
         self.git_error(message)
     }
 
+    /// Holds the cache for one task: the source's own tasks wait on a mutex, other sources and
+    /// other processes on the same cache on a file lock beside it (`<cache>.lock`).
+    fn lock_cache(&self) -> Result<CacheGuard<'_>, Error> {
+        let in_process = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        let mut path = self.cache.clone().into_os_string();
+        path.push(".lock");
+        let cache_err = |e: std::io::Error| Error::Cache {
+            path: self.cache.display().to_string(),
+            message: format!("locking: {e}"),
+        };
+        if let Some(parent) = self.cache.parent() {
+            std::fs::create_dir_all(parent).map_err(cache_err)?;
+        }
+        let file = std::fs::File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(cache_err)?;
+        file.lock().map_err(cache_err)?;
+        Ok(CacheGuard {
+            _in_process: in_process,
+            _file: file,
+        })
+    }
+
     fn open_cache(&self) -> Result<gix::Repository, Error> {
         let cache_err = |message: String| Error::Cache {
             path: self.cache.display().to_string(),
@@ -288,7 +320,7 @@ impl Inner {
     }
 
     fn resolve(&self, reference: &Reference) -> Result<Revision, Error> {
-        let guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        let guard = self.lock_cache()?;
         let repo = self.open_cache()?;
         match self.resolve_on_remote(reference, &self.list_refs(&repo)?)? {
             Target::Ref(resolved) => Ok(Revision::new(
@@ -304,7 +336,7 @@ impl Inner {
     }
 
     fn branches(&self, pattern: &str) -> Result<Vec<Revision>, Error> {
-        let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        let _guard = self.lock_cache()?;
         let repo = self.open_cache()?;
         let mut branches: Vec<Revision> = self
             .list_refs(&repo)?
@@ -423,7 +455,7 @@ impl Inner {
     }
 
     fn fetch(&self, reference: &Reference) -> Result<Snapshot, Error> {
-        let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        let _guard = self.lock_cache()?;
         match self.fetch_into_cache(reference) {
             // Objects the cache says it has but cannot read: a corrupt cache. Start again
             // from the remote, once.

@@ -669,3 +669,29 @@ async fn a_corrupt_cache_is_rebuilt_from_the_remote() {
         b"kind: ConfigMap\ndata: {}\n"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sources_sharing_a_cache_take_turns() {
+    let (repo, _first, second) = fixture();
+    let cache = tempfile::tempdir().expect("tempdir");
+    // Separate sources, as separate processes would be: only the file lock orders them.
+    let tasks: Vec<_> = (0..4)
+        .map(|_| {
+            let source = GitSource::with_options(
+                repo.url(),
+                GitOptions::default().with_cache_dir(cache.path()),
+            )
+            .expect("source");
+            tokio::spawn(async move { source.fetch(&Reference::Default).await })
+        })
+        .collect();
+    for task in tasks {
+        let snapshot = task.await.expect("task").expect("fetch");
+        assert_eq!(snapshot.revision.commit(), Some(second.as_str()));
+    }
+    let lock = std::fs::read_dir(cache.path())
+        .expect("cache dir")
+        .filter_map(Result::ok)
+        .any(|e| e.file_name().to_string_lossy().ends_with(".git.lock"));
+    assert!(lock, "the lock file lives beside the cache");
+}
