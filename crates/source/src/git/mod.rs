@@ -2,6 +2,7 @@
 
 mod tree;
 
+use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
@@ -10,6 +11,7 @@ use async_trait::async_trait;
 use gix::bstr::ByteSlice;
 use gix::protocol::handshake::Ref;
 use gix::remote::Direction;
+use gix::remote::fetch::Shallow;
 use sha2::{Digest, Sha256};
 
 use crate::semver::{Range, SemverError, Version};
@@ -545,7 +547,13 @@ impl Inner {
 
     /// Fetches the remote's branches and tags, and `extra` (a full ref name) when given, into
     /// the cache.
+    /// Fetches `extra` (a ref, with its commit alone: depth 1), or with `None` the branches with
+    /// their whole history, which a commit asked for by id may lie anywhere in.
     fn receive(&self, repo: &gix::Repository, extra: Option<&str>) -> Result<(), Error> {
+        let shallow = match extra {
+            Some(_) => Shallow::DepthAtRemote(NonZeroU32::MIN),
+            None => Shallow::undo(),
+        };
         let remote = self.remote(repo, extra)?;
         let connection = remote
             .connect(Direction::Fetch)
@@ -553,6 +561,7 @@ impl Inner {
         connection
             .prepare_fetch(gix::progress::Discard, Default::default())
             .map_err(|e| self.gix_error(e))?
+            .with_shallow(shallow)
             .receive(gix::progress::Discard, &AtomicBool::new(false))
             .map_err(|e| self.gix_error(e))?;
         Ok(())

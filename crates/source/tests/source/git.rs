@@ -695,3 +695,46 @@ async fn sources_sharing_a_cache_take_turns() {
         .any(|e| e.file_name().to_string_lossy().ends_with(".git.lock"));
     assert!(lock, "the lock file lives beside the cache");
 }
+
+#[tokio::test]
+async fn fetches_are_shallow_and_deepened_for_an_older_commit() {
+    let mut repo = Repo::new();
+    let mut commits = Vec::new();
+    for i in 0..3 {
+        repo.write("app.yaml", &format!("kind: ConfigMap\n# {i}\n"));
+        commits.push(repo.commit(&format!("commit {i}")));
+    }
+    let cache = tempfile::tempdir().expect("tempdir");
+    let source = GitSource::with_options(
+        repo.url(),
+        GitOptions::default().with_cache_dir(cache.path()),
+    )
+    .expect("source");
+    let head = source.fetch(&Reference::Default).await.expect("fetch");
+    assert_eq!(head.revision.commit(), Some(commits[2].as_str()));
+
+    let has = |id: &str| {
+        std::process::Command::new("git")
+            .args(["cat-file", "-e", id])
+            .current_dir(source.cache_path())
+            .status()
+            .expect("git runs")
+            .success()
+    };
+    assert!(
+        source.cache_path().join("shallow").is_file(),
+        "a branch is fetched at depth 1"
+    );
+    assert!(!has(&commits[0]), "older history stays on the remote");
+
+    let old = source
+        .fetch(&Reference::Commit(commits[0].clone()))
+        .await
+        .expect("an older commit deepens the cache");
+    assert_eq!(old.revision.commit(), Some(commits[0].as_str()));
+    assert_eq!(
+        old.tree.read("app.yaml").expect("read"),
+        b"kind: ConfigMap\n# 0\n"
+    );
+    assert!(has(&commits[0]));
+}
