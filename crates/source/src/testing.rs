@@ -191,3 +191,239 @@ impl Drop for GitDaemon {
         let _ = self.child.wait();
     }
 }
+
+/// A smart-HTTP git server on 127.0.0.1: `git http-backend` behind a small HTTP/1.1 server,
+/// serving a fixture (and every repository beside it), optionally behind basic auth. Stopped
+/// when dropped. The git CLI must be on `PATH`.
+///
+/// ```
+/// use converge_source::testing::{GitFixture, GitHttpServer};
+///
+/// let mut repo = GitFixture::new();
+/// repo.write("app.yaml", "kind: ConfigMap\n");
+/// repo.commit("first");
+/// let server = GitHttpServer::serve(&repo, Some(("ci", "s3cret")));
+/// assert!(server.url().starts_with("http://127.0.0.1:"));
+/// ```
+#[derive(Debug)]
+pub struct GitHttpServer {
+    url: String,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    port: u16,
+}
+
+impl GitHttpServer {
+    /// Serves `repo`; with `auth`, only requests with that basic-auth user and password.
+    ///
+    /// # Panics
+    /// When no loopback port can be bound.
+    pub fn serve(repo: &GitFixture, auth: Option<(&str, &str)>) -> GitHttpServer {
+        let path = repo.path();
+        let base = path
+            .parent()
+            .expect("a fixture lives in a directory")
+            .to_path_buf();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .expect("a UTF-8 fixture name")
+            .to_owned();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+        let port = listener.local_addr().expect("an address").port();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let expected =
+            auth.map(|(user, password)| format!("Basic {}", base64(&format!("{user}:{password}"))));
+        let stopping = std::sync::Arc::clone(&stop);
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if stopping.load(std::sync::atomic::Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(stream) = stream else { continue };
+                let (base, expected) = (base.clone(), expected.clone());
+                std::thread::spawn(move || {
+                    let _ = http::serve_connection(stream, &base, expected.as_deref());
+                });
+            }
+        });
+        GitHttpServer {
+            url: format!("http://127.0.0.1:{port}/{name}"),
+            stop,
+            port,
+        }
+    }
+
+    /// The `http://` URL of the served repository.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+impl Drop for GitHttpServer {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        // Wake the accept loop so it sees the flag.
+        let _ = std::net::TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
+
+fn base64(text: &str) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let bytes = text.as_bytes();
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for (i, shift) in [18, 12, 6, 0].into_iter().enumerate() {
+            out.push(if i <= chunk.len() {
+                char::from(ALPHABET[((n >> shift) & 63) as usize])
+            } else {
+                '='
+            });
+        }
+    }
+    out
+}
+
+mod http {
+    //! Just enough HTTP/1.1 to put `git http-backend` (CGI) on a socket.
+
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::TcpStream;
+    use std::path::Path;
+    use std::process::{Command, Stdio};
+
+    pub(super) fn serve_connection(
+        stream: TcpStream,
+        base: &Path,
+        auth: Option<&str>,
+    ) -> std::io::Result<()> {
+        let mut reader = BufReader::new(stream.try_clone()?);
+        let mut writer = stream;
+        loop {
+            let mut request_line = String::new();
+            if reader.read_line(&mut request_line)? == 0 {
+                return Ok(());
+            }
+            let mut parts = request_line.split_whitespace();
+            let (method, target) = (
+                parts.next().unwrap_or_default().to_owned(),
+                parts.next().unwrap_or_default().to_owned(),
+            );
+            let mut headers = Vec::new();
+            loop {
+                let mut line = String::new();
+                reader.read_line(&mut line)?;
+                let line = line.trim_end();
+                if line.is_empty() {
+                    break;
+                }
+                if let Some((k, v)) = line.split_once(':') {
+                    headers.push((k.trim().to_ascii_lowercase(), v.trim().to_owned()));
+                }
+            }
+            let header = |name: &str| {
+                headers
+                    .iter()
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| v.as_str())
+            };
+            let body = if header("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
+                let mut body = Vec::new();
+                loop {
+                    let mut size = String::new();
+                    reader.read_line(&mut size)?;
+                    let size =
+                        usize::from_str_radix(size.trim().split(';').next().unwrap_or("0"), 16)
+                            .unwrap_or(0);
+                    let mut chunk = vec![0; size + 2];
+                    reader.read_exact(&mut chunk)?;
+                    if size == 0 {
+                        break;
+                    }
+                    body.extend_from_slice(&chunk[..size]);
+                }
+                body
+            } else {
+                let len: usize = header("content-length")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0);
+                let mut body = vec![0; len];
+                reader.read_exact(&mut body)?;
+                body
+            };
+            if let Some(expected) = auth
+                && header("authorization") != Some(expected)
+            {
+                writer.write_all(
+                    b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"git\"\r\nContent-Length: 0\r\n\r\n",
+                )?;
+                continue;
+            }
+            let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+            let mut cgi = Command::new("git");
+            cgi.arg("http-backend")
+                .env_clear()
+                .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+                .env("GIT_PROJECT_ROOT", base)
+                .env("GIT_HTTP_EXPORT_ALL", "1")
+                .env("GIT_CONFIG_NOSYSTEM", "1")
+                .env("GIT_CONFIG_GLOBAL", "/dev/null")
+                .env("REQUEST_METHOD", &method)
+                .env("PATH_INFO", path)
+                .env("QUERY_STRING", query)
+                .env("CONTENT_LENGTH", body.len().to_string())
+                .env("REMOTE_ADDR", "127.0.0.1")
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null());
+            if let Some(kind) = header("content-type") {
+                cgi.env("CONTENT_TYPE", kind);
+            }
+            if let Some(protocol) = header("git-protocol") {
+                cgi.env("GIT_PROTOCOL", protocol);
+            }
+            if let Some(encoding) = header("content-encoding") {
+                cgi.env("HTTP_CONTENT_ENCODING", encoding);
+            }
+            let mut child = cgi.spawn()?;
+            if let Some(mut stdin) = child.stdin.take() {
+                stdin.write_all(&body)?;
+            }
+            let output = child.wait_with_output()?;
+            let out = output.stdout;
+            let split = out
+                .windows(4)
+                .position(|w| w == b"\r\n\r\n")
+                .map(|i| (i, 4))
+                .or_else(|| out.windows(2).position(|w| w == b"\n\n").map(|i| (i, 2)));
+            let (head, content) = match split {
+                Some((i, n)) => (&out[..i], &out[i + n..]),
+                None => (&out[..0], &out[..]),
+            };
+            let mut status = "200 OK".to_owned();
+            let mut response = Vec::new();
+            for line in String::from_utf8_lossy(head).lines() {
+                match line.split_once(':') {
+                    Some((k, v)) if k.eq_ignore_ascii_case("status") => {
+                        status = v.trim().to_owned()
+                    }
+                    Some(_) => {
+                        response.extend_from_slice(line.as_bytes());
+                        response.extend_from_slice(b"\r\n");
+                    }
+                    None => {}
+                }
+            }
+            writer.write_all(format!("HTTP/1.1 {status}\r\n").as_bytes())?;
+            writer.write_all(&response)?;
+            writer.write_all(format!("Content-Length: {}\r\n\r\n", content.len()).as_bytes())?;
+            writer.write_all(content)?;
+            writer.flush()?;
+        }
+    }
+}

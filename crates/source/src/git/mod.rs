@@ -19,13 +19,28 @@ use crate::{CommitInfo, Error, Reference, Revision, Snapshot, Source, glob_match
 pub use tree::GitTree;
 
 /// Options of a [`GitSource`].
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 #[non_exhaustive]
 pub struct GitOptions {
     /// Directory for the local cache of the remote (a bare repository). `None` keeps it in a
     /// temporary directory that lives as long as the source. Keep it across runs and polls
     /// move only new objects.
     pub cache_dir: Option<PathBuf>,
+    /// HTTP basic-auth user and password (a token in the password, for most forges), sent
+    /// when the server asks. Never shown: `Debug` prints `***`.
+    pub basic_auth: Option<(String, String)>,
+}
+
+impl std::fmt::Debug for GitOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GitOptions")
+            .field("cache_dir", &self.cache_dir)
+            .field(
+                "basic_auth",
+                &self.basic_auth.as_ref().map(|(user, _)| (user, "***")),
+            )
+            .finish()
+    }
 }
 
 impl GitOptions {
@@ -34,10 +49,30 @@ impl GitOptions {
         self.cache_dir = Some(dir.into());
         self
     }
+
+    /// Authenticates over HTTP(S) with basic auth.
+    ///
+    /// ```
+    /// use converge_source::GitOptions;
+    /// let options = GitOptions::default().with_basic_auth("ci", "glpat-s3cret");
+    /// assert!(!format!("{options:?}").contains("s3cret"));
+    /// ```
+    pub fn with_basic_auth(mut self, user: impl Into<String>, password: impl Into<String>) -> Self {
+        self.basic_auth = Some((user.into(), password.into()));
+        self
+    }
+
+    /// Authenticates over HTTP(S) with basic auth read from the environment variables
+    /// `user_var` and `password_var`; unchanged when either is unset.
+    pub fn with_basic_auth_from_env(self, user_var: &str, password_var: &str) -> Self {
+        match (std::env::var(user_var), std::env::var(password_var)) {
+            (Ok(user), Ok(password)) => self.with_basic_auth(user, password),
+            _ => self,
+        }
+    }
 }
 
-/// A git remote as a source: a local path or a `file://` URL (other transports come with
-/// their own features).
+/// A git remote as a source: a local path, a `file://` URL, `git://`, or smart HTTP(S).
 ///
 /// [`Source::fetch`] brings the remote's branches and tags (and the one ref asked for, when it
 /// lies elsewhere) into a local bare cache and reads the wanted commit's tree straight from the
@@ -81,6 +116,7 @@ struct Inner {
     /// removed with the source.
     _temp: Option<tempfile::TempDir>,
     lock: Mutex<()>,
+    basic_auth: Option<(String, String)>,
 }
 
 impl GitSource {
@@ -97,6 +133,7 @@ impl GitSource {
     /// # Errors
     /// [`Error::Cache`] when the cache directory cannot be created.
     pub fn with_options(url: impl Into<String>, options: GitOptions) -> Result<Self, Error> {
+        install_tls_provider();
         let url = normalize_url(url.into());
         let shown_url = redact(&url);
         let cache_error = |path: &Path, e: std::io::Error| Error::Cache {
@@ -128,6 +165,7 @@ impl GitSource {
                 cache,
                 _temp: temp,
                 lock: Mutex::new(()),
+                basic_auth: options.basic_auth,
             }),
         })
     }
@@ -201,6 +239,16 @@ impl From<Error> for Fetch {
     fn from(e: Error) -> Fetch {
         Fetch::Failed(e)
     }
+}
+
+/// Makes ring rustls' process-wide crypto provider, once, unless the program chose one: the
+/// HTTPS transport needs one, and kube's TLS uses ring too.
+fn install_tls_provider() {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        // An error means a provider is installed already: that one is used.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
 }
 
 /// What a reference names: a ref the remote advertised, or a commit id only the object
@@ -286,12 +334,39 @@ impl Inner {
     }
 
     /// Lists the remote's refs (one ref listing, no objects moved).
+    /// The connection, answering the server's credential requests with the configured basic
+    /// auth, or with none: credentials come from configuration only, never from git's
+    /// credential helpers or a prompt, which would hang an unattended controller.
+    fn authenticated<'a, 'repo, T>(
+        &'a self,
+        connection: gix::remote::Connection<'a, 'a, 'repo, T>,
+    ) -> gix::remote::Connection<'a, 'a, 'repo, T>
+    where
+        T: gix::protocol::transport::client::blocking_io::Transport,
+    {
+        let configured = self.basic_auth.clone();
+        connection.with_credentials(move |action| match (action, &configured) {
+            (gix::credentials::helper::Action::Get(context), Some((user, password))) => {
+                Ok(Some(gix::credentials::protocol::Outcome {
+                    identity: gix::sec::identity::Account {
+                        username: user.clone(),
+                        password: password.clone(),
+                        oauth_refresh_token: None,
+                    },
+                    next: context.into(),
+                }))
+            }
+            _ => Ok(None),
+        })
+    }
+
     fn list_refs(&self, repo: &gix::Repository) -> Result<Vec<Ref>, Error> {
         let remote = self.remote(repo, None)?;
         let connection = remote
             .connect(Direction::Fetch)
             .map_err(|e| self.gix_error(e))?;
-        let (ref_map, _handshake) = connection
+        let (ref_map, _handshake) = self
+            .authenticated(connection)
             .ref_map(gix::progress::Discard, list_all())
             .map_err(|e| self.gix_error(e))?;
         Ok(ref_map.remote_refs)
@@ -558,7 +633,7 @@ impl Inner {
         let connection = remote
             .connect(Direction::Fetch)
             .map_err(|e| self.gix_error(e))?;
-        connection
+        self.authenticated(connection)
             .prepare_fetch(gix::progress::Discard, Default::default())
             .map_err(|e| self.gix_error(e))?
             .with_shallow(shallow)
