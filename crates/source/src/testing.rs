@@ -218,6 +218,16 @@ impl GitHttpServer {
     /// # Panics
     /// When no loopback port can be bound.
     pub fn serve(repo: &GitFixture, auth: Option<(&str, &str)>) -> GitHttpServer {
+        GitHttpServer::start(repo, auth, false)
+    }
+
+    /// Serves `repo`, but dies in the middle of every pack it sends: the ref listing works,
+    /// the fetch breaks off after half of the pack.
+    pub fn serve_breaking_off(repo: &GitFixture) -> GitHttpServer {
+        GitHttpServer::start(repo, None, true)
+    }
+
+    fn start(repo: &GitFixture, auth: Option<(&str, &str)>, break_off: bool) -> GitHttpServer {
         let path = repo.path();
         let base = path
             .parent()
@@ -242,7 +252,7 @@ impl GitHttpServer {
                 let Ok(stream) = stream else { continue };
                 let (base, expected) = (base.clone(), expected.clone());
                 std::thread::spawn(move || {
-                    let _ = http::serve_connection(stream, &base, expected.as_deref());
+                    let _ = http::serve_connection(stream, &base, expected.as_deref(), break_off);
                 });
             }
         });
@@ -301,6 +311,7 @@ mod http {
         stream: TcpStream,
         base: &Path,
         auth: Option<&str>,
+        break_off: bool,
     ) -> std::io::Result<()> {
         let mut reader = BufReader::new(stream.try_clone()?);
         let mut writer = stream;
@@ -422,6 +433,13 @@ mod http {
             writer.write_all(format!("HTTP/1.1 {status}\r\n").as_bytes())?;
             writer.write_all(&response)?;
             writer.write_all(format!("Content-Length: {}\r\n\r\n", content.len()).as_bytes())?;
+            let lists_refs = body.windows(15).any(|w| w == b"command=ls-refs");
+            if break_off && method == "POST" && !lists_refs {
+                // Half the pack, then the connection goes away.
+                writer.write_all(&content[..content.len() / 2])?;
+                writer.flush()?;
+                return writer.shutdown(std::net::Shutdown::Both);
+            }
             writer.write_all(content)?;
             writer.flush()?;
         }

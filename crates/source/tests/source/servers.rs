@@ -96,3 +96,39 @@ async fn smart_http_credentials_are_never_sent_in_clear_text() {
     assert!(message.contains("clear text"), "{message}");
     assert!(!message.contains("s3cret") && !format!("{source:?}").contains("s3cret"));
 }
+
+#[tokio::test]
+async fn a_server_dying_mid_fetch_is_an_error_and_leaves_the_cache_usable() {
+    let mut repo = GitFixture::new();
+    repo.write("deploy/app.yaml", "kind: ConfigMap\n");
+    // Content large enough that half a pack is a real break.
+    let blob: String = (0..20_000).map(|i| format!("line {i}\n")).collect();
+    repo.write("deploy/big.txt", &blob);
+    let first = repo.commit("first");
+    let cache = tempfile::tempdir().expect("tempdir");
+    let options = || GitOptions::default().with_cache_dir(cache.path());
+
+    let dying = converge_source::testing::GitHttpServer::serve_breaking_off(&repo);
+    let source = GitSource::with_options(dying.url(), options()).expect("source");
+    let err = source
+        .fetch(&Reference::Default)
+        .await
+        .expect_err("half a pack is no snapshot");
+    assert!(err.to_string().contains(dying.url()), "{err}");
+    // Resolving needs no pack: it still works.
+    let resolved = source
+        .resolve(&Reference::Default)
+        .await
+        .expect("ref listing");
+    assert_eq!(resolved.commit(), Some(first.as_str()));
+
+    // The same cache, a healthy server: the fetch completes.
+    let healthy = converge_source::testing::GitHttpServer::serve(&repo, None);
+    let again = GitSource::with_options(healthy.url(), options()).expect("source");
+    let snapshot = again.fetch(&Reference::Default).await.expect("fetch");
+    assert_eq!(snapshot.revision.commit(), Some(first.as_str()));
+    assert_eq!(
+        snapshot.tree.read("deploy/big.txt").expect("read"),
+        blob.as_bytes()
+    );
+}
