@@ -1,11 +1,13 @@
 #![doc = include_str!("../README.md")]
 
+mod base64;
 mod codec;
 mod error;
 mod manifest;
 mod object_ref;
 mod tree;
 
+pub use base64::base64;
 pub use codec::{Document, Format, parse_documents, parse_manifests, to_yaml, to_yaml_stream};
 pub use error::Error;
 pub use manifest::{Manifest, Origin, index_by_key};

@@ -531,33 +531,14 @@ fn secret_string_data(desired: &Value) -> Option<Value> {
     if let Some(data) = data.as_object_mut() {
         for (key, value) in string_data {
             if let Some(text) = value.as_str() {
-                data.insert(key.clone(), Value::from(base64(text.as_bytes())));
+                data.insert(
+                    key.clone(),
+                    Value::from(converge_core::base64(text.as_bytes())),
+                );
             }
         }
     }
     Some(stored)
-}
-
-/// Standard base64 with padding, as Kubernetes encodes Secret data.
-fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for (i, shift) in [18, 12, 6, 0].into_iter().enumerate() {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[((n >> shift) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 /// Equal, or the same number or quantity spelled differently.
@@ -727,15 +708,6 @@ mod tests {
             .map(ToString::to_string)
             .collect();
         assert_eq!(shown, ["/data/password: changed"]);
-        for (text, encoded) in [
-            ("", ""),
-            ("f", "Zg=="),
-            ("fo", "Zm8="),
-            ("foo", "Zm9v"),
-            ("foob", "Zm9vYg=="),
-        ] {
-            assert_eq!(base64(text.as_bytes()), encoded);
-        }
     }
 
     #[test]

@@ -1236,11 +1236,7 @@ impl CrdReader {
         if flag("x-kubernetes-int-or-string") {
             return Ok(Shape::Scalar);
         }
-        let declared = match schema.get("type") {
-            None => None,
-            Some(Value::String(t)) => Some(t.as_str()),
-            Some(other) => return Err(format!("{at}: type {other}")),
-        };
+        let declared = declared_type(schema, at)?;
         match declared {
             Some("string" | "integer" | "number" | "boolean") => Ok(Shape::Scalar),
             Some("array") => {
@@ -1533,11 +1529,7 @@ impl<'d> OpenApiReader<'d> {
         if flag("x-kubernetes-int-or-string") {
             return Ok(Shape::Scalar);
         }
-        let declared = match schema.get("type") {
-            None => None,
-            Some(Value::String(t)) => Some(t.as_str()),
-            Some(other) => return Err(format!("{at}: type {other}")),
-        };
+        let declared = declared_type(schema, at)?;
         let properties = schema.get("properties");
         match declared {
             Some("array") => self.list(node, markers, at),
@@ -1608,5 +1600,17 @@ fn first_of_all_of(node: &Value) -> &Value {
     match node.get("allOf").and_then(Value::as_array) {
         Some(all) if !all.is_empty() => &all[0],
         _ => node,
+    }
+}
+
+/// The `type` an OpenAPI schema declares, if any.
+fn declared_type<'a>(
+    schema: &'a serde_json::Map<String, Value>,
+    at: &str,
+) -> Result<Option<&'a str>, String> {
+    match schema.get("type") {
+        None => Ok(None),
+        Some(Value::String(t)) => Ok(Some(t.as_str())),
+        Some(other) => Err(format!("{at}: type {other}")),
     }
 }

@@ -788,6 +788,26 @@ struct Item {
 /// apimachinery's `normalizeElementOrder`: the items the patch names in the patch's order, the
 /// others in the original's order, then the two merged so that each item the original has keeps
 /// its place relative to the original's other items where it can.
+/// Orders merged items by where each stands — `(order, server, delete)`, one per item, as
+/// [`Item`] holds them — with [`normalize_element_order`].
+fn order_merged(
+    merged: Vec<Value>,
+    places: Vec<(Option<usize>, Option<usize>, bool)>,
+    maps: bool,
+) -> Vec<Value> {
+    let items = merged
+        .into_iter()
+        .zip(places)
+        .map(|(value, (order, server, delete))| Item {
+            value,
+            order,
+            server,
+            delete,
+        })
+        .collect();
+    normalize_element_order(items, maps)
+}
+
 fn normalize_element_order(items: Vec<Item>, maps: bool) -> Vec<Value> {
     let (patch_items, server_only): (Vec<Item>, Vec<Item>) =
         items.into_iter().partition(|item| item.order.is_some());
@@ -1401,17 +1421,7 @@ fn order_by(
         };
         places.push((order_index.get(k), server_index.get(k), is_delete(item)));
     }
-    let items = merged
-        .into_iter()
-        .zip(places)
-        .map(|(value, (order, server, delete))| Item {
-            value,
-            order,
-            server,
-            delete,
-        })
-        .collect();
-    Ok(normalize_element_order(items, maps))
+    Ok(order_merged(merged, places, maps))
 }
 
 fn is_delete(item: &Value) -> bool {
@@ -1612,17 +1622,7 @@ fn merge_objects(
         }
         places
     };
-    let items = merged
-        .into_iter()
-        .zip(places)
-        .map(|(value, (order, server, delete))| Item {
-            value,
-            order,
-            server,
-            delete,
-        })
-        .collect();
-    Ok(normalize_element_order(items, true))
+    Ok(order_merged(merged, places, true))
 }
 
 // ---- making a patch (diffMaps) ----------------------------------------------------------------

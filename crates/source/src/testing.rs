@@ -241,8 +241,12 @@ impl GitHttpServer {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
         let port = listener.local_addr().expect("an address").port();
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let expected =
-            auth.map(|(user, password)| format!("Basic {}", base64(&format!("{user}:{password}"))));
+        let expected = auth.map(|(user, password)| {
+            format!(
+                "Basic {}",
+                converge_core::base64(format!("{user}:{password}").as_bytes())
+            )
+        });
         let stopping = std::sync::Arc::clone(&stop);
         std::thread::spawn(move || {
             for stream in listener.incoming() {
@@ -275,28 +279,6 @@ impl Drop for GitHttpServer {
         // Wake the accept loop so it sees the flag.
         let _ = std::net::TcpStream::connect(("127.0.0.1", self.port));
     }
-}
-
-fn base64(text: &str) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let bytes = text.as_bytes();
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for (i, shift) in [18, 12, 6, 0].into_iter().enumerate() {
-            out.push(if i <= chunk.len() {
-                char::from(ALPHABET[((n >> shift) & 63) as usize])
-            } else {
-                '='
-            });
-        }
-    }
-    out
 }
 
 mod http {

@@ -54,13 +54,17 @@ pub trait Publish {
     fn publish(&mut self, files: &[(&str, &[u8])]) -> Self::Source;
 }
 
-/// Replaces everything in `dir` with `files`: a helper for directory-backed implementations.
+/// Replaces everything in `dir` with `files`, except a `.git` directory (a work tree stays a
+/// repository): a helper for directory- and work-tree-backed implementations.
 ///
 /// # Panics
 /// When the directory cannot be written.
 pub fn replace_dir_content(dir: &Path, files: &[(&str, &[u8])]) {
     for entry in std::fs::read_dir(dir).expect("read the directory") {
         let path = entry.expect("a directory entry").path();
+        if path.file_name().is_some_and(|name| name == ".git") {
+            continue;
+        }
         if path.is_dir() {
             std::fs::remove_dir_all(&path).expect("remove a directory");
         } else {

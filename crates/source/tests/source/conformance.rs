@@ -27,23 +27,8 @@ impl Publish for Repo {
     type Source = GitSource;
 
     fn publish(&mut self, files: &[(&str, &[u8])]) -> GitSource {
-        // Empty the work tree (not .git); `commit` stages the removals too.
-        for entry in std::fs::read_dir(self.repo.path()).expect("work tree") {
-            let path = entry.expect("entry").path();
-            if path.file_name().is_some_and(|n| n == ".git") {
-                continue;
-            }
-            if path.is_dir() {
-                std::fs::remove_dir_all(&path).expect("rm -r");
-            } else {
-                std::fs::remove_file(&path).expect("rm");
-            }
-        }
-        for (path, content) in files {
-            let target = self.repo.path().join(path);
-            std::fs::create_dir_all(target.parent().expect("a parent")).expect("mkdir");
-            std::fs::write(target, content).expect("write");
-        }
+        // `commit` stages the removals too.
+        conformance::replace_dir_content(self.repo.path(), files);
         self.commits += 1;
         self.repo.commit(&format!("content {}", self.commits));
         GitSource::with_options(
