@@ -1,19 +1,25 @@
 #!/usr/bin/env bash
 # The one command that runs every test of Converge. It installs what the tests need first:
-#   - the git CLI (tests build real repositories with it), from Debian if missing;
+#   - git, openssh (client and server) and gnupg, from Debian if missing;
 #   - kubectl v1.35 and helm v4, the reference oracles, into .cache/oracles/bin.
 # Then it runs the unit, integration, example, benchmark (once each, in test mode) and doc tests.
 # With CI=true a missing oracle or corpus fails the run instead of skipping a test.
 set -euo pipefail
 cd "$(dirname "$0")"
 
-if ! command -v git >/dev/null 2>&1; then
-    echo "test.sh: installing git"
-    if [ "$(id -u)" = 0 ]; then
-        apt-get update -qq && apt-get install -y -qq git >/dev/null
-    else
-        sudo apt-get update -qq && sudo apt-get install -y -qq git >/dev/null
-    fi
+# Debian packages the tests run: git (repositories are built with it), ssh-keygen and sshd
+# (an SSH git server on 127.0.0.1, SSH-signed commits), gpg (GPG-signed commits).
+missing=()
+command -v git >/dev/null 2>&1 || missing+=(git)
+command -v ssh-keygen >/dev/null 2>&1 || missing+=(openssh-client)
+[ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+command -v gpg >/dev/null 2>&1 || missing+=(gnupg)
+if [ "${#missing[@]}" -gt 0 ]; then
+    echo "test.sh: installing ${missing[*]}"
+    sudo=""
+    [ "$(id -u)" = 0 ] || sudo=sudo
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 if ! scripts/install-oracles.sh; then

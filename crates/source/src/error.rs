@@ -59,6 +59,13 @@ pub enum Error {
         /// What failed.
         message: String,
     },
+    /// The source's configuration is unusable: a credential file that cannot be read, CA
+    /// certificates that do not parse.
+    #[error("configuration: {message}")]
+    Config {
+        /// What is wrong, without any secret.
+        message: String,
+    },
     /// Reading the tree failed (a missing path, an unreadable file).
     #[error(transparent)]
     Tree(#[from] converge_core::Error),

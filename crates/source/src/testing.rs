@@ -192,42 +192,266 @@ impl Drop for GitDaemon {
     }
 }
 
+/// An SSH key pair made with `ssh-keygen` (ed25519), for tests of SSH transport and of SSH
+/// commit signatures.
+#[derive(Debug)]
+pub struct SshKey {
+    dir: tempfile::TempDir,
+    /// The private key, in OpenSSH format.
+    pub private_key: String,
+    /// The public key, one `authorized_keys` line (`ssh-ed25519 AAAA… comment`).
+    pub public_key: String,
+}
+
+impl SshKey {
+    /// A new key, encrypted with `passphrase` when one is given.
+    ///
+    /// # Panics
+    /// When `ssh-keygen` is missing or fails.
+    pub fn generate(passphrase: Option<&str>) -> SshKey {
+        let dir = tempfile::tempdir().expect("a directory for the key");
+        let path = dir.path().join("id_ed25519");
+        ssh_keygen(&[
+            "-q",
+            "-t",
+            "ed25519",
+            "-C",
+            "converge-test",
+            "-N",
+            passphrase.unwrap_or(""),
+            "-f",
+            path.to_str().expect("a UTF-8 path"),
+        ]);
+        let private_key = std::fs::read_to_string(&path).expect("the private key");
+        let public_key = std::fs::read_to_string(path.with_extension("pub"))
+            .expect("the public key")
+            .trim()
+            .to_owned();
+        SshKey {
+            dir,
+            private_key,
+            public_key,
+        }
+    }
+
+    /// The private key's file (mode 0600), as `git -c user.signingkey=…` wants it.
+    pub fn private_key_path(&self) -> std::path::PathBuf {
+        self.dir.path().join("id_ed25519")
+    }
+}
+
+fn ssh_keygen(args: &[&str]) {
+    let out = Command::new("ssh-keygen")
+        .args(args)
+        .output()
+        .expect("ssh-keygen runs (package openssh-client)");
+    assert!(
+        out.status.success(),
+        "ssh-keygen {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// An SSH git server on 127.0.0.1: the system's `sshd` (package openssh-server) with a host key
+/// and a configuration of its own, letting in the current user with the keys given to
+/// [`GitSshServer::serve`], and running `git-upload-pack` as `git` over SSH does. Stopped when
+/// dropped.
+///
+/// ```no_run
+/// use converge_source::testing::{GitFixture, GitSshServer, SshKey};
+///
+/// let mut repo = GitFixture::new();
+/// repo.write("app.yaml", "kind: ConfigMap\n");
+/// repo.commit("first");
+/// let key = SshKey::generate(None);
+/// let server = GitSshServer::serve(&repo, &[&key.public_key]);
+/// assert!(server.url().starts_with("ssh://"));
+/// assert!(server.known_hosts().contains("ssh-ed25519"));
+/// ```
+#[derive(Debug)]
+pub struct GitSshServer {
+    child: std::process::Child,
+    url: String,
+    known_hosts: String,
+    _dir: tempfile::TempDir,
+}
+
+impl GitSshServer {
+    /// Whether an `sshd` is installed to run a server with.
+    pub fn available() -> bool {
+        sshd_path().is_some()
+    }
+
+    /// Serves `repo` to clients holding one of `authorized_keys` (public key lines).
+    ///
+    /// # Panics
+    /// When `sshd` is missing, does not start, or does not listen within ten seconds.
+    pub fn serve(repo: &GitFixture, authorized_keys: &[&str]) -> GitSshServer {
+        let sshd = sshd_path().expect("sshd is installed (package openssh-server)");
+        let dir = tempfile::tempdir().expect("a directory for sshd");
+        let host_key = dir.path().join("host_ed25519");
+        ssh_keygen(&[
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "",
+            "-f",
+            host_key.to_str().expect("a UTF-8 path"),
+        ]);
+        let mut keys = authorized_keys.join("\n");
+        keys.push('\n');
+        std::fs::write(dir.path().join("authorized_keys"), keys).expect("authorized_keys");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port on 127.0.0.1")
+            .port();
+        let config = format!(
+            "Port {port}\nListenAddress 127.0.0.1\nHostKey {host}\nAuthorizedKeysFile {keys}\n\
+             PidFile {pid}\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n\
+             PubkeyAuthentication yes\nPermitRootLogin prohibit-password\nStrictModes no\n\
+             UsePAM no\nAcceptEnv GIT_PROTOCOL\nLogLevel ERROR\n",
+            host = host_key.display(),
+            keys = dir.path().join("authorized_keys").display(),
+            pid = dir.path().join("sshd.pid").display(),
+        );
+        std::fs::write(dir.path().join("sshd_config"), config).expect("sshd_config");
+        // sshd started by root wants its privilege-separation directory.
+        let _ = std::fs::create_dir_all("/run/sshd");
+        let child = Command::new(sshd)
+            .arg("-D")
+            .arg("-e")
+            .arg("-f")
+            .arg(dir.path().join("sshd_config"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("sshd starts");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "sshd did not listen on port {port}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let public = std::fs::read_to_string(host_key.with_extension("pub")).expect("host key");
+        let mut fields = public.split_whitespace();
+        let (kind, key) = (
+            fields.next().expect("a key type"),
+            fields.next().expect("a key"),
+        );
+        let user = current_user();
+        GitSshServer {
+            child,
+            url: format!("ssh://{user}@127.0.0.1:{port}{}", repo.path().display()),
+            known_hosts: format!("[127.0.0.1]:{port} {kind} {key}\n"),
+            _dir: dir,
+        }
+    }
+
+    /// The `ssh://user@127.0.0.1:port/path` URL of the served repository.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// A `known_hosts` line for this server's host key.
+    pub fn known_hosts(&self) -> &str {
+        &self.known_hosts
+    }
+}
+
+impl Drop for GitSshServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn sshd_path() -> Option<std::path::PathBuf> {
+    ["/usr/sbin/sshd", "/usr/local/sbin/sshd", "/sbin/sshd"]
+        .iter()
+        .map(std::path::PathBuf::from)
+        .find(|p| p.is_file())
+}
+
+fn current_user() -> String {
+    let out = Command::new("id").arg("-un").output().expect("id runs");
+    String::from_utf8(out.stdout)
+        .expect("a UTF-8 user name")
+        .trim()
+        .to_owned()
+}
+
+/// How a [`GitHttpServer`] wants requests authenticated.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub enum HttpAuth<'a> {
+    /// HTTP basic auth with this user and password.
+    Basic(&'a str, &'a str),
+    /// `Authorization: Bearer <token>`.
+    Bearer(&'a str),
+}
+
 /// A smart-HTTP git server on 127.0.0.1: `git http-backend` behind a small HTTP/1.1 server,
-/// serving a fixture (and every repository beside it), optionally behind basic auth. Stopped
-/// when dropped. The git CLI must be on `PATH`.
+/// serving a fixture (and every repository beside it), over plain HTTP or HTTPS with a CA of
+/// its own, optionally behind basic or bearer auth. Stopped when dropped. The git CLI must be
+/// on `PATH`.
 ///
 /// ```
-/// use converge_source::testing::{GitFixture, GitHttpServer};
+/// use converge_source::testing::{GitFixture, GitHttpServer, HttpAuth};
 ///
 /// let mut repo = GitFixture::new();
 /// repo.write("app.yaml", "kind: ConfigMap\n");
 /// repo.commit("first");
 /// let server = GitHttpServer::serve(&repo, Some(("ci", "s3cret")));
 /// assert!(server.url().starts_with("http://127.0.0.1:"));
+/// let secure = GitHttpServer::serve_https(&repo, Some(HttpAuth::Bearer("t0ken")));
+/// assert!(secure.url().starts_with("https://localhost:"));
+/// assert!(secure.ca_certificate().unwrap_or_default().contains("BEGIN CERTIFICATE"));
 /// ```
 #[derive(Debug)]
 pub struct GitHttpServer {
     url: String,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
     port: u16,
+    ca_certificate: Option<String>,
 }
 
 impl GitHttpServer {
-    /// Serves `repo`; with `auth`, only requests with that basic-auth user and password.
+    /// Serves `repo` over plain HTTP; with `auth`, only requests with that basic-auth user and
+    /// password.
     ///
     /// # Panics
     /// When no loopback port can be bound.
     pub fn serve(repo: &GitFixture, auth: Option<(&str, &str)>) -> GitHttpServer {
-        GitHttpServer::start(repo, auth, false)
+        let auth = auth.map(|(user, password)| HttpAuth::Basic(user, password));
+        GitHttpServer::start(repo, auth, false, None)
+    }
+
+    /// Serves `repo` over HTTPS at `https://localhost:<port>/…`, with a certificate for
+    /// `localhost` and `127.0.0.1` from a CA made for this server alone
+    /// ([`GitHttpServer::ca_certificate`]); with `auth`, only requests carrying it.
+    ///
+    /// # Panics
+    /// When no loopback port can be bound or the certificates cannot be made.
+    pub fn serve_https(repo: &GitFixture, auth: Option<HttpAuth<'_>>) -> GitHttpServer {
+        let (config, ca) = tls::server_config();
+        GitHttpServer::start(repo, auth, false, Some((config, ca)))
     }
 
     /// Serves `repo`, but dies in the middle of every pack it sends: the ref listing works,
     /// the fetch breaks off after half of the pack.
     pub fn serve_breaking_off(repo: &GitFixture) -> GitHttpServer {
-        GitHttpServer::start(repo, None, true)
+        GitHttpServer::start(repo, None, true, None)
     }
 
-    fn start(repo: &GitFixture, auth: Option<(&str, &str)>, break_off: bool) -> GitHttpServer {
+    fn start(
+        repo: &GitFixture,
+        auth: Option<HttpAuth<'_>>,
+        break_off: bool,
+        tls: Option<(std::sync::Arc<rustls::ServerConfig>, String)>,
+    ) -> GitHttpServer {
         let path = repo.path();
         let base = path
             .parent()
@@ -241,35 +465,67 @@ impl GitHttpServer {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
         let port = listener.local_addr().expect("an address").port();
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let expected = auth.map(|(user, password)| {
-            format!(
-                "Basic {}",
-                converge_core::base64(format!("{user}:{password}").as_bytes())
-            )
+        let expected = auth.map(|auth| match auth {
+            HttpAuth::Basic(user, password) => (
+                format!(
+                    "Basic {}",
+                    converge_core::base64(format!("{user}:{password}").as_bytes())
+                ),
+                "Basic realm=\"git\"",
+            ),
+            HttpAuth::Bearer(token) => (format!("Bearer {token}"), "Bearer realm=\"git\""),
         });
         let stopping = std::sync::Arc::clone(&stop);
+        let config = tls
+            .as_ref()
+            .map(|(config, _)| std::sync::Arc::clone(config));
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 if stopping.load(std::sync::atomic::Ordering::SeqCst) {
                     break;
                 }
                 let Ok(stream) = stream else { continue };
-                let (base, expected) = (base.clone(), expected.clone());
+                let (base, expected, config) = (base.clone(), expected.clone(), config.clone());
                 std::thread::spawn(move || {
-                    let _ = http::serve_connection(stream, &base, expected.as_deref(), break_off);
+                    let auth = expected
+                        .as_ref()
+                        .map(|(value, challenge)| (value.as_str(), *challenge));
+                    let _ = match config {
+                        Some(config) => match rustls::ServerConnection::new(config) {
+                            Ok(connection) => http::serve_connection(
+                                rustls::StreamOwned::new(connection, stream),
+                                &base,
+                                auth,
+                                break_off,
+                            ),
+                            Err(_) => Ok(()),
+                        },
+                        None => http::serve_connection(stream, &base, auth, break_off),
+                    };
                 });
             }
         });
+        let (scheme, host) = match tls {
+            Some(_) => ("https", "localhost"),
+            None => ("http", "127.0.0.1"),
+        };
         GitHttpServer {
-            url: format!("http://127.0.0.1:{port}/{name}"),
+            url: format!("{scheme}://{host}:{port}/{name}"),
             stop,
             port,
+            ca_certificate: tls.map(|(_, ca)| ca),
         }
     }
 
-    /// The `http://` URL of the served repository.
+    /// The URL of the served repository.
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// The PEM certificate of the CA that signed an HTTPS server's certificate: give it to
+    /// [`GitOptions::with_ca_certificates`](crate::GitOptions::with_ca_certificates).
+    pub fn ca_certificate(&self) -> Option<&str> {
+        self.ca_certificate.as_deref()
     }
 }
 
@@ -281,22 +537,64 @@ impl Drop for GitHttpServer {
     }
 }
 
+mod tls {
+    //! A CA and a server certificate made on the spot.
+
+    use std::sync::Arc;
+
+    /// A server configuration for `localhost` and `127.0.0.1`, and the PEM of its CA.
+    pub(super) fn server_config() -> (Arc<rustls::ServerConfig>, String) {
+        let ca_key = rcgen::KeyPair::generate().expect("a CA key");
+        let mut ca_params =
+            rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA parameters");
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "Converge test CA");
+        ca_params.key_usages = vec![
+            rcgen::KeyUsagePurpose::KeyCertSign,
+            rcgen::KeyUsagePurpose::CrlSign,
+            rcgen::KeyUsagePurpose::DigitalSignature,
+        ];
+        let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).expect("a CA");
+        let key = rcgen::KeyPair::generate().expect("a server key");
+        let mut params =
+            rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+                .expect("server parameters");
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "localhost");
+        let certificate = params.signed_by(&key, &ca).expect("a server certificate");
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("TLS versions")
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![certificate.der().clone(), ca.der().clone()],
+                rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+            )
+            .expect("a server configuration");
+        (Arc::new(config), ca.pem())
+    }
+}
+
 mod http {
     //! Just enough HTTP/1.1 to put `git http-backend` (CGI) on a socket.
 
     use std::io::{BufRead, BufReader, Read, Write};
-    use std::net::TcpStream;
     use std::path::Path;
     use std::process::{Command, Stdio};
 
+    /// Answers requests on `stream` until the client closes it. With `auth`, requests must
+    /// carry its `Authorization` value; others get 401 with its challenge.
     pub(super) fn serve_connection(
-        stream: TcpStream,
+        stream: impl Read + Write,
         base: &Path,
-        auth: Option<&str>,
+        auth: Option<(&str, &str)>,
         break_off: bool,
     ) -> std::io::Result<()> {
-        let mut reader = BufReader::new(stream.try_clone()?);
-        let mut writer = stream;
+        let mut reader = BufReader::new(stream);
         loop {
             let mut request_line = String::new();
             if reader.read_line(&mut request_line)? == 0 {
@@ -349,12 +647,17 @@ mod http {
                 reader.read_exact(&mut body)?;
                 body
             };
-            if let Some(expected) = auth
+            let writer = reader.get_mut();
+            if let Some((expected, challenge)) = auth
                 && header("authorization") != Some(expected)
             {
                 writer.write_all(
-                    b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"git\"\r\nContent-Length: 0\r\n\r\n",
+                    format!(
+                        "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: {challenge}\r\nContent-Length: 0\r\n\r\n"
+                    )
+                    .as_bytes(),
                 )?;
+                writer.flush()?;
                 continue;
             }
             let (path, query) = target.split_once('?').unwrap_or((&target, ""));
@@ -420,7 +723,7 @@ mod http {
                 // Half the pack, then the connection goes away.
                 writer.write_all(&content[..content.len() / 2])?;
                 writer.flush()?;
-                return writer.shutdown(std::net::Shutdown::Both);
+                return Ok(());
             }
             writer.write_all(content)?;
             writer.flush()?;

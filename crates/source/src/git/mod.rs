@@ -1,5 +1,6 @@
 //! A git remote as a source, on gix.
 
+mod auth;
 mod tree;
 
 use std::num::NonZeroU32;
@@ -16,6 +17,8 @@ use sha2::{Digest, Sha256};
 
 use crate::semver::{Range, SemverError, Version};
 use crate::{CommitInfo, Error, Reference, Revision, Snapshot, Source, glob_match};
+pub use auth::SshAuth;
+use auth::{HttpSettings, SshCommand};
 pub use tree::GitTree;
 
 /// Options of a [`GitSource`].
@@ -29,6 +32,14 @@ pub struct GitOptions {
     /// HTTP basic-auth user and password (a token in the password, for most forges), sent
     /// when the server asks. Never shown: `Debug` prints `***`.
     pub basic_auth: Option<(String, String)>,
+    /// An HTTP bearer token, sent as `Authorization: Bearer …` with every request over
+    /// HTTPS (and refused over plain `http://`). Never shown.
+    pub bearer_token: Option<String>,
+    /// CA certificates (PEM) trusted for HTTPS besides the system's: for a git server with a
+    /// private CA.
+    pub ca_certificates: Option<Vec<u8>>,
+    /// SSH key, passphrase and known hosts for `ssh://` and `user@host:path` URLs.
+    pub ssh: Option<SshAuth>,
 }
 
 impl std::fmt::Debug for GitOptions {
@@ -39,6 +50,12 @@ impl std::fmt::Debug for GitOptions {
                 "basic_auth",
                 &self.basic_auth.as_ref().map(|(user, _)| (user, "***")),
             )
+            .field("bearer_token", &self.bearer_token.as_ref().map(|_| "***"))
+            .field(
+                "ca_certificates",
+                &self.ca_certificates.as_ref().map(|pem| pem.len()),
+            )
+            .field("ssh", &self.ssh)
             .finish()
     }
 }
@@ -69,6 +86,41 @@ impl GitOptions {
             (Ok(user), Ok(password)) => self.with_basic_auth(user, password),
             _ => self,
         }
+    }
+
+    /// Authenticates over HTTPS with a bearer token (`Authorization: Bearer <token>`), as
+    /// Flux's `bearerToken` secret key does.
+    ///
+    /// ```
+    /// use converge_source::GitOptions;
+    /// let options = GitOptions::default().with_bearer_token("ghs_s3cret");
+    /// assert!(!format!("{options:?}").contains("s3cret"));
+    /// ```
+    pub fn with_bearer_token(mut self, token: impl Into<String>) -> Self {
+        self.bearer_token = Some(token.into());
+        self
+    }
+
+    /// Authenticates over HTTPS with the bearer token in the environment variable `var`;
+    /// unchanged when it is unset.
+    pub fn with_bearer_token_from_env(self, var: &str) -> Self {
+        match std::env::var(var) {
+            Ok(token) => self.with_bearer_token(token),
+            Err(_) => self,
+        }
+    }
+
+    /// Trusts the CA certificates in `pem` (one or more PEM blocks) for HTTPS, besides the
+    /// system's roots.
+    pub fn with_ca_certificates(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.ca_certificates = Some(pem.into());
+        self
+    }
+
+    /// Connects over SSH with `auth`'s key and known hosts.
+    pub fn with_ssh(mut self, auth: SshAuth) -> Self {
+        self.ssh = Some(auth);
+        self
     }
 }
 
@@ -117,6 +169,9 @@ struct Inner {
     _temp: Option<tempfile::TempDir>,
     lock: Mutex<()>,
     basic_auth: Option<(String, String)>,
+    http: HttpSettings,
+    /// The `ssh` wrapper, for SSH remotes only.
+    ssh: Option<SshCommand>,
 }
 
 impl GitSource {
@@ -158,6 +213,16 @@ impl GitSource {
         let digest = Sha256::digest(shown_url.as_bytes());
         let name: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
         let cache = base.join(format!("{name}.git"));
+        let http = HttpSettings {
+            bearer_token: options.bearer_token,
+            ca_certificates: options.ca_certificates,
+        };
+        http.validate()?;
+        let ssh = if is_ssh(&url) {
+            Some(SshCommand::new(options.ssh.as_ref())?)
+        } else {
+            None
+        };
         Ok(GitSource {
             inner: Arc::new(Inner {
                 remote_url: url,
@@ -166,6 +231,8 @@ impl GitSource {
                 _temp: temp,
                 lock: Mutex::new(()),
                 basic_auth: options.basic_auth,
+                http,
+                ssh,
             }),
         })
     }
@@ -287,6 +354,20 @@ impl Inner {
                 message.push_str(&text);
             }
         }
+        if message.contains("No credentials were returned") {
+            // gix's words for a 401 that no configured credential answers.
+            message = if self.http.bearer_token.is_some() {
+                "the server refused the bearer token (HTTP 401)".to_owned()
+            } else {
+                "the server asks for credentials (HTTP 401) and none are configured".to_owned()
+            };
+        }
+        if let Some(said) = self.ssh.as_ref().map(SshCommand::last_message)
+            && !said.is_empty()
+        {
+            message.push_str(": ssh: ");
+            message.push_str(&said);
+        }
         self.git_error(message)
     }
 
@@ -333,40 +414,76 @@ impl Inner {
         gix::init_bare(&self.cache).map_err(|e| cache_err(e.to_string()))
     }
 
-    /// Lists the remote's refs (one ref listing, no objects moved).
-    /// The connection, answering the server's credential requests with the configured basic
+    /// The connection, set up with this source's transport settings (HTTP bearer token and CA
+    /// certificates), answering the server's credential requests with the configured basic
     /// auth, or with none: credentials come from configuration only, never from git's
     /// credential helpers or a prompt, which would hang an unattended controller.
-    fn authenticated<'a, 'repo, T>(
+    fn prepared<'a, 'repo, T>(
         &'a self,
+        repo: &gix::Repository,
         connection: gix::remote::Connection<'a, 'a, 'repo, T>,
     ) -> gix::remote::Connection<'a, 'a, 'repo, T>
     where
         T: gix::protocol::transport::client::blocking_io::Transport,
     {
         let configured = self.basic_auth.clone();
-        connection.with_credentials(move |action| match (action, &configured) {
-            (gix::credentials::helper::Action::Get(context), Some((user, password))) => {
-                Ok(Some(gix::credentials::protocol::Outcome {
-                    identity: gix::sec::identity::Account {
-                        username: user.clone(),
-                        password: password.clone(),
-                        oauth_refresh_token: None,
-                    },
-                    next: context.into(),
-                }))
+        let mut connection =
+            connection.with_credentials(move |action| match (action, &configured) {
+                (gix::credentials::helper::Action::Get(context), Some((user, password))) => {
+                    Ok(Some(gix::credentials::protocol::Outcome {
+                        identity: gix::sec::identity::Account {
+                            username: user.clone(),
+                            password: password.clone(),
+                            oauth_refresh_token: None,
+                        },
+                        next: context.into(),
+                    }))
+                }
+                _ => Ok(None),
+            });
+        if is_http(&self.remote_url) {
+            let from_config = repo
+                .transport_options(self.remote_url.as_str(), None)
+                .ok()
+                .flatten();
+            if let Some(options) = self.http.transport_options(from_config) {
+                connection = connection.with_transport_options(options);
             }
-            _ => Ok(None),
-        })
+        }
+        connection
     }
 
+    /// `repo` set up to reach the remote over SSH through this source's `ssh` wrapper; `repo`
+    /// itself for other transports.
+    fn with_transport(&self, repo: &gix::Repository) -> Result<gix::Repository, Error> {
+        let mut repo = repo.clone();
+        if let Some(ssh) = &self.ssh {
+            ssh.clear_message();
+            let program = ssh.program();
+            let mut config = repo.config_snapshot_mut();
+            config
+                .set_value(
+                    &gix::config::tree::Core::SSH_COMMAND,
+                    program.to_string_lossy().as_ref(),
+                )
+                .map_err(|e| self.gix_error(e))?;
+            config
+                .set_value(&gix::config::tree::Ssh::VARIANT, "ssh")
+                .map_err(|e| self.gix_error(e))?;
+            config.commit().map_err(|e| self.gix_error(e))?;
+        }
+        Ok(repo)
+    }
+
+    /// Lists the remote's refs (one ref listing, no objects moved).
     fn list_refs(&self, repo: &gix::Repository) -> Result<Vec<Ref>, Error> {
-        let remote = self.remote(repo, None)?;
+        let repo = self.with_transport(repo)?;
+        let remote = self.remote(&repo, None)?;
         let connection = remote
             .connect(Direction::Fetch)
             .map_err(|e| self.gix_error(e))?;
         let (ref_map, _handshake) = self
-            .authenticated(connection)
+            .prepared(&repo, connection)
             .ref_map(gix::progress::Discard, list_all())
             .map_err(|e| self.gix_error(e))?;
         Ok(ref_map.remote_refs)
@@ -629,11 +746,12 @@ impl Inner {
             Some(_) => Shallow::DepthAtRemote(NonZeroU32::MIN),
             None => Shallow::undo(),
         };
-        let remote = self.remote(repo, extra)?;
+        let repo = self.with_transport(repo)?;
+        let remote = self.remote(&repo, extra)?;
         let connection = remote
             .connect(Direction::Fetch)
             .map_err(|e| self.gix_error(e))?;
-        self.authenticated(connection)
+        self.prepared(&repo, connection)
             .prepare_fetch(gix::progress::Discard, Default::default())
             .map_err(|e| self.gix_error(e))?
             .with_shallow(shallow)
@@ -753,6 +871,15 @@ fn commit_info(commit: &gix::Commit<'_>) -> Result<CommitInfo, gix::Error> {
         time,
         message: commit.message_raw_sloppy().to_str_lossy().into_owned(),
     })
+}
+
+/// Whether `url` reaches its remote over SSH (`ssh://…` or scp-like `user@host:path`).
+fn is_ssh(url: &str) -> bool {
+    gix::url::parse(gix::bstr::BStr::new(url)).is_ok_and(|u| u.scheme == gix::url::Scheme::Ssh)
+}
+
+fn is_http(url: &str) -> bool {
+    url.starts_with("http://") || url.starts_with("https://")
 }
 
 /// Turns a plain path into a `file://` URL; leaves URLs alone.
