@@ -59,6 +59,19 @@ pub enum Error {
         /// What failed.
         message: String,
     },
+    /// The revision is not signed as the source requires: no signature, a bad one, or one from
+    /// a key that is not trusted. Nothing is returned from it.
+    #[error("{reference} in {url}: {object} is refused: {reason}")]
+    Verification {
+        /// The reference.
+        reference: String,
+        /// The remote, without credentials.
+        url: String,
+        /// The object whose signature failed (`commit <id>`, `tag object <id>`).
+        object: String,
+        /// Why it failed.
+        reason: String,
+    },
     /// The source's configuration is unusable: a credential file that cannot be read, CA
     /// certificates that do not parse.
     #[error("configuration: {message}")]

@@ -19,7 +19,7 @@ use converge_core::FileTree;
 pub use digest::tree_digest;
 pub use error::Error;
 pub use filter::FilteredTree;
-pub use git::{GitOptions, GitSource, GitTree, SshAuth};
+pub use git::{GitOptions, GitSource, GitTree, SshAuth, Verification, VerifyMode};
 pub use local_dir::LocalDir;
 pub use reference::Reference;
 

@@ -101,10 +101,32 @@ impl GitFixture {
     /// Stages everything, commits it one minute after the previous commit, and returns the
     /// commit id.
     pub fn commit(&mut self, message: &str) -> String {
+        self.commit_signed(message, &[])
+    }
+
+    /// As [`GitFixture::commit`], signing the commit with the key `signing` configures
+    /// ([`SshKey::git_config`], [`GpgKey::git_config`]); no signature when it is empty.
+    pub fn commit_signed(&mut self, message: &str, signing: &[String]) -> String {
         self.clock += 1;
         self.git(&["add", "-A"]);
-        self.git(&["commit", "-q", "-m", message]);
+        let mut args: Vec<&str> = signing.iter().map(String::as_str).collect();
+        args.extend(["commit", "-q", "-m", message]);
+        if !signing.is_empty() {
+            args.push("-S");
+        }
+        self.git(&args);
         self.git(&["rev-parse", "HEAD"])
+    }
+
+    /// Tags `HEAD` with an annotated tag `name`, signed with the key `signing` configures
+    /// (unsigned when it is empty).
+    pub fn tag_annotated(&self, name: &str, signing: &[String]) {
+        let mut args: Vec<&str> = signing.iter().map(String::as_str).collect();
+        args.extend(["tag", "-m", name, name]);
+        if !signing.is_empty() {
+            args.push("-s");
+        }
+        self.git(&args);
     }
 }
 
@@ -237,6 +259,116 @@ impl SshKey {
     /// The private key's file (mode 0600), as `git -c user.signingkey=…` wants it.
     pub fn private_key_path(&self) -> std::path::PathBuf {
         self.dir.path().join("id_ed25519")
+    }
+}
+
+impl SshKey {
+    /// The `git -c` options that make git sign with this key.
+    pub fn git_config(&self) -> Vec<String> {
+        vec![
+            "-c".to_owned(),
+            "gpg.format=ssh".to_owned(),
+            "-c".to_owned(),
+            format!("user.signingkey={}", self.private_key_path().display()),
+        ]
+    }
+}
+
+/// An OpenPGP key made with `gpg` (ed25519, no passphrase) in a keyring of its own, for tests of
+/// OpenPGP commit signatures. The keyring's agent is stopped when dropped.
+#[derive(Debug)]
+pub struct GpgKey {
+    dir: tempfile::TempDir,
+    /// The key's fingerprint.
+    pub fingerprint: String,
+    /// The public key, ASCII-armored.
+    pub public_key: String,
+}
+
+impl GpgKey {
+    /// A new signing key for `Ada Fixture <ada@example.test>`.
+    ///
+    /// # Panics
+    /// When `gpg` is missing or fails.
+    pub fn generate() -> GpgKey {
+        let dir = tempfile::tempdir().expect("a directory for the keyring");
+        let home = dir.path().join("gnupg");
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            std::fs::DirBuilder::new()
+                .mode(0o700)
+                .create(&home)
+                .expect("the keyring directory");
+        }
+        let gpg = |args: &[&str]| {
+            let out = Command::new("gpg")
+                .arg("--homedir")
+                .arg(&home)
+                .args(["--batch", "--passphrase", ""])
+                .args(args)
+                .output()
+                .expect("gpg runs (package gnupg)");
+            assert!(
+                out.status.success(),
+                "gpg {args:?} failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8(out.stdout).expect("gpg prints UTF-8")
+        };
+        gpg(&[
+            "--quick-gen-key",
+            "Ada Fixture <ada@example.test>",
+            "ed25519",
+            "sign",
+            "never",
+        ]);
+        let fingerprint = gpg(&["--with-colons", "--list-keys"])
+            .lines()
+            .find_map(|line| line.strip_prefix("fpr:"))
+            .map(|rest| rest.trim_matches(':').to_owned())
+            .expect("a fingerprint");
+        let public_key = gpg(&["--armor", "--export", &fingerprint]);
+        let wrapper = dir.path().join("gpg");
+        std::fs::write(
+            &wrapper,
+            format!(
+                "#!/bin/sh\nexec gpg --homedir '{}' \"$@\"\n",
+                home.display()
+            ),
+        )
+        .expect("the gpg wrapper");
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o700))
+                .expect("an executable wrapper");
+        }
+        GpgKey {
+            dir,
+            fingerprint,
+            public_key,
+        }
+    }
+
+    /// The `git -c` options that make git sign with this key.
+    pub fn git_config(&self) -> Vec<String> {
+        vec![
+            "-c".to_owned(),
+            "gpg.format=openpgp".to_owned(),
+            "-c".to_owned(),
+            format!("gpg.program={}", self.dir.path().join("gpg").display()),
+            "-c".to_owned(),
+            format!("user.signingkey={}", self.fingerprint),
+        ]
+    }
+}
+
+impl Drop for GpgKey {
+    fn drop(&mut self) {
+        let _ = Command::new("gpgconf")
+            .arg("--homedir")
+            .arg(self.dir.path().join("gnupg"))
+            .args(["--kill", "gpg-agent"])
+            .output();
     }
 }
 

@@ -2,6 +2,7 @@
 
 mod auth;
 mod tree;
+mod verify;
 
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
@@ -20,6 +21,8 @@ use crate::{CommitInfo, Error, Reference, Revision, Snapshot, Source, glob_match
 pub use auth::SshAuth;
 use auth::{HttpSettings, SshCommand};
 pub use tree::GitTree;
+use verify::Verifier;
+pub use verify::{Verification, VerifyMode};
 
 /// Options of a [`GitSource`].
 #[derive(Clone, Default)]
@@ -40,6 +43,8 @@ pub struct GitOptions {
     pub ca_certificates: Option<Vec<u8>>,
     /// SSH key, passphrase and known hosts for `ssh://` and `user@host:path` URLs.
     pub ssh: Option<SshAuth>,
+    /// Signatures required of fetched revisions, and the keys trusted to make them.
+    pub verification: Option<Verification>,
 }
 
 impl std::fmt::Debug for GitOptions {
@@ -56,6 +61,7 @@ impl std::fmt::Debug for GitOptions {
                 &self.ca_certificates.as_ref().map(|pem| pem.len()),
             )
             .field("ssh", &self.ssh)
+            .field("verification", &self.verification)
             .finish()
     }
 }
@@ -122,6 +128,13 @@ impl GitOptions {
         self.ssh = Some(auth);
         self
     }
+
+    /// Requires signed revisions: [`Source::fetch`] refuses a revision whose commit (or tag,
+    /// by [`VerifyMode`]) is not signed by one of `verification`'s keys.
+    pub fn with_verification(mut self, verification: Verification) -> Self {
+        self.verification = Some(verification);
+        self
+    }
 }
 
 /// A git remote as a source: a local path, a `file://` URL, `git://`, or smart HTTP(S).
@@ -172,6 +185,7 @@ struct Inner {
     http: HttpSettings,
     /// The `ssh` wrapper, for SSH remotes only.
     ssh: Option<SshCommand>,
+    verifier: Option<Verifier>,
 }
 
 impl GitSource {
@@ -223,6 +237,11 @@ impl GitSource {
         } else {
             None
         };
+        let verifier = options
+            .verification
+            .as_ref()
+            .map(Verifier::new)
+            .transpose()?;
         Ok(GitSource {
             inner: Arc::new(Inner {
                 remote_url: url,
@@ -233,6 +252,7 @@ impl GitSource {
                 basic_auth: options.basic_auth,
                 http,
                 ssh,
+                verifier,
             }),
         })
     }
@@ -333,6 +353,8 @@ struct Resolved {
     full_name: String,
     /// The object the ref points at, peeled through annotated tags.
     object: gix::ObjectId,
+    /// The annotated tag object on the way, if any.
+    tag: Option<gix::ObjectId>,
 }
 
 impl Inner {
@@ -550,13 +572,16 @@ impl Inner {
     /// Resolves `reference` against the advertised refs.
     fn resolve_on_remote(&self, reference: &Reference, refs: &[Ref]) -> Result<Target, Error> {
         let found = |full: &str, name: &str| {
-            refs.iter().find_map(|r| peeled(r, full)).map(|object| {
-                Target::Ref(Resolved {
-                    name: Some(name.to_owned()),
-                    full_name: full.to_owned(),
-                    object,
+            refs.iter()
+                .find_map(|r| peeled(r, full).map(|object| (object, tag_object(r))))
+                .map(|(object, tag)| {
+                    Target::Ref(Resolved {
+                        name: Some(name.to_owned()),
+                        full_name: full.to_owned(),
+                        object,
+                        tag,
+                    })
                 })
-            })
         };
         let not_found = |wanted: &str, prefix: &str| Error::RefNotFound {
             reference: reference.to_string(),
@@ -575,6 +600,7 @@ impl Inner {
                         name: Some(short_name(target.to_str_lossy().as_ref())),
                         full_name: "HEAD".to_owned(),
                         object: *object,
+                        tag: None,
                     }),
                     // A detached HEAD: the revision is named after HEAD itself.
                     Ref::Direct {
@@ -584,6 +610,7 @@ impl Inner {
                         name: Some("HEAD".to_owned()),
                         full_name: "HEAD".to_owned(),
                         object: *object,
+                        tag: None,
                     }),
                     _ => None,
                 });
@@ -667,12 +694,14 @@ impl Inner {
     fn fetch_into_cache(&self, reference: &Reference) -> Result<Snapshot, Fetch> {
         let repo = self.open_cache()?;
         let refs = self.list_refs(&repo)?;
-        let (name, object) = match self.resolve_on_remote(reference, &refs)? {
+        let (name, object, tag) = match self.resolve_on_remote(reference, &refs)? {
             Target::Ref(resolved) => {
-                if !repo.has_object(resolved.object) {
+                let missing_tag = resolved.tag.is_some_and(|tag| !repo.has_object(tag))
+                    && self.verifier.is_some();
+                if !repo.has_object(resolved.object) || missing_tag {
                     self.receive(&repo, Some(&resolved.full_name))?;
                 }
-                (resolved.name, resolved.object)
+                (resolved.name, resolved.object, resolved.tag)
             }
             Target::Commit(id) => {
                 let repo = match self.find_commit_id(&repo, &id) {
@@ -689,11 +718,14 @@ impl Inner {
                             url: self.shown_url.clone(),
                             candidates: Vec::new(),
                         })?;
-                (None, object)
+                (None, object, None)
             }
         };
         let unreadable = |e: gix::Error| Fetch::Unreadable(self.gix_error(e));
         let repo = gix::open(&self.cache).map_err(unreadable)?;
+        if let Some(verifier) = &self.verifier {
+            self.verify(verifier, &repo, reference, object, tag)?;
+        }
 
         let (commit_id, info, tree_id) = {
             let found = repo.find_object(object).map_err(unreadable)?;
@@ -713,6 +745,52 @@ impl Inner {
             Arc::new(tree),
             Some(info),
         ))
+    }
+
+    /// Checks the signatures `verifier` asks for: of the annotated tag `tag` and of the commit
+    /// `object` points at.
+    fn verify(
+        &self,
+        verifier: &Verifier,
+        repo: &gix::Repository,
+        reference: &Reference,
+        object: gix::ObjectId,
+        tag: Option<gix::ObjectId>,
+    ) -> Result<(), Fetch> {
+        let refused = |what: String, reason: String| {
+            Fetch::Failed(Error::Verification {
+                reference: reference.to_string(),
+                url: self.shown_url.clone(),
+                object: what,
+                reason,
+            })
+        };
+        let unreadable = |e: gix::Error| Fetch::Unreadable(self.gix_error(e));
+        let mode = verifier.mode();
+        if matches!(mode, VerifyMode::Tag | VerifyMode::TagAndHead) {
+            let Some(tag) = tag else {
+                return Err(refused(
+                    format!("commit {object}"),
+                    "tag verification needs an annotated tag, and the reference names none"
+                        .to_owned(),
+                ));
+            };
+            let found = repo.find_object(tag).map_err(unreadable)?;
+            verifier
+                .verify(found.kind, &found.data, repo.object_hash())
+                .map_err(|reason| refused(format!("tag object {tag}"), reason))?;
+        }
+        if matches!(mode, VerifyMode::Head | VerifyMode::TagAndHead) {
+            let commit = repo
+                .find_object(object)
+                .map_err(unreadable)?
+                .peel_to_kind(gix::object::Kind::Commit)
+                .map_err(unreadable)?;
+            verifier
+                .verify(commit.kind, &commit.data, repo.object_hash())
+                .map_err(|reason| refused(format!("commit {}", commit.id), reason))?;
+        }
+        Ok(())
     }
 
     /// The object a commit id (or unambiguous prefix) names in the cache; `Ok(None)` when the
@@ -785,6 +863,14 @@ fn peeled(r: &Ref, full: &str) -> Option<gix::ObjectId> {
             object,
             ..
         } if full_ref_name == full => Some(*object),
+        _ => None,
+    }
+}
+
+/// The annotated tag object `r` points at, if it does.
+fn tag_object(r: &Ref) -> Option<gix::ObjectId> {
+    match r {
+        Ref::Peeled { tag, .. } => Some(*tag),
         _ => None,
     }
 }

@@ -4,3 +4,4 @@ mod conformance;
 mod git;
 mod local_dir;
 mod servers;
+mod verify;
