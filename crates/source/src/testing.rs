@@ -64,7 +64,9 @@ impl GitFixture {
 
     /// Runs git in the work tree and returns its trimmed standard output.
     pub fn git(&self, args: &[&str]) -> String {
-        let date = format!("2026-01-01T00:{:02}:00Z", self.clock);
+        // 2026-01-01T00:00:00Z plus one minute per commit, in git's raw form: any number of
+        // commits gets a valid date.
+        let date = format!("{} +0000", 1_767_225_600 + 60 * u64::from(self.clock));
         let out = Command::new("git")
             .args(args)
             .current_dir(self.path())

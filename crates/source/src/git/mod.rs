@@ -693,34 +693,7 @@ impl Inner {
 
     fn fetch_into_cache(&self, reference: &Reference) -> Result<Snapshot, Fetch> {
         let repo = self.open_cache()?;
-        let refs = self.list_refs(&repo)?;
-        let (name, object, tag) = match self.resolve_on_remote(reference, &refs)? {
-            Target::Ref(resolved) => {
-                let missing_tag = resolved.tag.is_some_and(|tag| !repo.has_object(tag))
-                    && self.verifier.is_some();
-                if !repo.has_object(resolved.object) || missing_tag {
-                    self.receive(&repo, Some(&resolved.full_name))?;
-                }
-                (resolved.name, resolved.object, resolved.tag)
-            }
-            Target::Commit(id) => {
-                let repo = match self.find_commit_id(&repo, &id) {
-                    Ok(Some(_)) => repo,
-                    _ => {
-                        self.receive(&repo, None)?;
-                        gix::open(&self.cache).map_err(|e| self.gix_error(e))?
-                    }
-                };
-                let object =
-                    self.find_commit_id(&repo, &id)?
-                        .ok_or_else(|| Error::RefNotFound {
-                            reference: reference.to_string(),
-                            url: self.shown_url.clone(),
-                            candidates: Vec::new(),
-                        })?;
-                (None, object, None)
-            }
-        };
+        let (name, object, tag) = self.bring(&repo, reference)?;
         let unreadable = |e: gix::Error| Fetch::Unreadable(self.gix_error(e));
         let repo = gix::open(&self.cache).map_err(unreadable)?;
         if let Some(verifier) = &self.verifier {
@@ -793,6 +766,67 @@ impl Inner {
         Ok(())
     }
 
+    /// Resolves `reference` from the remote's ref listing and, on the same connection, fetches
+    /// what the cache lacks of it: the name to show, the commit (or tag) object, and the
+    /// annotated tag on the way. Nothing moves when the cache has it all.
+    fn bring(
+        &self,
+        cache: &gix::Repository,
+        reference: &Reference,
+    ) -> Result<(Option<String>, gix::ObjectId, Option<gix::ObjectId>), Error> {
+        let repo = self.with_transport(cache)?;
+        let remote = self.remote(&repo, None)?;
+        let connection = remote
+            .connect(Direction::Fetch)
+            .map_err(|e| self.gix_error(e))?;
+        let prepare = self
+            .prepared(&repo, connection)
+            .prepare_fetch(gix::progress::Discard, list_all())
+            .map_err(|e| self.gix_error(e))?;
+        let receive = |prepare: gix::remote::fetch::Prepare<'_, '_, _>, shallow: Shallow| {
+            prepare
+                .with_shallow(shallow)
+                .receive(gix::progress::Discard, &AtomicBool::new(false))
+                .map(drop)
+                .map_err(|e| self.gix_error(e))
+        };
+        match self.resolve_on_remote(reference, &prepare.ref_map().remote_refs)? {
+            Target::Ref(resolved) => {
+                let missing_tag = resolved.tag.is_some_and(|tag| !repo.has_object(tag))
+                    && self.verifier.is_some();
+                if !repo.has_object(resolved.object) || missing_tag {
+                    let mapped = ["refs/heads/", "refs/tags/"]
+                        .iter()
+                        .any(|prefix| resolved.full_name.starts_with(prefix));
+                    if mapped {
+                        receive(prepare, Shallow::DepthAtRemote(NonZeroU32::MIN))?;
+                    } else {
+                        // A ref outside branches and tags needs a refspec of its own.
+                        drop(prepare);
+                        self.receive(&repo, &resolved.full_name)?;
+                    }
+                }
+                Ok((resolved.name, resolved.object, resolved.tag))
+            }
+            Target::Commit(id) => {
+                if let Ok(Some(found)) = self.find_commit_id(&repo, &id) {
+                    return Ok((None, found, None));
+                }
+                // A commit may lie anywhere in the history of the branches: all of it.
+                receive(prepare, Shallow::undo())?;
+                let repo = gix::open(&self.cache).map_err(|e| self.gix_error(e))?;
+                let object =
+                    self.find_commit_id(&repo, &id)?
+                        .ok_or_else(|| Error::RefNotFound {
+                            reference: reference.to_string(),
+                            url: self.shown_url.clone(),
+                            candidates: Vec::new(),
+                        })?;
+                Ok((None, object, None))
+            }
+        }
+    }
+
     /// The object a commit id (or unambiguous prefix) names in the cache; `Ok(None)` when the
     /// cache does not have it.
     fn find_commit_id(
@@ -815,21 +849,15 @@ impl Inner {
         }
     }
 
-    /// Fetches the remote's branches and tags, and `extra` (a full ref name) when given, into
-    /// the cache.
-    /// Fetches `extra` (a ref, with its commit alone: depth 1), or with `None` the branches with
-    /// their whole history, which a commit asked for by id may lie anywhere in.
-    fn receive(&self, repo: &gix::Repository, extra: Option<&str>) -> Result<(), Error> {
-        let shallow = match extra {
-            Some(_) => Shallow::DepthAtRemote(NonZeroU32::MIN),
-            None => Shallow::undo(),
-        };
-        let repo = self.with_transport(repo)?;
-        let remote = self.remote(&repo, extra)?;
+    /// Fetches the remote's branches and tags and the ref `extra`, at depth 1, into the cache
+    /// on a connection of its own.
+    fn receive(&self, repo: &gix::Repository, extra: &str) -> Result<(), Error> {
+        let shallow = Shallow::DepthAtRemote(NonZeroU32::MIN);
+        let remote = self.remote(repo, Some(extra))?;
         let connection = remote
             .connect(Direction::Fetch)
             .map_err(|e| self.gix_error(e))?;
-        self.prepared(&repo, connection)
+        self.prepared(repo, connection)
             .prepare_fetch(gix::progress::Discard, Default::default())
             .map_err(|e| self.gix_error(e))?
             .with_shallow(shallow)
