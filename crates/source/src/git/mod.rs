@@ -675,19 +675,42 @@ impl Inner {
         }
     }
 
+    /// The file a snapshot's tree writes beside the cache when it cannot read a blob.
+    fn damage_marker(&self) -> PathBuf {
+        let mut path = self.cache.clone().into_os_string();
+        path.push(".damaged");
+        PathBuf::from(path)
+    }
+
     fn fetch(&self, reference: &Reference) -> Result<Snapshot, Error> {
         let _guard = self.lock_cache()?;
+        let marker = self.damage_marker();
+        if marker.exists() {
+            // A snapshot could not read a blob the cache claimed: start again.
+            self.remove_cache()?;
+            std::fs::remove_file(&marker).map_err(|e| Error::Cache {
+                path: self.cache.display().to_string(),
+                message: format!("removing {}: {e}", marker.display()),
+            })?;
+        }
         match self.fetch_into_cache(reference) {
             // Objects the cache says it has but cannot read: a corrupt cache. Start again
             // from the remote, once.
             Err(Fetch::Unreadable(_)) => {
-                std::fs::remove_dir_all(&self.cache).map_err(|e| Error::Cache {
-                    path: self.cache.display().to_string(),
-                    message: format!("removing a corrupt cache: {e}"),
-                })?;
+                self.remove_cache()?;
                 self.fetch_into_cache(reference).map_err(Fetch::into_error)
             }
             other => other.map_err(Fetch::into_error),
+        }
+    }
+
+    fn remove_cache(&self) -> Result<(), Error> {
+        match std::fs::remove_dir_all(&self.cache) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::Cache {
+                path: self.cache.display().to_string(),
+                message: format!("removing a corrupt cache: {e}"),
+            }),
+            _ => Ok(()),
         }
     }
 
@@ -712,7 +735,8 @@ impl Inner {
             let tree_id = commit.tree_id().map_err(unreadable)?.detach();
             (commit.id, info, tree_id)
         };
-        let tree = GitTree::new(repo.into_sync(), tree_id).map_err(unreadable)?;
+        let tree =
+            GitTree::new(repo.into_sync(), tree_id, self.damage_marker()).map_err(unreadable)?;
         Ok(Snapshot::new(
             Revision::new(name, format!("sha1:{commit_id}")),
             Arc::new(tree),

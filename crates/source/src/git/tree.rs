@@ -1,6 +1,7 @@
 //! A git tree as a [`FileTree`], read straight from the object database.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 
 use converge_core::{EntryKind, Error, FileTree, TreeEntry, normalize_path};
 use gix::bstr::ByteSlice;
@@ -14,6 +15,8 @@ use gix::objs::tree::EntryKind as GitKind;
 pub struct GitTree {
     repo: gix::ThreadSafeRepository,
     nodes: HashMap<String, Node>,
+    /// Written when a blob cannot be read: the next fetch rebuilds the cache.
+    damage_marker: PathBuf,
 }
 
 #[derive(Debug, Clone)]
@@ -26,6 +29,7 @@ impl GitTree {
     pub(crate) fn new(
         repo: gix::ThreadSafeRepository,
         tree: gix::ObjectId,
+        damage_marker: PathBuf,
     ) -> Result<Self, gix::Error> {
         let local = repo.to_thread_local();
         let mut recorder = gix::traverse::tree::Recorder::default();
@@ -76,7 +80,11 @@ impl GitTree {
                 *list = entries;
             }
         }
-        Ok(GitTree { repo, nodes })
+        Ok(GitTree {
+            repo,
+            nodes,
+            damage_marker,
+        })
     }
 
     fn node(&self, path: &str) -> Result<(String, Option<&Node>), Error> {
@@ -111,9 +119,16 @@ impl FileTree for GitTree {
                 let repo = self.repo.to_thread_local();
                 repo.find_object(*oid)
                     .map(|object| object.detach().data)
-                    .map_err(|e| Error::Io {
-                        path,
-                        source: std::io::Error::other(e.to_string()),
+                    .map_err(|e| {
+                        // The tree names the blob, so the cache lost or garbled it: have the
+                        // next fetch start again from the remote.
+                        let _ = std::fs::write(&self.damage_marker, oid.to_string());
+                        Error::Io {
+                            path,
+                            source: std::io::Error::other(format!(
+                                "{e} (the git cache is damaged; the next fetch rebuilds it)"
+                            )),
+                        }
                     })
             }
             (path, Some(Node::Dir(_))) => Err(Error::InvalidPath {

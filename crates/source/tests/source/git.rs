@@ -670,6 +670,76 @@ async fn a_corrupt_cache_is_rebuilt_from_the_remote() {
     );
 }
 
+#[tokio::test]
+async fn a_blob_the_cache_garbled_is_an_error_and_the_next_fetch_rebuilds() {
+    let (repo, _first, second) = fixture();
+    let cache = tempfile::tempdir().expect("tempdir");
+    let source = GitSource::with_options(
+        repo.url(),
+        GitOptions::default().with_cache_dir(cache.path()),
+    )
+    .expect("source");
+    let snapshot = source
+        .fetch(&Reference::Default)
+        .await
+        .expect("first fetch");
+
+    // Garble the compressed data of one blob inside the cache's pack, where only reading
+    // that file notices.
+    let blob = repo.git(&["rev-parse", "HEAD:deploy/base/app.yaml"]);
+    let pack_dir = source.cache_path().join("objects/pack");
+    let mut garbled = false;
+    for entry in std::fs::read_dir(&pack_dir).expect("packs") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_none_or(|e| e != "idx") {
+            continue;
+        }
+        let listing = repo.git(&["verify-pack", "-v", path.to_str().expect("utf-8")]);
+        for line in listing.lines() {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            if fields.first() == Some(&blob.as_str()) {
+                let (in_pack, offset): (u64, u64) = (
+                    fields[3].parse().expect("size in pack"),
+                    fields[4].parse().expect("offset"),
+                );
+                use std::io::{Seek, SeekFrom, Write};
+                let mut pack = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(path.with_extension("pack"))
+                    .expect("the pack");
+                pack.seek(SeekFrom::Start(offset + 2)).expect("seek");
+                pack.write_all(&vec![0xff; (in_pack - 2) as usize])
+                    .expect("garble");
+                garbled = true;
+            }
+        }
+    }
+    assert!(garbled, "the blob is in a pack");
+
+    let err = snapshot
+        .tree
+        .read("deploy/base/app.yaml")
+        .expect_err("a garbled blob");
+    let mut message = err.to_string();
+    let mut cause = std::error::Error::source(&err);
+    while let Some(inner) = cause {
+        message.push_str(&format!(": {inner}"));
+        cause = inner.source();
+    }
+    assert!(message.contains("deploy/base/app.yaml"), "{message}");
+    assert!(message.contains("the next fetch rebuilds it"), "{message}");
+
+    let again = source
+        .fetch(&Reference::Default)
+        .await
+        .expect("the cache is rebuilt");
+    assert_eq!(again.revision.commit(), Some(second.as_str()));
+    assert_eq!(
+        again.tree.read("deploy/base/app.yaml").expect("read"),
+        b"kind: ConfigMap\ndata: {}\n"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sources_sharing_a_cache_take_turns() {
     let (repo, _first, second) = fixture();
