@@ -30,12 +30,13 @@ use converge::source::Reference;
 struct Args {
     /// A git repository: a directory or a URL.
     location: String,
-    /// The revision to compare from.
-    #[arg(long, value_name = "REF")]
-    base: String,
-    /// The revision to compare to.
-    #[arg(long, value_name = "REF")]
-    head: String,
+    /// The revision to compare from: a name (`main`, `v1`, `refs/pull/42/head`) or
+    /// `branch:B`, `tag:T`, `semver:RANGE`, `commit:SHA`, `ref:NAME`.
+    #[arg(long, value_name = "REF", value_parser = cli::parse_reference)]
+    base: Reference,
+    /// The revision to compare to, in the same forms.
+    #[arg(long, value_name = "REF", value_parser = cli::parse_reference)]
+    head: Reference,
     #[command(flatten)]
     tree: cli::TreeArgs,
     /// Output format.
@@ -50,6 +51,18 @@ enum Output {
     Markdown,
 }
 
+/// The name a reference gives the diff headers: what the user wrote, without a kind prefix.
+fn label(reference: &Reference) -> &str {
+    match reference {
+        Reference::Branch(name)
+        | Reference::Tag(name)
+        | Reference::Semver(name)
+        | Reference::Commit(name)
+        | Reference::Any(name) => name,
+        _ => "HEAD",
+    }
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
     cli::run(run(&args))
@@ -60,13 +73,8 @@ async fn run(args: &Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let source = converge::source_for(&args.location, true, args.tree.cache.as_deref())?;
     let pipeline = Pipeline::from_shared(source, std::sync::Arc::new(PlainYaml::new()))
         .with_path(args.tree.path.as_str());
-    let result = pipeline
-        .diff(
-            &Reference::Any(args.base.clone()),
-            &Reference::Any(args.head.clone()),
-        )
-        .await?;
-    let options = TextDiffOptions::default().with_labels(&args.base, &args.head);
+    let result = pipeline.diff(&args.base, &args.head).await?;
+    let options = TextDiffOptions::default().with_labels(label(&args.base), label(&args.head));
     let diff = &result.diff;
     match args.output {
         Output::Text => {

@@ -61,6 +61,27 @@ impl RefArgs {
     }
 }
 
+/// A reference as `diff --base`/`--head` take it: `branch:B`, `tag:T`, `semver:RANGE`,
+/// `commit:SHA` or `ref:NAME` (the kinds of the reference flags), or a bare name resolved as
+/// `git rev-parse` does. Git ref names cannot hold `:`, so a prefix is never part of a name.
+#[allow(dead_code, reason = "only diff takes references as values")]
+pub(crate) fn parse_reference(value: &str) -> Result<Reference, String> {
+    let Some((kind, name)) = value.split_once(':') else {
+        return Ok(Reference::Any(value.to_owned()));
+    };
+    let name = name.to_owned();
+    match kind {
+        "branch" => Ok(Reference::Branch(name)),
+        "tag" => Ok(Reference::Tag(name)),
+        "semver" => Ok(Reference::Semver(name)),
+        "commit" => Ok(Reference::Commit(name)),
+        "ref" => Ok(Reference::Any(name)),
+        _ => Err(format!(
+            "invalid reference {value:?}: expected NAME, branch:B, tag:T, semver:RANGE, commit:SHA or ref:NAME"
+        )),
+    }
+}
+
 /// Writes `text` to stdout. A reader that went away (`render … | head`) is not an error: the
 /// rest of the output is dropped and the exit code stays what the work decides.
 pub(crate) fn print(text: &str) -> std::io::Result<()> {

@@ -322,6 +322,64 @@ fn a_path_that_only_one_revision_has_diffs_as_all_added_or_all_removed() {
 }
 
 #[test]
+fn diff_takes_every_kind_of_reference() {
+    let (repo, first) = two_releases();
+    repo.git(&["tag", "v1.0.0", "v1"]);
+    let dir = repo.path_str();
+    let summary = |base: &str, head: &str| {
+        let out = run_example(
+            "diff",
+            &[dir, "--base", base, "--head", head, "--path", "deploy"],
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stdout = String::from_utf8(out.stdout).expect("utf-8");
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with("summary: "))
+            .expect("a summary line")
+            .to_owned();
+        let label = base.split_once(':').map_or(base, |(_, name)| name);
+        assert!(
+            stdout.contains(&format!("--- {label}/")),
+            "headers name what was asked, without its kind: {stdout}"
+        );
+        line
+    };
+    let plain = summary("v1", "main");
+    assert!(
+        plain.starts_with("summary: 1 added, 2 changed, 1 removed"),
+        "{plain}"
+    );
+    for (base, head) in [
+        ("tag:v1", "branch:main"),
+        ("semver:^1", "ref:refs/heads/main"),
+        (&*format!("commit:{first}"), "main"),
+    ] {
+        let line = summary(base, head);
+        assert_eq!(
+            line.split(" (").next(),
+            plain.split(" (").next(),
+            "{base} → {head}"
+        );
+    }
+    fails(
+        "diff",
+        &[dir, "--base", "tags:v1", "--head", "main"],
+        "invalid reference \"tags:v1\"",
+    );
+    fails(
+        "diff",
+        &[dir, "--base", "semver:^9", "--head", "main"],
+        "a tag in semver range ^9 not found",
+    );
+}
+
+#[test]
 fn a_reader_that_goes_away_is_not_an_error() {
     let bin = std::env::current_exe()
         .expect("test binary")
