@@ -1,10 +1,14 @@
 #![doc = include_str!("../README.md")]
 
 mod error;
+mod helm;
 mod plain;
+mod substitute;
 
 pub use error::Error;
+pub use helm::Helm;
 pub use plain::PlainYaml;
+pub use substitute::{SUBSTITUTE_ANNOTATION, Substitute, substitute_manifests, substitute_text};
 
 use async_trait::async_trait;
 use converge_core::{FileTree, Manifest};

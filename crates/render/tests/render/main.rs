@@ -1,5 +1,9 @@
 //! The plain renderer on real directory trees.
 
+mod substitute;
+
+mod helm;
+
 use converge_core::DirTree;
 use converge_render::{Error, PlainYaml, Renderer};
 
