@@ -344,15 +344,65 @@ fn json_message(err: &serde_json::Error) -> String {
 }
 
 fn yaml_options() -> serde_saphyr::Options {
+    yaml_options_with(DuplicateKeys::Error)
+}
+
+fn yaml_options_with(duplicates: DuplicateKeys) -> serde_saphyr::Options {
+    let policy = match duplicates {
+        DuplicateKeys::Error => DuplicateKeyPolicy::Error,
+        DuplicateKeys::LastWins => DuplicateKeyPolicy::LastWins,
+    };
     serde_saphyr::options! {
-        duplicate_keys: DuplicateKeyPolicy::Error,
+        duplicate_keys: policy,
         legacy_octal_numbers: true,
         strict_booleans: true,
         with_snippet: false,
     }
 }
 
+/// What the YAML reader does with a key written twice in one mapping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DuplicateKeys {
+    /// A syntax error naming the key: the rule for manifests.
+    Error,
+    /// The later value stands, as Go's YAML-to-JSON readers (kustomize's, for one) have it.
+    LastWins,
+}
+
+/// Parses every non-empty document of `bytes` as YAML, whatever `file` is called (JSON is
+/// YAML too), with `duplicates` as the rule for repeated keys: for configuration files that
+/// other tools read leniently, such as kustomizations and patches.
+///
+/// ```
+/// use converge_core::{parse_yaml_documents, DuplicateKeys};
+///
+/// let docs = parse_yaml_documents("patch.json", b"a: 1\na: 2\n", DuplicateKeys::LastWins)?;
+/// assert_eq!(docs[0].value["a"], 2);
+/// assert!(parse_yaml_documents("x.yaml", b"a: 1\na: 2\n", DuplicateKeys::Error).is_err());
+/// # Ok::<(), converge_core::Error>(())
+/// ```
+///
+/// # Errors
+/// [`Error::Syntax`] with the file, line and column of the first syntax error.
+pub fn parse_yaml_documents(
+    file: &str,
+    bytes: &[u8],
+    duplicates: DuplicateKeys,
+) -> Result<Vec<Document>, Error> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    parse_yaml_with(file, bytes, yaml_options_with(duplicates))
+}
+
 fn parse_yaml(file: &str, bytes: &[u8]) -> Result<Vec<Document>, Error> {
+    parse_yaml_with(file, bytes, yaml_options())
+}
+
+fn parse_yaml_with(
+    file: &str,
+    bytes: &[u8],
+    options: serde_saphyr::Options,
+) -> Result<Vec<Document>, Error> {
     let text = std::str::from_utf8(bytes).map_err(|e| {
         let valid = &bytes[..e.valid_up_to()];
         let line = count_lines(valid) + 1;
@@ -365,7 +415,7 @@ fn parse_yaml(file: &str, bytes: &[u8]) -> Result<Vec<Document>, Error> {
             message: "not valid UTF-8".to_owned(),
         }
     })?;
-    let docs: Vec<Spanned<Value>> = serde_saphyr::from_multiple_with_options(text, yaml_options())
+    let docs: Vec<Spanned<Value>> = serde_saphyr::from_multiple_with_options(text, options)
         .map_err(|e| {
             let (line, column) = e
                 .location()

@@ -8,7 +8,10 @@ mod object_ref;
 mod tree;
 
 pub use base64::base64;
-pub use codec::{Document, Format, parse_documents, parse_manifests, to_yaml, to_yaml_stream};
+pub use codec::{
+    Document, DuplicateKeys, Format, parse_documents, parse_manifests, parse_yaml_documents,
+    to_yaml, to_yaml_stream,
+};
 pub use error::Error;
 pub use manifest::{Manifest, Origin, index_by_key};
 pub use object_ref::{ObjectKey, ObjectRef};

@@ -2,11 +2,13 @@
 
 mod error;
 mod helm;
+mod kustomize;
 mod plain;
 mod substitute;
 
 pub use error::Error;
 pub use helm::Helm;
+pub use kustomize::{Kustomize, LoadRestrictor};
 pub use plain::PlainYaml;
 pub use substitute::{SUBSTITUTE_ANNOTATION, Substitute, substitute_manifests, substitute_text};
 

@@ -4,6 +4,8 @@ mod substitute;
 
 mod helm;
 
+mod kustomize_conformance;
+
 use converge_core::DirTree;
 use converge_render::{Error, PlainYaml, Renderer};
 

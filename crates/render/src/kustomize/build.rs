@@ -1,0 +1,712 @@
+//! `kustomize build`: accumulating a kustomization's resources, generating, transforming.
+
+use converge_core::{
+    DuplicateKeys, EntryKind, FileTree, Origin, normalize_path, parse_manifests,
+    parse_yaml_documents,
+};
+use serde_json::Value;
+
+use super::config::Config;
+use super::generate;
+use super::nameref;
+use super::order::LegacyOrder;
+use super::plugins;
+use super::resource::{Behavior, ResId, Resource};
+use super::transform;
+use super::types::{FILE_NAMES, Kustomization, Var};
+use super::vars;
+
+/// The kustomize release whose behaviour this renderer follows.
+pub(crate) const KUSTOMIZE_VERSION: &str = "v5.7.1";
+
+/// A build error before it is given its file: what went wrong.
+pub(crate) struct Failure {
+    pub file: String,
+    pub message: String,
+}
+
+pub(crate) type Result<T> = std::result::Result<T, Failure>;
+
+pub(crate) fn fail<T>(file: &str, message: impl Into<String>) -> Result<T> {
+    Err(Failure {
+        file: file.to_owned(),
+        message: message.into(),
+    })
+}
+
+/// What a kustomization (and everything below it) accumulated.
+#[derive(Default)]
+pub(crate) struct Accumulated {
+    pub resources: Vec<Resource>,
+    pub config: Config,
+    pub vars: Vec<(Var, String)>,
+}
+
+impl Accumulated {
+    fn new() -> Accumulated {
+        Accumulated {
+            resources: Vec::new(),
+            config: Config::defaults(),
+            vars: Vec::new(),
+        }
+    }
+
+    /// Adds `resource`, refusing a second resource with the same id.
+    pub(crate) fn add(&mut self, resource: Resource, file: &str) -> Result<()> {
+        let id = resource.id();
+        if let Some(existing) = self.resources.iter().find(|r| r.id() == id) {
+            return fail(
+                file,
+                format!(
+                    "may not add resource with an already registered id: {id} (from {} and {})",
+                    existing.origin, resource.origin
+                ),
+            );
+        }
+        self.resources.push(resource);
+        Ok(())
+    }
+}
+
+/// One build over a tree.
+pub(crate) struct Builder<'t> {
+    tree: &'t dyn FileTree,
+    /// Whether files must lie in or below the kustomization that names them.
+    restricted: bool,
+    /// Kustomization directories being built, outermost first: a cycle is an error.
+    stack: Vec<String>,
+}
+
+/// A kustomization file read from the tree.
+pub(crate) struct Loaded {
+    pub dir: String,
+    pub file: String,
+    pub kustomization: Kustomization,
+}
+
+impl<'t> Builder<'t> {
+    pub(crate) fn new(tree: &'t dyn FileTree, restricted: bool) -> Builder<'t> {
+        Builder {
+            tree,
+            restricted,
+            stack: Vec::new(),
+        }
+    }
+
+    /// Builds the kustomization in `dir`: the resources in output order, internal marks gone.
+    pub(crate) fn build(&mut self, dir: &str) -> Result<Vec<Resource>> {
+        let loaded = self.load(dir)?;
+        let mut acc = Accumulated::new();
+        self.accumulate(&loaded, &mut acc)?;
+        // Done once, at the top: hashes, back references, vars.
+        generate_hashes(&mut acc);
+        nameref::fix(&mut acc.resources, &acc.config).map_err(|m| Failure {
+            file: loaded.file.clone(),
+            message: m,
+        })?;
+        vars::resolve(&mut acc.resources, &acc.vars, &acc.config).map_err(|m| Failure {
+            file: loaded.file.clone(),
+            message: m,
+        })?;
+        let mut resources = acc.resources;
+        resources.retain(|r| {
+            r.object
+                .pointer("/metadata/annotations/config.kubernetes.io~1local-config")
+                .is_none_or(|v| v.as_str() == Some("false"))
+        });
+        let sort = loaded.kustomization.sort_options.as_ref();
+        let fifo = sort.and_then(|s| s.order.as_deref()) == Some("fifo");
+        if !fifo {
+            let order = match sort.and_then(|s| s.legacy_sort_options.as_ref()) {
+                Some(custom) => {
+                    LegacyOrder::custom(custom.order_first.clone(), custom.order_last.clone())
+                }
+                None => LegacyOrder::default(),
+            };
+            resources.sort_by(|a, b| order.compare(&a.id(), &b.id()));
+        }
+        let managed_by = loaded
+            .kustomization
+            .build_metadata
+            .iter()
+            .flatten()
+            .any(|o| o == "managedByLabel");
+        for resource in &mut resources {
+            transform::strip_internal(&mut resource.object);
+            if managed_by {
+                let meta = resource.metadata_mut();
+                let labels = meta
+                    .entry("labels")
+                    .or_insert_with(|| Value::Object(serde_json::Map::new()));
+                if let Value::Object(labels) = labels {
+                    labels.insert(
+                        "app.kubernetes.io/managed-by".to_owned(),
+                        Value::String(format!("kustomize-{KUSTOMIZE_VERSION}")),
+                    );
+                }
+            }
+        }
+        Ok(resources)
+    }
+
+    /// Reads the kustomization file of `dir`.
+    pub(crate) fn load(&self, dir: &str) -> Result<Loaded> {
+        let mut found = None;
+        for name in FILE_NAMES {
+            let file = join(dir, name);
+            if self.tree.kind(&file).ok().flatten() == Some(EntryKind::File) {
+                if found.is_some() {
+                    return fail(
+                        dir,
+                        "found multiple kustomization files (kustomization.yaml, kustomization.yml, Kustomization)",
+                    );
+                }
+                found = Some(file);
+            }
+        }
+        let Some(file) = found else {
+            return fail(
+                if dir.is_empty() { "." } else { dir },
+                "unable to find one of 'kustomization.yaml', 'kustomization.yml' or 'Kustomization' in directory",
+            );
+        };
+        let bytes = self.read(&file, &file)?;
+        let docs =
+            parse_yaml_documents(&file, &bytes, DuplicateKeys::LastWins).map_err(|e| Failure {
+                file: file.clone(),
+                message: e.to_string(),
+            })?;
+        let mut value = docs
+            .into_iter()
+            .next()
+            .map(|d| d.value)
+            .unwrap_or(Value::Null);
+        if value.is_null() {
+            value = Value::Object(serde_json::Map::new());
+        }
+        super::types::canonical_keys(&mut value);
+        let kustomization: Kustomization = serde_json::from_value(value).map_err(|e| Failure {
+            file: file.clone(),
+            message: format!("invalid Kustomization: {e}"),
+        })?;
+        if let Some(sort) = &kustomization.sort_options {
+            match (sort.order.as_deref(), &sort.legacy_sort_options) {
+                (Some("legacy"), _) | (Some("fifo"), None) => {}
+                (Some("fifo"), Some(_)) => {
+                    return fail(
+                        &file,
+                        "the field 'sortOptions.legacySortOptions' is set but the selected sort order is 'fifo', not 'legacy'",
+                    );
+                }
+                _ => {
+                    return fail(
+                        &file,
+                        "the field 'sortOptions.order' must be one of [fifo, legacy]",
+                    );
+                }
+            }
+        }
+        let expected_api = match kustomization.kind.as_deref() {
+            Some("Component") => "kustomize.config.k8s.io/v1alpha1",
+            _ => "kustomize.config.k8s.io/v1beta1",
+        };
+        if let Some(api) = kustomization.api_version.as_deref()
+            && api != expected_api
+        {
+            return fail(
+                &file,
+                format!(
+                    "apiVersion for {} should be {expected_api}",
+                    kustomization.kind.as_deref().unwrap_or("Kustomization")
+                ),
+            );
+        }
+        match kustomization.kind.as_deref() {
+            None | Some("Kustomization") | Some("Component") => {}
+            Some(other) => {
+                return fail(
+                    &file,
+                    format!("kind {other:?} is not Kustomization or Component"),
+                );
+            }
+        }
+        Ok(Loaded {
+            dir: dir.to_owned(),
+            file,
+            kustomization,
+        })
+    }
+
+    /// What `path` is in the tree.
+    pub(crate) fn kind(&self, path: &str) -> Option<EntryKind> {
+        self.tree.kind(path).ok().flatten()
+    }
+
+    /// The resources a kustomization in `dir` accumulates on its own (for plugin
+    /// configurations given as a kustomization).
+    pub(crate) fn build_nested(&mut self, dir: &str) -> Result<Vec<Resource>> {
+        let loaded = self.load(dir)?;
+        let mut acc = Accumulated::new();
+        self.accumulate(&loaded, &mut acc)?;
+        Ok(acc.resources)
+    }
+
+    fn read(&self, path: &str, file: &str) -> Result<Vec<u8>> {
+        self.tree.read(path).map_err(|e| Failure {
+            file: file.to_owned(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Accumulates `loaded` into `acc`: its resources, components, generators, transformers.
+    pub(crate) fn accumulate(&mut self, loaded: &Loaded, acc: &mut Accumulated) -> Result<()> {
+        if self.stack.contains(&loaded.dir) {
+            return fail(
+                &loaded.file,
+                format!(
+                    "cycle detected: {} includes itself through {}",
+                    loaded.dir,
+                    self.stack.join(" → ")
+                ),
+            );
+        }
+        self.stack.push(loaded.dir.clone());
+        let result = self.accumulate_inner(loaded, acc);
+        self.stack.pop();
+        result
+    }
+
+    fn accumulate_inner(&mut self, loaded: &Loaded, acc: &mut Accumulated) -> Result<()> {
+        let k = &loaded.kustomization;
+        let file = loaded.file.as_str();
+        if k.validators.as_ref().is_some_and(|v| !v.is_empty()) {
+            return fail(
+                file,
+                "validators run exec or Go plugins, which are not supported",
+            );
+        }
+        for option in k.build_metadata.iter().flatten() {
+            if !matches!(
+                option.as_str(),
+                "originAnnotations" | "transformerAnnotations" | "managedByLabel"
+            ) {
+                return fail(
+                    file,
+                    format!(
+                        "invalid buildMetadata option {option:?}: must be originAnnotations, transformerAnnotations or managedByLabel"
+                    ),
+                );
+            }
+        }
+        for unsupported in [
+            (
+                "helmCharts",
+                k.helm_charts.is_some() || k.helm_globals.is_some(),
+            ),
+            (
+                "helmChartInflationGenerator",
+                k.helm_chart_inflation_generator.is_some(),
+            ),
+        ] {
+            if unsupported.1 {
+                return fail(
+                    file,
+                    format!(
+                        "{} is not supported by the kustomize renderer: render the chart with the Helm renderer",
+                        unsupported.0
+                    ),
+                );
+            }
+        }
+        let entries = k.bases.iter().flatten().chain(k.resources.iter().flatten());
+        for entry in entries {
+            self.accumulate_resource(loaded, entry, acc)?;
+        }
+        for configuration in k.configurations.iter().flatten() {
+            let path = self.resolve_file(loaded, configuration)?;
+            let bytes = self.read(&path, file)?;
+            let config = Config::from_yaml(&path, &bytes).map_err(|m| Failure {
+                file: file.to_owned(),
+                message: m,
+            })?;
+            acc.config.merge(&config).map_err(|m| Failure {
+                file: file.to_owned(),
+                message: m,
+            })?;
+        }
+        for crd in k.crds.iter().flatten() {
+            let path = self.resolve_file(loaded, crd)?;
+            let bytes = self.read(&path, file)?;
+            acc.config.add_crds(&path, &bytes).map_err(|m| Failure {
+                file: file.to_owned(),
+                message: m,
+            })?;
+        }
+        self.run_generators(loaded, acc)?;
+        plugins::run_generators(self, loaded, acc)?;
+        for component in k.components.iter().flatten() {
+            let dir = self.resolve_dir(loaded, component)?;
+            let sub = self.load(&dir)?;
+            if sub.kustomization.kind.as_deref() != Some("Component") {
+                return fail(
+                    &sub.file,
+                    format!(
+                        "{component} is not a Component: its kind is {}",
+                        sub.kustomization.kind.as_deref().unwrap_or("Kustomization")
+                    ),
+                );
+            }
+            self.accumulate(&sub, acc)?;
+        }
+        transform::run_builtin(self, loaded, acc)?;
+        for var in k.vars.iter().flatten() {
+            if acc.vars.iter().any(|(v, _)| v.name == var.name) {
+                return fail(file, format!("var '{}' already encountered", var.name));
+            }
+            // The var reads the one resource of this kustomization (and below) it names.
+            let matches = vars::matching(&acc.resources, var);
+            match matches.as_slice() {
+                [one] => acc.resources[*one].vars.push(var.name.clone()),
+                [] => {
+                    return fail(
+                        file,
+                        format!(
+                            "var '{}' cannot be mapped to a field in the set of known resources",
+                            var.name
+                        ),
+                    );
+                }
+                _ => {
+                    return fail(
+                        file,
+                        format!(
+                            "found {} resId matches for var {} (unable to disambiguate)",
+                            matches.len(),
+                            var.name
+                        ),
+                    );
+                }
+            }
+            acc.vars.push((var.clone(), file.to_owned()));
+        }
+        Ok(())
+    }
+
+    /// Adds a `resources` entry: a file of manifests, or a directory with a kustomization.
+    fn accumulate_resource(
+        &mut self,
+        loaded: &Loaded,
+        entry: &str,
+        acc: &mut Accumulated,
+    ) -> Result<()> {
+        let file = loaded.file.as_str();
+        if is_remote(entry) {
+            return fail(
+                file,
+                format!(
+                    "resource {entry}: remote resources are not supported; vendor them into the repository"
+                ),
+            );
+        }
+        let path = normalize_path(&join(&loaded.dir, entry)).map_err(|e| Failure {
+            file: file.to_owned(),
+            message: format!("resource {entry}: {e}"),
+        })?;
+        match self.tree.kind(&path).ok().flatten() {
+            Some(EntryKind::Dir) => {
+                let sub = self.load(&path)?;
+                if sub.kustomization.kind.as_deref() == Some("Component") {
+                    return fail(
+                        &sub.file,
+                        format!("{entry} is a Component: list it under components, not resources"),
+                    );
+                }
+                let mut sub_acc = Accumulated::new();
+                self.accumulate(&sub, &mut sub_acc)?;
+                for resource in sub_acc.resources {
+                    acc.add(resource, file)?;
+                }
+                acc.config.merge(&sub_acc.config).map_err(|m| Failure {
+                    file: file.to_owned(),
+                    message: m,
+                })?;
+                for (var, origin) in sub_acc.vars {
+                    if acc.vars.iter().any(|(v, _)| v.name == var.name) {
+                        return fail(file, format!("var '{}' already encountered", var.name));
+                    }
+                    acc.vars.push((var, origin));
+                }
+                Ok(())
+            }
+            Some(EntryKind::File) => {
+                let dir_prefix = if loaded.dir.is_empty() {
+                    String::new()
+                } else {
+                    format!("{}/", loaded.dir)
+                };
+                if self.restricted && !path.starts_with(&dir_prefix) {
+                    return fail(
+                        file,
+                        format!(
+                            "security; file '{path}' is not in or below '{}'",
+                            if loaded.dir.is_empty() {
+                                "."
+                            } else {
+                                &loaded.dir
+                            }
+                        ),
+                    );
+                }
+                let bytes = self.read(&path, file)?;
+                let manifests = parse_manifests(&path, &bytes).map_err(|e| Failure {
+                    file: file.to_owned(),
+                    message: e.to_string(),
+                })?;
+                for manifest in manifests {
+                    let origin = manifest.origin().clone();
+                    acc.add(Resource::new(manifest.into_object(), origin), file)?;
+                }
+                Ok(())
+            }
+            _ => fail(
+                file,
+                format!("accumulating resources: '{entry}': no such file or directory"),
+            ),
+        }
+    }
+
+    /// The directory `entry` names relative to `loaded`.
+    fn resolve_dir(&self, loaded: &Loaded, entry: &str) -> Result<String> {
+        if is_remote(entry) {
+            return fail(
+                &loaded.file,
+                format!("{entry}: remote components are not supported"),
+            );
+        }
+        let path = normalize_path(&join(&loaded.dir, entry)).map_err(|e| Failure {
+            file: loaded.file.clone(),
+            message: format!("{entry}: {e}"),
+        })?;
+        match self.tree.kind(&path).ok().flatten() {
+            Some(EntryKind::Dir) => Ok(path),
+            _ => fail(&loaded.file, format!("{entry}: no such directory")),
+        }
+    }
+
+    /// The file `entry` names relative to `loaded`, which must lie in or below its directory.
+    pub(crate) fn resolve_file(&self, loaded: &Loaded, entry: &str) -> Result<String> {
+        let path = normalize_path(&join(&loaded.dir, entry)).map_err(|e| Failure {
+            file: loaded.file.clone(),
+            message: format!("{entry}: {e}"),
+        })?;
+        let inside = !self.restricted
+            || loaded.dir.is_empty()
+            || path.starts_with(&format!("{}/", loaded.dir));
+        if !inside {
+            return fail(
+                &loaded.file,
+                format!(
+                    "security; file '{path}' is not in or below '{}'",
+                    loaded.dir
+                ),
+            );
+        }
+        Ok(path)
+    }
+
+    /// Reads `entry` relative to `loaded`.
+    pub(crate) fn read_file(&self, loaded: &Loaded, entry: &str) -> Result<Vec<u8>> {
+        let path = self.resolve_file(loaded, entry)?;
+        self.read(&path, &loaded.file)
+    }
+
+    fn run_generators(&mut self, loaded: &Loaded, acc: &mut Accumulated) -> Result<()> {
+        let k = &loaded.kustomization;
+        let file = loaded.file.as_str();
+        let global = k.generator_options.as_ref();
+        let generators = k
+            .config_map_generator
+            .iter()
+            .flatten()
+            .map(|g| (g, false))
+            .chain(k.secret_generator.iter().flatten().map(|g| (g, true)));
+        for (args, secret) in generators {
+            let mut read = |path: &str| -> std::result::Result<Vec<u8>, String> {
+                self.read_file(loaded, path).map_err(|f| f.message)
+            };
+            let (object, hash) =
+                generate::generate(args, global, secret, &mut read).map_err(|m| Failure {
+                    file: file.to_owned(),
+                    message: m,
+                })?;
+            let behavior = match args.behavior.as_deref() {
+                None | Some("") | Some("create") => Behavior::Create,
+                Some("merge") => Behavior::Merge,
+                Some("replace") => Behavior::Replace,
+                Some(other) => {
+                    return fail(file, format!("unknown generator behavior {other:?}"));
+                }
+            };
+            let mut resource = Resource::new(object, Origin::new(file, 0, 0));
+            resource.needs_hash = hash;
+            resource.behavior = behavior;
+            absorb(acc, resource, file)?;
+        }
+        Ok(())
+    }
+}
+
+/// Adds a generated resource according to its behaviour: a new one, or merged into (or
+/// replacing) the resource that has, or had, its id.
+pub(crate) fn absorb(acc: &mut Accumulated, mut resource: Resource, file: &str) -> Result<()> {
+    let id = resource.id();
+    let cluster = super::resource::is_cluster_scoped(&id.group, &id.kind);
+    let same = |other: &ResId| {
+        other.group == id.group
+            && other.version == id.version
+            && other.kind == id.kind
+            && other.name == id.name
+            && effective(other, cluster) == effective(&id, cluster)
+    };
+    let matches: Vec<usize> = acc
+        .resources
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| same(&r.id()) || r.previous.iter().any(same))
+        .map(|(i, _)| i)
+        .collect();
+    let go_id = super::transform::go_id(&id);
+    match matches.as_slice() {
+        [] => match resource.behavior {
+            Behavior::Create => {
+                acc.resources.push(resource);
+                Ok(())
+            }
+            _ => fail(
+                file,
+                format!("id {go_id} does not exist; cannot merge or replace"),
+            ),
+        },
+        [i] => {
+            if resource.behavior == Behavior::Create {
+                return fail(
+                    file,
+                    format!("id {go_id} exists; behavior must be merge or replace"),
+                );
+            }
+            let existing = &acc.resources[*i];
+            merge_generated(
+                &mut resource.object,
+                &existing.object,
+                resource.behavior == Behavior::Merge,
+            );
+            // The existing resource's name, namespace and build history stay.
+            let existing_id = existing.id();
+            let meta = resource.metadata_mut();
+            meta.insert("name".to_owned(), Value::String(existing_id.name.clone()));
+            if existing_id.namespace.is_empty() {
+                meta.remove("namespace");
+            } else {
+                meta.insert("namespace".to_owned(), Value::String(existing_id.namespace));
+            }
+            let existing = &acc.resources[*i];
+            resource.previous = existing.previous.clone();
+            resource.prefixes = existing.prefixes.clone();
+            resource.suffixes = existing.suffixes.clone();
+            // A hash only when both want one: merging into a plain resource keeps its name, and
+            // an overlay may turn the hash off.
+            resource.needs_hash = resource.needs_hash && acc.resources[*i].needs_hash;
+            resource.origin = existing.origin.clone();
+            resource.behavior = Behavior::Create;
+            acc.resources[*i] = resource;
+            Ok(())
+        }
+        _ => fail(
+            file,
+            format!(
+                "found multiple objects {} that could accept merge of {go_id}",
+                matches
+                    .iter()
+                    .map(|&i| super::transform::go_id(&acc.resources[i].id()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ),
+    }
+}
+
+fn effective(id: &ResId, cluster: bool) -> String {
+    if cluster {
+        String::new()
+    } else if id.namespace.is_empty() {
+        "default".to_owned()
+    } else {
+        id.namespace.clone()
+    }
+}
+
+/// Carries an existing object's labels and annotations (and, when merging, its data) into
+/// the new one; the new one's values win.
+fn merge_generated(new: &mut Value, old: &Value, data: bool) {
+    let fields: &[&str] = if data { &["data", "binaryData"] } else { &[] };
+    for field in fields {
+        if let Some(Value::Object(old_map)) = old.get(*field) {
+            let mut merged = old_map.clone();
+            if let Some(Value::Object(new_map)) = new.get(*field) {
+                for (k, v) in new_map {
+                    merged.insert(k.clone(), v.clone());
+                }
+            }
+            if let Value::Object(obj) = new {
+                obj.insert((*field).to_owned(), Value::Object(merged));
+            }
+        }
+    }
+    for field in ["labels", "annotations"] {
+        if let Some(Value::Object(old_map)) = old.pointer(&format!("/metadata/{field}")) {
+            let mut merged = old_map.clone();
+            if let Some(Value::Object(new_map)) = new.pointer(&format!("/metadata/{field}")) {
+                for (k, v) in new_map {
+                    merged.insert(k.clone(), v.clone());
+                }
+            }
+            if let Some(Value::Object(meta)) = new.get_mut("metadata") {
+                meta.insert(field.to_owned(), Value::Object(merged));
+            }
+        }
+    }
+}
+
+/// Appends the content hash to the names of generated ConfigMaps and Secrets.
+pub(crate) fn generate_hashes(acc: &mut Accumulated) {
+    for resource in acc.resources.iter_mut().filter(|r| r.needs_hash) {
+        let hash = generate::content_hash(&resource.object);
+        let name = resource.id().name;
+        resource.set_name(&format!("{name}-{hash}"));
+        resource.needs_hash = false;
+    }
+}
+
+/// Whether a resource entry names something remote.
+fn is_remote(entry: &str) -> bool {
+    entry.contains("://")
+        || entry.starts_with("github.com/")
+        || entry.starts_with("gitlab.com/")
+        || entry.starts_with("bitbucket.org/")
+        || entry.starts_with("git@")
+}
+
+pub(crate) fn join(dir: &str, name: &str) -> String {
+    if dir.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{dir}/{name}")
+    }
+}
+
+/// Parses a patch's text: one or more YAML or JSON documents.
+pub(crate) fn parse_patch(file: &str, text: &[u8]) -> std::result::Result<Vec<Value>, String> {
+    parse_yaml_documents(file, text, DuplicateKeys::LastWins)
+        .map(|docs| docs.into_iter().map(|d| d.value).collect())
+        .map_err(|e| e.to_string())
+}

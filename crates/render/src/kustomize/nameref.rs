@@ -1,0 +1,337 @@
+//! Name references: after prefixes, suffixes and hashes renamed resources, the fields that
+//! named them (a Pod's ConfigMap volume, a RoleBinding's roleRef, …) follow.
+
+use serde_json::Value;
+
+use super::config::{Config, NameReference};
+use super::fieldspec::{FieldSpec, walk};
+use super::resource::{ResId, Resource, is_cluster_scoped};
+
+/// What name fixing needs to know of each resource, taken before any field changes.
+struct Known {
+    current: ResId,
+    previous: Vec<ResId>,
+    prefixes: Vec<String>,
+    suffixes: Vec<String>,
+    cluster: bool,
+}
+
+impl Known {
+    fn of(resource: &Resource, config: &Config) -> Known {
+        let current = resource.id();
+        let cluster = cluster_scoped(&current, config);
+        Known {
+            previous: resource.previous.clone(),
+            prefixes: resource.prefixes.clone(),
+            suffixes: resource.suffixes.clone(),
+            cluster,
+            current,
+        }
+    }
+
+    fn namespace(&self) -> &str {
+        if self.cluster {
+            ""
+        } else if self.current.namespace.is_empty() {
+            "default"
+        } else {
+            &self.current.namespace
+        }
+    }
+}
+
+fn cluster_scoped(id: &ResId, config: &Config) -> bool {
+    is_cluster_scoped(&id.group, &id.kind)
+        || config
+            .cluster_scoped_kinds
+            .iter()
+            .any(|(g, k)| *g == id.group && *k == id.kind)
+}
+
+fn effective(id: &ResId, cluster: bool) -> String {
+    if cluster {
+        String::new()
+    } else if id.namespace.is_empty() {
+        "default".to_owned()
+    } else {
+        id.namespace.clone()
+    }
+}
+
+/// Points every configured reference at its referral's current name.
+pub(crate) fn fix(resources: &mut [Resource], config: &Config) -> Result<(), String> {
+    let known: Vec<Known> = resources.iter().map(|r| Known::of(r, config)).collect();
+    for r in 0..resources.len() {
+        let referrer_org = resources[r].original_id();
+        let referrer_current = known[r].current.clone();
+        let referrer = &known[r];
+        // Resources the referrer may name: cluster-scoped ones and those of its namespace
+        // (and, for a RoleBinding, those of its ServiceAccount subjects' namespaces).
+        let mut subject_namespaces = Vec::new();
+        if referrer_current.kind == "RoleBinding"
+            && let Some(Value::Array(subjects)) = resources[r].object.get("subjects")
+        {
+            for subject in subjects {
+                if subject.get("kind").and_then(Value::as_str) != Some("ServiceAccount") {
+                    continue;
+                }
+                match subject.get("namespace") {
+                    None => {}
+                    Some(Value::String(ns)) if !ns.is_empty() => {
+                        subject_namespaces.push(ns.clone())
+                    }
+                    Some(_) => {
+                        return Err(format!(
+                            "Invalid Input: namespace is blank for resource {referrer_current}"
+                        ));
+                    }
+                }
+            }
+        }
+        let subset: Vec<usize> = (0..known.len())
+            .filter(|&i| {
+                referrer.cluster
+                    || known[i].cluster
+                    || known[i].namespace() == referrer.namespace()
+                    || subject_namespaces
+                        .iter()
+                        .any(|ns| known[i].current.namespace == *ns)
+            })
+            .collect();
+        for reference in &config.name_reference {
+            for spec in &reference.referrers {
+                if !spec_selects(spec, &referrer_org) {
+                    continue;
+                }
+                let roleref = roleref(&resources[r].object, spec);
+                let context = Context {
+                    known: &known,
+                    subset: &subset,
+                    reference,
+                    referrer: r,
+                    roleref,
+                };
+                let object = &mut resources[r].object;
+                walk(object, &spec.path, false, &mut |value| {
+                    context.fix_value(value)
+                })
+                .map_err(|e| {
+                    format!(
+                        "updating name reference in '{}' field of '{}': {e}",
+                        spec.path_string(),
+                        referrer_current
+                    )
+                })?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether `spec`'s kind filter selects `id` (the referrer's original id).
+fn spec_selects(spec: &FieldSpec, id: &ResId) -> bool {
+    (spec.group.is_empty() || spec.group == id.group)
+        && (spec.version.is_empty() || spec.version == id.version)
+        && (spec.kind.is_empty() || spec.kind == id.kind)
+}
+
+/// `roleRef.apiGroup` and `roleRef.kind` when the path is `roleRef/name`.
+fn roleref(object: &Value, spec: &FieldSpec) -> Option<(String, String)> {
+    if spec.path != ["roleRef", "name"] {
+        return None;
+    }
+    let role_ref = object.get("roleRef")?;
+    let group = role_ref.get("apiGroup")?.as_str()?.to_owned();
+    let kind = role_ref.get("kind")?.as_str()?.to_owned();
+    Some((group, kind))
+}
+
+struct Context<'a> {
+    known: &'a [Known],
+    subset: &'a [usize],
+    reference: &'a NameReference,
+    referrer: usize,
+    roleref: Option<(String, String)>,
+}
+
+impl Context<'_> {
+    fn fix_value(&self, value: &mut Value) -> Result<(), String> {
+        match value {
+            Value::String(old) => {
+                if let Some(i) = self.select(old, self.subset, false)? {
+                    let name = &self.known[i].current.name;
+                    if name != old {
+                        *old = name.clone();
+                    }
+                }
+                Ok(())
+            }
+            Value::Object(_) => self.fix_mapping(value),
+            _ => Ok(()),
+        }
+    }
+
+    fn fix_mapping(&self, value: &mut Value) -> Result<(), String> {
+        let Some(old) = value.get("name").and_then(Value::as_str).map(str::to_owned) else {
+            return Err("path config error; no 'name' field in node".to_owned());
+        };
+        let candidates: Vec<usize> = match value.get("namespace").and_then(Value::as_str) {
+            Some(namespace) => {
+                let original: Vec<usize> = self
+                    .subset
+                    .iter()
+                    .copied()
+                    .filter(|&i| {
+                        let k = &self.known[i];
+                        let org = k.previous.first().unwrap_or(&k.current);
+                        effective(org, k.cluster) == namespace
+                    })
+                    .collect();
+                if original.is_empty() {
+                    self.subset
+                        .iter()
+                        .copied()
+                        .filter(|&i| self.known[i].current.namespace == namespace)
+                        .collect()
+                } else {
+                    original
+                }
+            }
+            None => self.subset.to_vec(),
+        };
+        if candidates.is_empty() {
+            return Ok(());
+        }
+        let Some(i) = self.select(&old, &candidates, true)? else {
+            return Ok(());
+        };
+        let current = &self.known[i].current;
+        if current.name == old && current.namespace.is_empty() {
+            return Ok(());
+        }
+        if let Value::Object(map) = value {
+            map.insert("name".to_owned(), Value::String(current.name.clone()));
+            if !current.namespace.is_empty() {
+                map.insert(
+                    "namespace".to_owned(),
+                    Value::String(current.namespace.clone()),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// The one resource among `candidates` that `old` names, as kustomize sieves them.
+    /// With `by_namespace`, candidates count as the same only with the same namespace too.
+    fn select(
+        &self,
+        old: &str,
+        candidates: &[usize],
+        by_namespace: bool,
+    ) -> Result<Option<usize>, String> {
+        let target = self.reference;
+        let selects = |id: &ResId| {
+            (target.group.is_empty() || target.group == id.group)
+                && (target.version.is_empty() || target.version == id.version)
+                && (target.kind.is_empty() || target.kind == id.kind)
+        };
+        let referrer = &self.known[self.referrer];
+        let mut left: Vec<usize> = candidates
+            .iter()
+            .copied()
+            .filter(|&i| {
+                let k = &self.known[i];
+                k.previous.iter().any(|p| p.name == old)
+                    && k.previous.iter().any(|p| selects(&with_gv(p, &k.current)))
+            })
+            .collect();
+        if let Some((group, kind)) = &self.roleref {
+            left.retain(|&i| {
+                self.known[i]
+                    .previous
+                    .iter()
+                    .any(|p| p.group == *group && p.kind == *kind)
+            });
+        }
+        if !referrer.cluster {
+            left.retain(|&i| {
+                let k = &self.known[i];
+                k.cluster
+                    || k.current.kind == "ServiceAccount"
+                    || k.namespace() == referrer.namespace()
+            });
+        }
+        if left.len() == 1 {
+            return Ok(left.first().copied());
+        }
+        // Candidates named at the same levels as the referrer: the same prefixes and
+        // suffixes from the outside in; failing that, those whose names got nothing the
+        // referrer's did not.
+        let strict: Vec<usize> = left
+            .iter()
+            .copied()
+            .filter(|&i| {
+                let k = &self.known[i];
+                same_ending(&k.prefixes, &referrer.prefixes)
+                    && same_ending(&k.suffixes, &referrer.suffixes)
+            })
+            .collect();
+        if strict.is_empty() {
+            left.retain(|&i| {
+                let k = &self.known[i];
+                outer_end_of(&k.prefixes, &referrer.prefixes)
+                    && outer_end_of(&k.suffixes, &referrer.suffixes)
+            });
+        } else {
+            left = strict;
+        }
+        match left.as_slice() {
+            [] => Ok(None),
+            [one] => Ok(Some(*one)),
+            [first, rest @ ..] => {
+                let first_id = &self.known[*first].current;
+                let same = |i: usize| {
+                    let id = &self.known[i].current;
+                    id.name == first_id.name
+                        && (!by_namespace || id.namespace == first_id.namespace)
+                };
+                if rest.iter().all(|&i| same(i)) {
+                    return Ok(Some(*first));
+                }
+                Err(format!(
+                    " found multiple possible referrals: {}",
+                    left.iter()
+                        .map(|&i| self.known[i].current.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            }
+        }
+    }
+}
+
+/// A previous id with the current group and version, as kustomize records them.
+fn with_gv(previous: &ResId, current: &ResId) -> ResId {
+    ResId {
+        group: current.group.clone(),
+        version: current.version.clone(),
+        ..previous.clone()
+    }
+}
+
+/// Whether two lists of prefixes (or suffixes) end the same way: equal over the shorter
+/// length from the end, and both empty or both not.
+fn same_ending(a: &[String], b: &[String]) -> bool {
+    a.is_empty() == b.is_empty() && a.iter().rev().zip(b.iter().rev()).all(|(x, y)| x == y)
+}
+
+/// Whether a candidate's prefixes (or suffixes) are the outer end of the referrer's: the
+/// candidate got none the referrer did not also get, level for level from the outside.
+fn outer_end_of(candidate: &[String], referrer: &[String]) -> bool {
+    candidate.len() <= referrer.len()
+        && candidate
+            .iter()
+            .rev()
+            .zip(referrer.iter().rev())
+            .all(|(x, y)| x == y)
+}

@@ -1,0 +1,124 @@
+//! kustomize's own test cases (`../shared/conformance/kustomize`), rendered with
+//! [`Kustomize`] and compared object for object with what `kubectl kustomize` printed.
+//!
+//! Every case must pass, or be listed with its reason in `kustomize-known-gaps.tsv` beside
+//! this file; a listed case that passes fails the test too, so the list stays true.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use converge_core::{DirTree, parse_documents};
+use converge_render::{Kustomize, LoadRestrictor};
+use serde_json::Value;
+
+fn shared() -> PathBuf {
+    std::env::var_os("CONVERGE_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"))
+}
+
+/// The outcome of one case: `Ok` or what differs.
+fn run_case(case: &Path, root: &str, flags: &str, error_case: bool) -> Result<(), String> {
+    let tree = DirTree::new(case.join("in")).map_err(|e| e.to_string())?;
+    let root = if root == "." { "" } else { root };
+    let mut renderer = Kustomize::new();
+    if flags.contains("--load-restrictor LoadRestrictionsNone") {
+        renderer = renderer.with_load_restrictor(LoadRestrictor::None);
+    }
+    let result = renderer.render_sync(&tree, root);
+    if error_case {
+        return match result {
+            Ok(manifests) => Err(format!(
+                "rendered {} objects, expected an error",
+                manifests.len()
+            )),
+            Err(_) => Ok(()),
+        };
+    }
+    let manifests = result.map_err(|e| format!("error: {e}"))?;
+    let expected_text = std::fs::read(case.join("expected.yaml")).map_err(|e| e.to_string())?;
+    let expected: Vec<Value> = parse_documents("expected.yaml", &expected_text)
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .map(|d| d.value)
+        .collect();
+    let actual: Vec<Value> = manifests.iter().map(|m| m.object().clone()).collect();
+    if actual == expected {
+        return Ok(());
+    }
+    let show = |values: &[Value]| {
+        values
+            .iter()
+            .map(|v| converge_core::to_yaml(v).unwrap_or_default())
+            .collect::<Vec<_>>()
+            .join("---\n")
+    };
+    Err(format!(
+        "objects differ\n--- expected\n{}\n--- actual\n{}",
+        show(&expected),
+        show(&actual)
+    ))
+}
+
+#[test]
+fn kustomize_cases_render_as_kubectl_kustomize_does() {
+    let dir = shared().join("conformance/kustomize");
+    if !dir.is_dir() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "the kustomize conformance cases at {} are missing; CI=true requires them",
+            dir.display()
+        );
+        eprintln!(
+            "*** SKIPPED: no kustomize conformance cases at {} ***",
+            dir.display()
+        );
+        return;
+    }
+    let index = std::fs::read_to_string(dir.join("index.tsv")).expect("index.tsv");
+    let gaps_text = include_str!("kustomize-known-gaps.tsv");
+    let gaps: BTreeMap<&str, &str> = gaps_text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .filter_map(|l| l.split_once('\t'))
+        .collect();
+    let verbose = std::env::var_os("CONVERGE_KUSTOMIZE_VERBOSE").is_some();
+    let mut failures = Vec::new();
+    let mut passed_gaps = Vec::new();
+    let mut total = 0;
+    for row in index.lines().skip(1) {
+        let fields: Vec<&str> = row.split('\t').collect();
+        let (name, kind, root, flags) = (fields[0], fields[1], fields[2], fields[3]);
+        total += 1;
+        let outcome = run_case(&dir.join("cases").join(name), root, flags, kind == "error");
+        match (outcome, gaps.contains_key(name)) {
+            (Ok(()), true) => passed_gaps.push(name),
+            (Ok(()), false) => {}
+            (Err(_), true) => {}
+            (Err(why), false) => {
+                if verbose {
+                    eprintln!("=== {name}\n{why}\n");
+                }
+                failures.push(name);
+            }
+        }
+    }
+    eprintln!(
+        "kustomize conformance: {} cases, {} known gaps, {} new failures, {} gaps now passing",
+        total,
+        gaps.len(),
+        failures.len(),
+        passed_gaps.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} cases fail (CONVERGE_KUSTOMIZE_VERBOSE=1 shows why): {}",
+        failures.len(),
+        failures.join(" ")
+    );
+    assert!(
+        passed_gaps.is_empty(),
+        "these cases pass now; remove them from kustomize-known-gaps.tsv: {}",
+        passed_gaps.join(" ")
+    );
+}
