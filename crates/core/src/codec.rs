@@ -429,6 +429,15 @@ fn parse_yaml_with(
                 message: yaml_message(&e),
             }
         })?;
+    let mut docs = docs;
+    if !text.ends_with('\n') && !text.trim_end().ends_with(['"', '\'', ']', '}']) {
+        // A block scalar at the very end of a file without a final line break has no line
+        // break to keep (YAML 1.2, 8.1.1.2): the parser adds one, which Go's YAML (and so
+        // kubectl and kustomize) do not.
+        if let Some(last) = docs.last_mut() {
+            strip_final_break(&mut last.value);
+        }
+    }
     Ok(docs
         .into_iter()
         .filter(|doc| !doc.value.is_null())
@@ -443,6 +452,26 @@ fn parse_yaml_with(
             }
         })
         .collect())
+}
+
+/// Removes one trailing line break from the last scalar of `value` (in document order).
+fn strip_final_break(value: &mut Value) {
+    match value {
+        Value::String(text) if text.ends_with('\n') => {
+            text.pop();
+        }
+        Value::Array(items) => {
+            if let Some(last) = items.last_mut() {
+                strip_final_break(last);
+            }
+        }
+        Value::Object(map) => {
+            if let Some((_, last)) = map.iter_mut().next_back() {
+                strip_final_break(last);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// Writes floats without a fractional part as integers (`1.0` and `1e3` become `1` and
@@ -528,6 +557,19 @@ pub fn to_yaml_stream<'a>(values: impl IntoIterator<Item = &'a Value>) -> Result
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_block_scalar_ending_the_file_keeps_only_the_breaks_it_has() {
+        let value = |text: &[u8]| parse_documents("f.yaml", text).expect("parse")[0].value.clone();
+        assert_eq!(value(b"a: |\n  x\n  y"), json!({"a": "x\ny"}));
+        assert_eq!(value(b"a: |\n  x\n  y\n"), json!({"a": "x\ny\n"}));
+        assert_eq!(value(b"a: [\"x\\n\"]"), json!({"a": ["x\n"]}));
+        assert_eq!(
+            value(b"b: |\n  x\na: |\n  y"),
+            json!({"b": "x\n", "a": "y"}),
+            "only the last scalar of the file"
+        );
+    }
 
     #[test]
     fn yaml_documents_carry_lines_and_skip_empty_ones() {

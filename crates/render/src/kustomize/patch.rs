@@ -1,5 +1,6 @@
-//! Patches as kustomize applies them: strategic merge the way kyaml merges (new list items
-//! after the existing ones), and RFC 6902 JSON patches.
+//! Patches as kustomize applies them: strategic merge the way kustomize's YAML merge does it
+//! (the patch's list items first, in its order, then the items it does not name), with the
+//! merge keys of the Kubernetes schema, and RFC 6902 JSON patches.
 
 use converge_diff::json_patch::JsonPatch;
 use converge_diff::schema::{ListStrategy, Schema, TypeKind, TypeRef};
@@ -28,21 +29,13 @@ pub(crate) fn strategic_merge(
     patch: &Value,
     infer: bool,
 ) -> Result<(), MergeError> {
-    let id = ResId::of(target);
-    if let Some(schema) = schema_for(&id) {
-        // Built-in kinds merge as apimachinery's strategic merge does, except that a mapping
-        // marked `$patch: delete` goes away with its field, as kustomize has it.
-        let mut patch = patch.clone();
-        delete_marked_fields(&mut patch);
-        *target = converge_diff::strategic::apply_strategic_patch(target, &patch, schema)
-            .map_err(|e| e.to_string())?;
-        return Ok(());
-    }
-    // Kinds without a schema: mappings merge, lists are replaced.
+    let schema = schema_for(&ResId::of(target));
+    // Kinds without a schema: mappings merge, lists are replaced (or merged by an inferred
+    // key, with `infer`).
     let (Value::Object(dest), Value::Object(src)) = (&mut *target, patch) else {
         return Err("a strategic merge patch must be a mapping".to_owned());
     };
-    merge_map(dest, src, None, infer)
+    merge_map(dest, src, schema, infer)
 }
 
 fn merge_map(
@@ -144,32 +137,36 @@ fn merge_list(
     }
     match semantics.map(|s| s.strategy) {
         Some(ListStrategy::Merge { key: Some(key) }) => {
+            // The patch's items first, in its order (merged into the item with the same key),
+            // then the items the patch does not name, as kustomize orders them.
+            let mut remaining: Vec<Value> = std::mem::take(dest);
+            let mut merged = Vec::with_capacity(remaining.len() + src.len());
             for item in src {
                 let Value::Object(patch_item) = item else {
                     return Err(format!("a list merged by {key:?} holds a non-mapping item"));
                 };
                 let wanted = patch_item.get(key);
-                let found = dest
+                let found = remaining
                     .iter()
-                    .position(|d| d.get(key) == wanted && wanted.is_some());
+                    .position(|d| wanted.is_some() && d.get(key) == wanted);
                 let delete = patch_item.get("$patch").and_then(Value::as_str) == Some("delete");
                 match (found, delete) {
                     (Some(i), true) => {
-                        dest.remove(i);
+                        remaining.remove(i);
                     }
                     (None, true) => {}
                     (Some(i), false) => {
-                        if let Value::Object(d) = &mut dest[i] {
+                        let mut base = remaining.remove(i);
+                        if let Value::Object(d) = &mut base {
                             merge_map(d, patch_item, items, infer)?;
                         }
+                        merged.push(base);
                     }
-                    (None, false) => {
-                        if let Some(v) = clean(item) {
-                            dest.push(v);
-                        }
-                    }
+                    (None, false) => merged.extend(clean(item)),
                 }
             }
+            merged.extend(remaining);
+            *dest = merged;
             Ok(())
         }
         Some(ListStrategy::Merge { key: None }) => {
@@ -260,25 +257,6 @@ fn strip_directives(map: &Map<String, Value>) -> Map<String, Value> {
         .filter(|(k, _)| !k.starts_with('$'))
         .filter_map(|(k, v)| clean(v).map(|v| (k.clone(), v)))
         .collect()
-}
-
-/// Turns fields whose mapping says `$patch: delete` into `null`, which removes them.
-fn delete_marked_fields(value: &mut Value) {
-    match value {
-        Value::Object(map) => {
-            for (_, child) in map.iter_mut() {
-                if child.get("$patch").and_then(Value::as_str) == Some("delete")
-                    && child.is_object()
-                {
-                    *child = Value::Null;
-                } else {
-                    delete_marked_fields(child);
-                }
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(delete_marked_fields),
-        _ => {}
-    }
 }
 
 /// Applies an RFC 6902 patch (given as YAML or JSON list) to `target`.

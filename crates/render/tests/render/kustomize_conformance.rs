@@ -122,3 +122,73 @@ fn kustomize_cases_render_as_kubectl_kustomize_does() {
         passed_gaps.join(" ")
     );
 }
+
+/// The real-world trees of `../shared/corpus` whose reference output is `kubectl kustomize`'s.
+#[test]
+fn corpus_trees_render_as_kubectl_kustomize_does() {
+    let corpus = shared().join("corpus");
+    if !corpus.is_dir() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "the corpus at {} is missing; CI=true requires it",
+            corpus.display()
+        );
+        eprintln!("*** SKIPPED: no corpus at {} ***", corpus.display());
+        return;
+    }
+    let tree = DirTree::new(&corpus).expect("corpus tree");
+    let index = std::fs::read_to_string(corpus.join("EXPECTED.tsv")).expect("EXPECTED.tsv");
+    let mut checked = 0;
+    let mut failures = Vec::new();
+    for row in index.lines().skip(1) {
+        let fields: Vec<&str> = row.split('\t').collect();
+        let (path, command, expected) = (fields[0], fields[1], fields[3]);
+        if !command.starts_with("kubectl kustomize") {
+            continue;
+        }
+        checked += 1;
+        let expected_text = std::fs::read(corpus.join(expected)).expect("expected output");
+        let expected: Vec<Value> = parse_documents(expected, &expected_text)
+            .expect("expected output parses")
+            .into_iter()
+            .map(|d| d.value)
+            .collect();
+        match Kustomize::new().render_sync(&tree, path) {
+            Ok(manifests) => {
+                let actual: Vec<Value> = manifests.iter().map(|m| m.object().clone()).collect();
+                if actual != expected {
+                    let differing = expected
+                        .iter()
+                        .zip(&actual)
+                        .position(|(e, a)| e != a)
+                        .unwrap_or(expected.len().min(actual.len()));
+                    if std::env::var_os("CONVERGE_KUSTOMIZE_VERBOSE").is_some() {
+                        eprintln!(
+                            "=== {path}\n--- expected\n{}\n--- actual\n{}",
+                            expected
+                                .get(differing)
+                                .map(Value::to_string)
+                                .unwrap_or_default(),
+                            actual
+                                .get(differing)
+                                .map(Value::to_string)
+                                .unwrap_or_default()
+                        );
+                    }
+                    failures.push(format!(
+                        "{path}: {} objects expected, {} rendered; first difference at object {differing}",
+                        expected.len(),
+                        actual.len()
+                    ));
+                }
+            }
+            Err(e) => failures.push(format!("{path}: {e}")),
+        }
+    }
+    eprintln!(
+        "kustomize corpus: {checked} trees, {} differ",
+        failures.len()
+    );
+    assert!(checked > 0, "EXPECTED.tsv lists kubectl kustomize trees");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
