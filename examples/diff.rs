@@ -21,7 +21,7 @@ use converge::Pipeline;
 use std::io::IsTerminal as _;
 
 use converge::diff::{TextDiffOptions, colorize};
-use converge::render::PlainYaml;
+use converge::render::Auto;
 use converge::source::Reference;
 
 /// Show what changed between two revisions of a repository.
@@ -71,7 +71,7 @@ fn main() -> ExitCode {
 /// Prints the diff; exit code 1 when something differs, 0 when nothing does.
 async fn run(args: &Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let source = converge::source_for(&args.location, true, args.tree.cache.as_deref())?;
-    let pipeline = Pipeline::from_shared(source, std::sync::Arc::new(PlainYaml::new()))
+    let pipeline = Pipeline::from_shared(source, std::sync::Arc::new(Auto::new()))
         .with_path(args.tree.path.as_str());
     let result = pipeline.diff(&args.base, &args.head).await?;
     let options = TextDiffOptions::default().with_labels(label(&args.base), label(&args.head));

@@ -2,13 +2,16 @@
 //! `kustomize build`.
 //!
 //! ```text
-//! cargo run --example render -- <DIR|GIT-URL> [--path P] [--branch B | --tag T | --semver RANGE | --commit SHA | --ref NAME]
+//! cargo run --example render -- <DIR|GIT-URL> [--path P] [--branch B | --tag T | --semver RANGE | --commit SHA | --ref NAME] [--var KEY=VALUE]...
 //! cargo run --example render -- examples/demo --path production
 //! ```
 //!
 //! A directory is read as it is; with a reference flag, or given a git URL, the revision is
-//! fetched with `GitSource` and read straight from git objects. Exit code 0 on success, 2 on
-//! any error (which names the file and line, or the ref).
+//! fetched with `GitSource` and read straight from git objects. The path is rendered by what
+//! it holds: a kustomization file as an overlay, a `Chart.yaml` with `helm template`, anything
+//! else as plain YAML. `--var` values are substituted as Flux's post-build step does
+//! (`${KEY}`, `${KEY:=default}`), strictly: a variable with neither value nor default is an
+//! error. Exit code 0 on success, 2 on any error (which names the file and line, or the ref).
 
 #[path = "common/cli.rs"]
 mod cli;
@@ -17,7 +20,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use converge::Pipeline;
-use converge::render::PlainYaml;
+use converge::render::{Auto, Renderer, Substitute};
 use converge::source::Reference;
 
 /// Render the manifests of a directory or a git revision.
@@ -30,6 +33,15 @@ struct Args {
     tree: cli::TreeArgs,
     #[command(flatten)]
     refs: cli::RefArgs,
+    /// A variable for `${KEY}` substitution (repeatable).
+    #[arg(long = "var", value_name = "KEY=VALUE", value_parser = parse_var)]
+    vars: Vec<(String, String)>,
+}
+
+fn parse_var(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .ok_or_else(|| format!("expected KEY=VALUE, got {text:?}"))
 }
 
 fn main() -> ExitCode {
@@ -44,8 +56,16 @@ async fn run(args: &Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
         reference != Reference::Default,
         args.tree.cache.as_deref(),
     )?;
-    let pipeline = Pipeline::from_shared(source, std::sync::Arc::new(PlainYaml::new()))
-        .with_path(args.tree.path.as_str());
+    let renderer: std::sync::Arc<dyn Renderer> = if args.vars.is_empty() {
+        std::sync::Arc::new(Auto::new())
+    } else {
+        std::sync::Arc::new(
+            Substitute::new(Auto::new())
+                .with_vars(args.vars.iter().cloned())
+                .strict(true),
+        )
+    };
+    let pipeline = Pipeline::from_shared(source, renderer).with_path(args.tree.path.as_str());
     let rendered = pipeline.render(&reference).await?;
     let yaml = converge::core::to_yaml_stream(rendered.manifests.iter().map(|m| m.object()))?;
     cli::print(&yaml)?;

@@ -540,3 +540,69 @@ fn fetch_prints_the_revision_and_digest_and_writes_the_files() {
     );
     assert!(out.stdout.is_empty(), "nothing printed on error");
 }
+
+#[test]
+fn render_picks_the_renderer_by_what_the_path_holds() {
+    let Some(corpus) = crate::support::corpus() else {
+        return;
+    };
+    let Some(kubectl) = crate::support::kubectl() else {
+        return;
+    };
+    // A kustomization: the same objects, in the same order, as kubectl kustomize prints.
+    let example = corpus.join("flux2-kustomize-helm-example");
+    let overlay = example.join("apps/staging");
+    let ours = crate::support::values(&run_example_ok(
+        "render",
+        &[example.to_str().expect("utf-8"), "--path", "apps/staging"],
+    ));
+    let out = std::process::Command::new(&kubectl)
+        .arg("kustomize")
+        .arg(&overlay)
+        .output()
+        .expect("kubectl runs");
+    assert!(out.status.success());
+    assert_eq!(ours, crate::support::values(&out.stdout));
+
+    // A chart, when helm is at hand.
+    let helm = std::env::var_os("CONVERGE_HELM")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".cache/oracles/bin/helm")
+        });
+    if helm.is_file() {
+        let chart = corpus.join("podinfo/charts");
+        let objects = crate::support::values(&run_example_ok(
+            "render",
+            &[chart.to_str().expect("utf-8"), "--path", "podinfo"],
+        ));
+        assert!(
+            objects.iter().any(|o| o["kind"] == "Deployment"),
+            "the chart renders its Deployment"
+        );
+    }
+}
+
+#[test]
+fn render_substitutes_variables_strictly() {
+    let mut repo = Repo::new();
+    repo.write(
+        "app/cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings-${ENV}\ndata:\n  region: ${REGION:=eu-west-1}\n  literal: $${ENV}\n",
+    );
+    repo.commit("variables");
+    let dir = repo.path_str();
+    let objects = crate::support::values(&run_example_ok(
+        "render",
+        &[dir, "--path", "app", "--var", "ENV=prod"],
+    ));
+    assert_eq!(objects[0]["metadata"]["name"], "settings-prod");
+    assert_eq!(objects[0]["data"]["region"], "eu-west-1");
+    assert_eq!(objects[0]["data"]["literal"], "${ENV}");
+    fails(
+        "render",
+        &[dir, "--path", "app", "--var", "REGION=x"],
+        "variable not set (strict mode): \"ENV\"",
+    );
+    fails("render", &[dir, "--var", "NOEQUALS"], "expected KEY=VALUE");
+}

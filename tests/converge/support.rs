@@ -63,11 +63,14 @@ pub(crate) fn run_example(name: &str, args: &[&str]) -> Output {
         "{} is not built: run `cargo build --examples` before the tests (./test.sh does)",
         bin.display()
     );
-    let out = Command::new(&bin)
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("example runs");
+    let mut command = Command::new(&bin);
+    command.args(args).current_dir(env!("CARGO_MANIFEST_DIR"));
+    // The binaries find helm as users' programs do; give them the oracle's.
+    let helm = Path::new(env!("CARGO_MANIFEST_DIR")).join(".cache/oracles/bin/helm");
+    if std::env::var_os("CONVERGE_HELM").is_none() && helm.is_file() {
+        command.env("CONVERGE_HELM", helm);
+    }
+    let out = command.output().expect("example runs");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("panicked"), "{name} panicked: {stderr}");
     out

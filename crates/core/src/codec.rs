@@ -560,7 +560,11 @@ mod tests {
 
     #[test]
     fn a_block_scalar_ending_the_file_keeps_only_the_breaks_it_has() {
-        let value = |text: &[u8]| parse_documents("f.yaml", text).expect("parse")[0].value.clone();
+        let value = |text: &[u8]| {
+            parse_documents("f.yaml", text).expect("parse")[0]
+                .value
+                .clone()
+        };
         assert_eq!(value(b"a: |\n  x\n  y"), json!({"a": "x\ny"}));
         assert_eq!(value(b"a: |\n  x\n  y\n"), json!({"a": "x\ny\n"}));
         assert_eq!(value(b"a: [\"x\\n\"]"), json!({"a": ["x\n"]}));

@@ -1,11 +1,13 @@
 #![doc = include_str!("../README.md")]
 
+mod auto;
 mod error;
 mod helm;
 mod kustomize;
 mod plain;
 mod substitute;
 
+pub use auto::{Auto, TreeKind};
 pub use error::Error;
 pub use helm::Helm;
 pub use kustomize::{Kustomize, LoadRestrictor};
