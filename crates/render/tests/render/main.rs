@@ -4,6 +4,7 @@ mod substitute;
 
 mod helm;
 
+mod kustomize;
 mod kustomize_conformance;
 
 use converge_core::DirTree;

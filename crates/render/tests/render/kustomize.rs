@@ -1,0 +1,187 @@
+//! Bad kustomizations: each is a clear error naming the kustomization file and the entry.
+
+use converge_render::{Error, Kustomize};
+
+use crate::make_tree;
+
+fn error(files: &[(&str, &str)], path: &str) -> String {
+    let (_dir, tree) = make_tree(files);
+    match Kustomize::new().render_sync(&tree, path) {
+        Ok(manifests) => panic!("rendered {} objects, expected an error", manifests.len()),
+        Err(e @ Error::Kustomize { .. }) => e.to_string(),
+        Err(other) => panic!("expected a kustomize error, got {other:?}"),
+    }
+}
+
+const CM: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\n";
+
+#[test]
+fn an_unknown_field_is_named() {
+    let err = error(
+        &[
+            (
+                "kustomization.yaml",
+                "resources: [cm.yaml]\nnamePrefx: dev-\n",
+            ),
+            ("cm.yaml", CM),
+        ],
+        "",
+    );
+    assert!(err.starts_with("kustomization.yaml: "), "{err}");
+    assert!(err.contains("unknown field `namePrefx`"), "{err}");
+}
+
+#[test]
+fn a_cycle_between_kustomizations_is_an_error() {
+    let err = error(
+        &[
+            ("a/kustomization.yaml", "resources: [../b]\n"),
+            ("b/kustomization.yaml", "resources: [../a]\n"),
+        ],
+        "a",
+    );
+    assert!(err.contains("cycle detected"), "{err}");
+    assert!(err.contains("a → b"), "{err}");
+}
+
+#[test]
+fn missing_files_and_paths_out_of_the_tree_are_named() {
+    let err = error(&[("kustomization.yaml", "resources: [nowhere.yaml]\n")], "");
+    assert!(err.contains("'nowhere.yaml': no such file"), "{err}");
+
+    let err = error(
+        &[("kustomization.yaml", "resources: [../../../etc/passwd]\n")],
+        "",
+    );
+    assert!(err.contains("../../../etc/passwd"), "{err}");
+
+    // A file of the tree, but outside the kustomization's directory.
+    let err = error(
+        &[
+            ("overlay/kustomization.yaml", "resources: [../cm.yaml]\n"),
+            ("cm.yaml", CM),
+        ],
+        "overlay",
+    );
+    assert!(
+        err.contains("security; file 'cm.yaml' is not in or below 'overlay'"),
+        "{err}"
+    );
+
+    let err = error(
+        &[("kustomization.yaml", "patches: [{path: gone.yaml}]\n")],
+        "",
+    );
+    assert!(err.contains("gone.yaml"), "{err}");
+}
+
+#[test]
+fn a_symbolic_link_out_of_the_tree_is_refused() {
+    let outside = tempfile::tempdir().expect("tempdir");
+    std::fs::write(outside.path().join("secret.yaml"), CM).expect("write");
+    let (dir, _) = make_tree(&[("kustomization.yaml", "resources: [link.yaml]\n")]);
+    std::os::unix::fs::symlink(
+        outside.path().join("secret.yaml"),
+        dir.path().join("link.yaml"),
+    )
+    .expect("symlink");
+    let tree = converge_core::DirTree::new(dir.path()).expect("tree");
+    let err = Kustomize::new()
+        .render_sync(&tree, "")
+        .expect_err("a link out of the tree");
+    assert!(err.to_string().contains("link.yaml"), "{err}");
+}
+
+#[test]
+fn remote_resources_and_plugins_are_refused_by_name() {
+    let err = error(
+        &[(
+            "kustomization.yaml",
+            "resources: [https://github.com/kubernetes-sigs/kustomize//examples/helloWorld]\n",
+        )],
+        "",
+    );
+    assert!(err.contains("remote resources are not supported"), "{err}");
+
+    let err = error(
+        &[
+            (
+                "kustomization.yaml",
+                "resources: [cm.yaml]\ntransformers: [plugin.yaml]\n",
+            ),
+            ("cm.yaml", CM),
+            (
+                "plugin.yaml",
+                "apiVersion: example.com/v1\nkind: SopsDecryptor\nmetadata:\n  name: sops\n",
+            ),
+        ],
+        "",
+    );
+    assert!(
+        err.contains("exec and Go plugins are not supported"),
+        "{err}"
+    );
+    assert!(err.contains("SopsDecryptor"), "{err}");
+}
+
+#[test]
+fn bad_patches_are_errors_and_unmatched_targets_are_not() {
+    let err = error(
+        &[
+            (
+                "kustomization.yaml",
+                "resources: [cm.yaml]\npatches:\n- target: {kind: ConfigMap}\n  patch: '[{\"op\": \"frobnicate\", \"path\": \"/data\"}]'\n",
+            ),
+            ("cm.yaml", CM),
+        ],
+        "",
+    );
+    assert!(err.starts_with("kustomization.yaml: "), "{err}");
+    assert!(err.contains("frobnicate"), "{err}");
+
+    let err = error(
+        &[
+            (
+                "kustomization.yaml",
+                "resources: [cm.yaml]\npatchesStrategicMerge: [p.yaml]\n",
+            ),
+            ("cm.yaml", CM),
+            (
+                "p.yaml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: other\ndata: {a: b}\n",
+            ),
+        ],
+        "",
+    );
+    assert!(
+        err.contains("no matches for Id ConfigMap.v1.[noGrp]/other"),
+        "{err}"
+    );
+
+    // A targeted patch that selects nothing changes nothing, as in kustomize.
+    let (_dir, tree) = make_tree(&[
+        (
+            "kustomization.yaml",
+            "resources: [cm.yaml]\npatches:\n- target: {kind: Secret}\n  patch: '[{\"op\": \"add\", \"path\": \"/data\", \"value\": {}}]'\n",
+        ),
+        ("cm.yaml", CM),
+    ]);
+    let manifests = Kustomize::new().render_sync(&tree, "").expect("render");
+    assert_eq!(manifests.len(), 1);
+    assert!(manifests[0].object().get("data").is_none());
+}
+
+#[test]
+fn a_directory_without_a_kustomization_is_named() {
+    let err = error(
+        &[
+            ("kustomization.yaml", "resources: [base]\n"),
+            ("base/cm.yaml", CM),
+        ],
+        "",
+    );
+    assert!(
+        err.starts_with("base: unable to find one of 'kustomization.yaml'"),
+        "{err}"
+    );
+}
