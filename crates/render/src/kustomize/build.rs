@@ -40,6 +40,9 @@ pub(crate) struct Accumulated {
     pub resources: Vec<Resource>,
     pub config: Config,
     pub vars: Vec<(Var, String)>,
+    /// The ids of `resources` by position, while no transformer has run since they were
+    /// taken: adding checks against it instead of scanning.
+    ids: Option<std::collections::HashMap<ResId, usize>>,
 }
 
 impl Accumulated {
@@ -48,21 +51,36 @@ impl Accumulated {
             resources: Vec::new(),
             config: Config::defaults(),
             vars: Vec::new(),
+            ids: None,
         }
+    }
+
+    /// Forgets the id index: resources were renamed, moved or removed.
+    pub(crate) fn touched(&mut self) {
+        self.ids = None;
     }
 
     /// Adds `resource`, refusing a second resource with the same id.
     pub(crate) fn add(&mut self, resource: Resource, file: &str) -> Result<()> {
+        let resources = &self.resources;
+        let ids = self.ids.get_or_insert_with(|| {
+            resources
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (r.id(), i))
+                .collect()
+        });
         let id = resource.id();
-        if let Some(existing) = self.resources.iter().find(|r| r.id() == id) {
+        if let Some(&existing) = ids.get(&id) {
             return fail(
                 file,
                 format!(
                     "may not add resource with an already registered id: {id} (from {} and {})",
-                    existing.origin, resource.origin
+                    self.resources[existing].origin, resource.origin
                 ),
             );
         }
+        ids.insert(id, self.resources.len());
         self.resources.push(resource);
         Ok(())
     }
@@ -123,7 +141,10 @@ impl<'t> Builder<'t> {
                 }
                 None => LegacyOrder::default(),
             };
-            resources.sort_by(|a, b| order.compare(&a.id(), &b.id()));
+            let mut keyed: Vec<(ResId, Resource)> =
+                resources.into_iter().map(|r| (r.id(), r)).collect();
+            keyed.sort_by(|a, b| order.compare(&a.0, &b.0));
+            resources = keyed.into_iter().map(|(_, r)| r).collect();
         }
         let managed_by = loaded
             .kustomization
@@ -342,6 +363,7 @@ impl<'t> Builder<'t> {
                 message: m,
             })?;
         }
+        acc.touched();
         self.run_generators(loaded, acc)?;
         plugins::run_generators(self, loaded, acc)?;
         for component in k.components.iter().flatten() {
@@ -358,7 +380,9 @@ impl<'t> Builder<'t> {
             }
             self.accumulate(&sub, acc)?;
         }
+        acc.touched();
         transform::run_builtin(self, loaded, acc)?;
+        acc.touched();
         for var in k.vars.iter().flatten() {
             if acc.vars.iter().any(|(v, _)| v.name == var.name) {
                 return fail(file, format!("var '{}' already encountered", var.name));
@@ -559,6 +583,7 @@ impl<'t> Builder<'t> {
 /// Adds a generated resource according to its behaviour: a new one, or merged into (or
 /// replacing) the resource that has, or had, its id.
 pub(crate) fn absorb(acc: &mut Accumulated, mut resource: Resource, file: &str) -> Result<()> {
+    acc.touched();
     let id = resource.id();
     let cluster = super::resource::is_cluster_scoped(&id.group, &id.kind);
     let same = |other: &ResId| {

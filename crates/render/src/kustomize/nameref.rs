@@ -1,6 +1,8 @@
 //! Name references: after prefixes, suffixes and hashes renamed resources, the fields that
 //! named them (a Pod's ConfigMap volume, a RoleBinding's roleRef, …) follow.
 
+use std::collections::HashMap;
+
 use serde_json::Value;
 
 use super::config::{Config, NameReference};
@@ -61,12 +63,20 @@ fn effective(id: &ResId, cluster: bool) -> String {
 /// Points every configured reference at its referral's current name.
 pub(crate) fn fix(resources: &mut [Resource], config: &Config) -> Result<(), String> {
     let known: Vec<Known> = resources.iter().map(|r| Known::of(r, config)).collect();
+    // Resources by every name they had: a reference is looked up, not searched for.
+    let mut by_name: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, k) in known.iter().enumerate() {
+        let mut names: Vec<&str> = k.previous.iter().map(|p| p.name.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        for name in names {
+            by_name.entry(name).or_default().push(i);
+        }
+    }
     for r in 0..resources.len() {
         let referrer_org = resources[r].original_id();
         let referrer_current = known[r].current.clone();
-        let referrer = &known[r];
-        // Resources the referrer may name: cluster-scoped ones and those of its namespace
-        // (and, for a RoleBinding, those of its ServiceAccount subjects' namespaces).
+        // A RoleBinding may also name what lives in its ServiceAccount subjects' namespaces.
         let mut subject_namespaces = Vec::new();
         if referrer_current.kind == "RoleBinding"
             && let Some(Value::Array(subjects)) = resources[r].object.get("subjects")
@@ -88,28 +98,18 @@ pub(crate) fn fix(resources: &mut [Resource], config: &Config) -> Result<(), Str
                 }
             }
         }
-        let subset: Vec<usize> = (0..known.len())
-            .filter(|&i| {
-                referrer.cluster
-                    || known[i].cluster
-                    || known[i].namespace() == referrer.namespace()
-                    || subject_namespaces
-                        .iter()
-                        .any(|ns| known[i].current.namespace == *ns)
-            })
-            .collect();
         for reference in &config.name_reference {
             for spec in &reference.referrers {
                 if !spec_selects(spec, &referrer_org) {
                     continue;
                 }
-                let roleref = roleref(&resources[r].object, spec);
                 let context = Context {
                     known: &known,
-                    subset: &subset,
+                    by_name: &by_name,
+                    subject_namespaces: &subject_namespaces,
                     reference,
                     referrer: r,
-                    roleref,
+                    roleref: roleref(&resources[r].object, spec),
                 };
                 let object = &mut resources[r].object;
                 walk(object, &spec.path, false, &mut |value| {
@@ -148,17 +148,29 @@ fn roleref(object: &Value, spec: &FieldSpec) -> Option<(String, String)> {
 
 struct Context<'a> {
     known: &'a [Known],
-    subset: &'a [usize],
+    by_name: &'a HashMap<&'a str, Vec<usize>>,
+    subject_namespaces: &'a [String],
     reference: &'a NameReference,
     referrer: usize,
     roleref: Option<(String, String)>,
 }
 
 impl Context<'_> {
+    /// Whether resource `i` is one the referrer may name: cluster-scoped, in its namespace,
+    /// or in one of its ServiceAccount subjects' namespaces.
+    fn reachable(&self, i: usize) -> bool {
+        let referrer = &self.known[self.referrer];
+        let k = &self.known[i];
+        referrer.cluster
+            || k.cluster
+            || k.namespace() == referrer.namespace()
+            || self.subject_namespaces.contains(&k.current.namespace)
+    }
+
     fn fix_value(&self, value: &mut Value) -> Result<(), String> {
         match value {
             Value::String(old) => {
-                if let Some(i) = self.select(old, self.subset, false)? {
+                if let Some(i) = self.select(old, &|_| true, false)? {
                     let name = &self.known[i].current.name;
                     if name != old {
                         *old = name.clone();
@@ -175,34 +187,32 @@ impl Context<'_> {
         let Some(old) = value.get("name").and_then(Value::as_str).map(str::to_owned) else {
             return Err("path config error; no 'name' field in node".to_owned());
         };
-        let candidates: Vec<usize> = match value.get("namespace").and_then(Value::as_str) {
+        let namespace = value
+            .get("namespace")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let selected = match &namespace {
             Some(namespace) => {
-                let original: Vec<usize> = self
-                    .subset
-                    .iter()
-                    .copied()
-                    .filter(|&i| {
-                        let k = &self.known[i];
-                        let org = k.previous.first().unwrap_or(&k.current);
-                        effective(org, k.cluster) == namespace
-                    })
-                    .collect();
-                if original.is_empty() {
-                    self.subset
-                        .iter()
-                        .copied()
-                        .filter(|&i| self.known[i].current.namespace == namespace)
-                        .collect()
+                // Those originally in that namespace, else those in it now.
+                let original = |i: usize| {
+                    let k = &self.known[i];
+                    let org = k.previous.first().unwrap_or(&k.current);
+                    effective(org, k.cluster) == *namespace
+                };
+                let now = |i: usize| self.known[i].current.namespace == *namespace;
+                let any_original = self
+                    .by_name
+                    .get(old.as_str())
+                    .is_some_and(|c| c.iter().any(|&i| self.reachable(i) && original(i)));
+                if any_original {
+                    self.select(&old, &original, true)?
                 } else {
-                    original
+                    self.select(&old, &now, true)?
                 }
             }
-            None => self.subset.to_vec(),
+            None => self.select(&old, &|_| true, true)?,
         };
-        if candidates.is_empty() {
-            return Ok(());
-        }
-        let Some(i) = self.select(&old, &candidates, true)? else {
+        let Some(i) = selected else {
             return Ok(());
         };
         let current = &self.known[i].current;
@@ -221,12 +231,11 @@ impl Context<'_> {
         Ok(())
     }
 
-    /// The one resource among `candidates` that `old` names, as kustomize sieves them.
     /// With `by_namespace`, candidates count as the same only with the same namespace too.
     fn select(
         &self,
         old: &str,
-        candidates: &[usize],
+        keep: &dyn Fn(usize) -> bool,
         by_namespace: bool,
     ) -> Result<Option<usize>, String> {
         let target = self.reference;
@@ -236,13 +245,16 @@ impl Context<'_> {
                 && (target.kind.is_empty() || target.kind == id.kind)
         };
         let referrer = &self.known[self.referrer];
-        let mut left: Vec<usize> = candidates
+        let Some(named) = self.by_name.get(old) else {
+            return Ok(None);
+        };
+        let mut left: Vec<usize> = named
             .iter()
             .copied()
+            .filter(|&i| self.reachable(i) && keep(i))
             .filter(|&i| {
                 let k = &self.known[i];
-                k.previous.iter().any(|p| p.name == old)
-                    && k.previous.iter().any(|p| selects(&with_gv(p, &k.current)))
+                k.previous.iter().any(|p| selects(&with_gv(p, &k.current)))
             })
             .collect();
         if let Some((group, kind)) = &self.roleref {

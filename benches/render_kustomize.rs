@@ -1,0 +1,346 @@
+//! The kustomize renderer (`converge::render::Kustomize`) side by side with `kubectl kustomize`
+//! (kustomize v5.7.1 inside kubectl v1.35, from the oracle installer) in the same run.
+//!
+//! Inputs:
+//!
+//! - `corpus`: three trees of the shared corpus whose reference output is kubectl kustomize's:
+//!   a small Flux overlay (`flux2-kustomize-helm-example/apps/staging`), an overlay with four
+//!   components (`microservices-demo/kustomize/tests/service-mesh-istio-with-all-components`)
+//!   and kube-prometheus v0.18.0 (130 objects, large CRDs);
+//! - `generated`: an overlay made before measuring, over a base of N applications, each a
+//!   Deployment, a Service and a ConfigMap the Deployment reads (3N objects): `namePrefix`,
+//!   `namespace`, `commonLabels`, `images`, and 100 strategic-merge patches. N is 1,000 and
+//!   333 (about 3,000 and 1,000 objects), to show how time grows.
+//!
+//! Each iteration renders from the directory on disk, as kubectl does. kubectl runs under
+//! criterion for the corpus trees; on the generated overlays (about a minute each) it runs
+//! once, timed, and the table reports that single run. After the criterion run a table of the
+//! ratios goes to stderr. Under `cargo test --benches` (which only checks that everything
+//! runs) the generated overlay has 100 applications and kubectl is not run.
+//!
+//! ```text
+//! cargo bench --bench render_kustomize                           # about 10 minutes
+//! CONVERGE_BENCH_PEERS=0 cargo bench --bench render_kustomize    # converge alone
+//! ```
+//!
+//! Without the corpus or the kubectl oracle the benchmark says so on stderr and exits with
+//! success, unless `CI=true`, where either missing is an error.
+
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant, SystemTime};
+
+use converge::core::DirTree;
+use converge::render::Kustomize;
+use criterion::{BenchmarkId, Criterion};
+use serde_json::Value;
+
+const CORPUS_TREES: [(&str, &str); 3] = [
+    ("flux-staging", "flux2-kustomize-helm-example/apps/staging"),
+    (
+        "microservices-components",
+        "microservices-demo/kustomize/tests/service-mesh-istio-with-all-components",
+    ),
+    ("kube-prometheus", "kube-prometheus-v0.18.0"),
+];
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let has = |flag: &str| args.iter().any(|a| a == flag);
+    let benchmarking = has("--bench") && !has("--test") && !has("--list");
+    // `CONVERGE_BENCH_PEERS=0` measures converge alone (the kubectl runs take minutes).
+    let peers = benchmarking && std::env::var("CONVERGE_BENCH_PEERS").as_deref() != Ok("0");
+    let started = SystemTime::now();
+
+    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared");
+    let corpus = shared.join("corpus");
+    let kubectl = std::env::var_os("CONVERGE_KUBECTL")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join(".cache/oracles/bin/kubectl")
+        });
+    for (what, path) in [("the corpus", &corpus), ("the kubectl oracle", &kubectl)] {
+        if !path.exists() {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "{what} at {} is missing; CI=true requires it",
+                path.display()
+            );
+            eprintln!(
+                "render_kustomize: {what} at {} is missing; nothing to measure",
+                path.display()
+            );
+            return;
+        }
+    }
+
+    let sizes: &[usize] = if benchmarking { &[333, 1_000] } else { &[100] };
+    let generated: Vec<(usize, tempfile::TempDir)> =
+        sizes.iter().map(|&n| (n, generate_overlay(n))).collect();
+    for (n, dir) in &generated {
+        // The generated overlay renders, and as kubectl would print it (checked on the
+        // smallest one, which kubectl renders in seconds).
+        let ours = render(dir.path(), "overlay");
+        assert_eq!(ours, 3 * n, "all objects of the generated overlay");
+    }
+    if let Some((_, smallest)) = generated.first()
+        && peers
+    {
+        let tree = DirTree::new(smallest.path()).expect("tree");
+        let ours: Vec<Value> = Kustomize::new()
+            .render_sync(&tree, "overlay")
+            .expect("render")
+            .into_iter()
+            .map(|m| m.into_object())
+            .collect();
+        let theirs = kubectl_objects(&kubectl, &smallest.path().join("overlay"));
+        assert!(
+            ours == theirs,
+            "the generated overlay renders as kubectl kustomize does"
+        );
+    }
+
+    let mut c = Criterion::default()
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4))
+        .output_directory(&criterion_home())
+        .configure_from_args();
+    {
+        let mut group = c.benchmark_group("corpus");
+        for (name, path) in CORPUS_TREES {
+            group.bench_with_input(BenchmarkId::new("converge", name), &path, |b, path| {
+                b.iter(|| black_box(render(&corpus, path)))
+            });
+            if peers {
+                group.bench_with_input(BenchmarkId::new("kubectl", name), &path, |b, path| {
+                    b.iter(|| black_box(kubectl_build(&kubectl, &corpus.join(path))))
+                });
+            }
+        }
+        group.finish();
+    }
+    {
+        let mut group = c.benchmark_group("generated");
+        for (n, dir) in &generated {
+            group.bench_with_input(BenchmarkId::new("converge", 3 * n), dir, |b, dir| {
+                b.iter(|| black_box(render(dir.path(), "overlay")))
+            });
+        }
+        group.finish();
+    }
+    c.final_summary();
+
+    if peers {
+        let mut table = String::from(
+            "\n| input | objects | converge | kubectl kustomize | kubectl / converge |\n|---|---:|---:|---:|---:|\n",
+        );
+        for (name, path) in CORPUS_TREES {
+            let objects = render(&corpus, path);
+            let ours = measured("corpus", "converge", name, started);
+            let theirs = measured("corpus", "kubectl", name, started);
+            if let (Some(ours), Some(theirs)) = (ours, theirs) {
+                table.push_str(&format!(
+                    "| {name} | {objects} | {} | {} | {:.0}× |\n",
+                    ms(ours),
+                    ms(theirs),
+                    theirs / ours
+                ));
+            }
+        }
+        for (n, dir) in &generated {
+            let Some(ours) = measured("generated", "converge", &(3 * n).to_string(), started)
+            else {
+                continue;
+            };
+            let start = Instant::now();
+            kubectl_build(&kubectl, &dir.path().join("overlay"));
+            let theirs = start.elapsed().as_nanos() as f64;
+            table.push_str(&format!(
+                "| generated overlay | {} | {} | {} (one run) | {:.0}× |\n",
+                3 * n,
+                ms(ours),
+                ms(theirs),
+                theirs / ours
+            ));
+        }
+        eprintln!("{table}");
+    }
+}
+
+/// Renders `path` of the tree at `root`; the number of objects.
+fn render(root: &Path, path: &str) -> usize {
+    let tree = DirTree::new(root).expect("tree");
+    Kustomize::new()
+        .render_sync(&tree, path)
+        .expect("render")
+        .len()
+}
+
+fn kubectl_build(kubectl: &Path, dir: &Path) -> usize {
+    let out = Command::new(kubectl)
+        .arg("kustomize")
+        .arg(dir)
+        .output()
+        .expect("kubectl runs");
+    assert!(
+        out.status.success(),
+        "kubectl kustomize {}: {}",
+        dir.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout.len()
+}
+
+fn kubectl_objects(kubectl: &Path, dir: &Path) -> Vec<Value> {
+    let out = Command::new(kubectl)
+        .arg("kustomize")
+        .arg(dir)
+        .output()
+        .expect("kubectl runs");
+    assert!(out.status.success(), "kubectl kustomize failed");
+    converge::core::parse_documents("kubectl.yaml", &out.stdout)
+        .expect("kubectl prints YAML")
+        .into_iter()
+        .map(|d| d.value)
+        .collect()
+}
+
+/// A base of `n` applications and an overlay over it.
+fn generate_overlay(n: usize) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let base = dir.path().join("base");
+    let overlay = dir.path().join("overlay");
+    std::fs::create_dir_all(base.join("apps")).expect("mkdir");
+    std::fs::create_dir_all(overlay.join("patches")).expect("mkdir");
+    let mut resources = String::from("resources:\n");
+    for i in 0..n {
+        let app = format!("app-{i:04}");
+        std::fs::write(
+            base.join("apps").join(format!("{app}.yaml")),
+            format!(
+                "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {app}
+  labels: {{app: {app}}}
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {{app: {app}}}
+  template:
+    metadata:
+      labels: {{app: {app}}}
+    spec:
+      containers:
+      - name: web
+        image: registry.example.com/shop/web:1.0.{i}
+        ports: [{{containerPort: 8080, name: http}}]
+        envFrom: [{{configMapRef: {{name: {app}-settings}}}}]
+        env:
+        - {{name: APP, value: {app}}}
+        - {{name: LOG_LEVEL, value: info}}
+        resources:
+          requests: {{cpu: 100m, memory: 128Mi}}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: {app}
+spec:
+  selector: {{app: {app}}}
+  ports: [{{port: 80, targetPort: http}}]
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {app}-settings
+data:
+  color: blue
+  size: \"{i}\"
+"
+            ),
+        )
+        .expect("write");
+        resources.push_str(&format!("- apps/{app}.yaml\n"));
+    }
+    std::fs::write(base.join("kustomization.yaml"), resources).expect("write");
+    let mut kustomization = String::from(
+        "resources: [../base]
+namePrefix: prod-
+namespace: shop
+commonLabels:
+  env: production
+images:
+- name: registry.example.com/shop/web
+  newName: mirror.example.com/shop/web
+  newTag: \"2.0\"
+patchesStrategicMerge:
+",
+    );
+    for i in (0..n).step_by((n / 100).max(1)).take(100) {
+        let app = format!("app-{i:04}");
+        let file = format!("patches/{app}.yaml");
+        std::fs::write(
+            overlay.join(&file),
+            format!(
+                "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {app}
+spec:
+  replicas: 5
+  template:
+    spec:
+      containers:
+      - name: web
+        env:
+        - {{name: LOG_LEVEL, value: debug}}
+        - {{name: FEATURE, value: \"on\"}}
+"
+            ),
+        )
+        .expect("write");
+        kustomization.push_str(&format!("- {file}\n"));
+    }
+    std::fs::write(overlay.join("kustomization.yaml"), kustomization).expect("write");
+    dir
+}
+
+fn ms(ns: f64) -> String {
+    if ns >= 1e9 {
+        format!("{:.2} s", ns / 1e9)
+    } else {
+        format!("{:.1} ms", ns / 1e6)
+    }
+}
+
+/// Where criterion writes its results (as in `diff_engine`).
+fn criterion_home() -> PathBuf {
+    if let Some(home) = std::env::var_os("CRITERION_HOME") {
+        PathBuf::from(home)
+    } else if let Some(target) = std::env::var_os("CARGO_TARGET_DIR") {
+        PathBuf::from(target).join("criterion")
+    } else {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("target/criterion")
+    }
+}
+
+/// Criterion's typical time of one iteration, in ns, if that benchmark ran in this run.
+fn measured(group: &str, function: &str, parameter: &str, since: SystemTime) -> Option<f64> {
+    let path = criterion_home()
+        .join(group)
+        .join(function)
+        .join(parameter)
+        .join("new/estimates.json");
+    let modified = std::fs::metadata(&path).and_then(|m| m.modified()).ok()?;
+    if modified < since {
+        return None;
+    }
+    let estimates: Value = serde_json::from_slice(&std::fs::read(&path).ok()?).ok()?;
+    estimates
+        .pointer("/slope/point_estimate")
+        .or_else(|| estimates.pointer("/mean/point_estimate"))
+        .and_then(Value::as_f64)
+}
