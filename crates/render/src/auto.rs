@@ -38,7 +38,7 @@ pub enum TreeKind {
 /// assert_eq!(manifests[0].id().to_string(), "v1 ConfigMap dev-app");
 /// # Ok(()) }
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Auto {
     kustomize: Kustomize,
@@ -46,8 +46,19 @@ pub struct Auto {
     plain: PlainYaml,
 }
 
+impl Default for Auto {
+    fn default() -> Self {
+        Auto {
+            kustomize: Kustomize::new().with_helm(Helm::new()),
+            helm: Helm::new(),
+            plain: PlainYaml::new(),
+        }
+    }
+}
+
 impl Auto {
-    /// Kustomize, Helm and plain YAML with their defaults.
+    /// Kustomize (with `helmCharts` rendered by helm), Helm and plain YAML with their
+    /// defaults.
     pub fn new() -> Auto {
         Auto::default()
     }

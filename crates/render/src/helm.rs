@@ -108,6 +108,9 @@ pub struct Helm {
     api_versions: Vec<String>,
     include_crds: bool,
     skip_tests: bool,
+    skip_hooks: bool,
+    name_template: Option<String>,
+    values_yaml: Vec<String>,
 }
 
 impl Helm {
@@ -120,6 +123,30 @@ impl Helm {
     /// ```
     pub fn new() -> Self {
         Helm::default()
+    }
+
+    /// Adds values given as YAML text, after the values files (later ones win), as kustomize's
+    /// `valuesInline` does.
+    ///
+    /// ```
+    /// let helm = converge_render::Helm::new().with_values_yaml("replicaCount: 3\n");
+    /// # let _ = helm;
+    /// ```
+    pub fn with_values_yaml(mut self, yaml: impl Into<String>) -> Self {
+        self.values_yaml.push(yaml.into());
+        self
+    }
+
+    /// Leaves hooks out (`helm template --no-hooks`).
+    pub fn with_skip_hooks(mut self, skip: bool) -> Self {
+        self.skip_hooks = skip;
+        self
+    }
+
+    /// Names the release by a template (`helm template --name-template`).
+    pub fn with_name_template(mut self, template: impl Into<String>) -> Self {
+        self.name_template = Some(template.into());
+        self
     }
 
     /// Runs the `helm` binary at `path` instead of `$CONVERGE_HELM` or `helm` on `PATH`.
@@ -315,6 +342,12 @@ impl Helm {
             write(&file, &tree.read(&file)?)?;
             values_files.push(on_disk(&root, &file));
         }
+        for (i, yaml) in self.values_yaml.iter().enumerate() {
+            let file = work.path().join(format!("values-inline-{i}.yaml"));
+            std::fs::write(&file, yaml)
+                .map_err(|e| helm_error(format!("cannot write inline values: {e}")))?;
+            values_files.push(file);
+        }
         for dir in ["cache", "config", "data"] {
             std::fs::create_dir_all(home.join(dir))
                 .map_err(|e| helm_error(format!("cannot prepare helm's home: {e}")))?;
@@ -336,9 +369,12 @@ impl Helm {
             .env("HELM_DATA_HOME", home.join("data"))
             .env("KUBECONFIG", &kubeconfig)
             .args(self.arguments(&values_files))
-            .arg("--")
-            .arg(&release)
-            .arg(on_disk(&root, &chart));
+            .arg("--");
+        // A name template names the release itself, unless a name is given too.
+        if self.name_template.is_none() || self.release_name.is_some() {
+            command.arg(&release);
+        }
+        command.arg(on_disk(&root, &chart));
         let output = command.output().map_err(|e| {
             helm_error(if e.kind() == std::io::ErrorKind::NotFound {
                 format!(
@@ -409,6 +445,12 @@ impl Helm {
         }
         if self.skip_tests {
             args.push("--skip-tests".into());
+        }
+        if self.skip_hooks {
+            args.push("--no-hooks".into());
+        }
+        if let Some(template) = &self.name_template {
+            args.push(flag("name-template", template));
         }
         args
     }

@@ -13,7 +13,7 @@ use super::order::LegacyOrder;
 use super::plugins;
 use super::resource::{Behavior, ResId, Resource};
 use super::transform;
-use super::types::{FILE_NAMES, Kustomization, Var};
+use super::types::{FILE_NAMES, HelmChart, Kustomization, Var};
 use super::vars;
 
 /// The kustomize release whose behaviour this renderer follows.
@@ -89,6 +89,8 @@ impl Accumulated {
 /// One build over a tree.
 pub(crate) struct Builder<'t> {
     tree: &'t dyn FileTree,
+    /// Renders `helmCharts`; `None` refuses them.
+    helm: Option<&'t crate::Helm>,
     /// Whether files must lie in or below the kustomization that names them.
     restricted: bool,
     /// Kustomization directories being built, outermost first: a cycle is an error.
@@ -103,9 +105,14 @@ pub(crate) struct Loaded {
 }
 
 impl<'t> Builder<'t> {
-    pub(crate) fn new(tree: &'t dyn FileTree, restricted: bool) -> Builder<'t> {
+    pub(crate) fn new(
+        tree: &'t dyn FileTree,
+        restricted: bool,
+        helm: Option<&'t crate::Helm>,
+    ) -> Builder<'t> {
         Builder {
             tree,
+            helm,
             restricted,
             stack: Vec::new(),
         }
@@ -319,26 +326,6 @@ impl<'t> Builder<'t> {
                 );
             }
         }
-        for unsupported in [
-            (
-                "helmCharts",
-                k.helm_charts.is_some() || k.helm_globals.is_some(),
-            ),
-            (
-                "helmChartInflationGenerator",
-                k.helm_chart_inflation_generator.is_some(),
-            ),
-        ] {
-            if unsupported.1 {
-                return fail(
-                    file,
-                    format!(
-                        "{} is not supported by the kustomize renderer: render the chart with the Helm renderer",
-                        unsupported.0
-                    ),
-                );
-            }
-        }
         let entries = k.bases.iter().flatten().chain(k.resources.iter().flatten());
         for entry in entries {
             self.accumulate_resource(loaded, entry, acc)?;
@@ -365,6 +352,15 @@ impl<'t> Builder<'t> {
         }
         acc.touched();
         self.run_generators(loaded, acc)?;
+        let charts: Vec<&HelmChart> = k
+            .helm_charts
+            .iter()
+            .flatten()
+            .chain(k.helm_chart_inflation_generator.iter().flatten())
+            .collect();
+        for chart in charts {
+            self.inflate(loaded, chart, acc)?;
+        }
         plugins::run_generators(self, loaded, acc)?;
         for component in k.components.iter().flatten() {
             let dir = self.resolve_dir(loaded, component)?;
@@ -544,6 +540,141 @@ impl<'t> Builder<'t> {
         self.read(&path, &loaded.file)
     }
 
+    /// Renders a `helmCharts` entry with helm, from the chart vendored in the chart home.
+    pub(crate) fn inflate(
+        &mut self,
+        loaded: &Loaded,
+        chart: &HelmChart,
+        acc: &mut Accumulated,
+    ) -> Result<()> {
+        let file = loaded.file.as_str();
+        let Some(helm) = self.helm else {
+            return fail(
+                file,
+                format!(
+                    "helmCharts ({}) need helm: enable it with Kustomize::with_helm, as kubectl kustomize needs --enable-helm",
+                    chart.name
+                ),
+            );
+        };
+        let home = loaded
+            .kustomization
+            .helm_globals
+            .as_ref()
+            .and_then(|g| g.chart_home.clone())
+            .unwrap_or_else(|| "charts".to_owned());
+        let home_dir = join(&loaded.dir, &home);
+        // A chart pulled at a version lives in `<name>-<version>`; a vendored one in `<name>`.
+        let versioned = chart
+            .version
+            .as_ref()
+            .map(|v| join(&home_dir, &format!("{}-{v}", chart.name)))
+            .filter(|dir| self.kind(dir) == Some(EntryKind::Dir));
+        let chart_dir = normalize_path(&versioned.unwrap_or_else(|| join(&home_dir, &chart.name)))
+            .map_err(|e| Failure {
+                file: file.to_owned(),
+                message: format!("helm chart {}: {e}", chart.name),
+            })?;
+        if self.kind(&chart_dir) != Some(EntryKind::Dir) {
+            return fail(
+                file,
+                match &chart.repo {
+                    Some(repo) => format!(
+                        "helm chart {} from {repo} is not in {chart_dir}: charts are not downloaded; vendor it into the repository",
+                        chart.name
+                    ),
+                    None => format!("helm chart {} is not in {chart_dir}", chart.name),
+                },
+            );
+        }
+        let mut renderer = helm
+            .clone()
+            .with_include_crds(chart.include_crds)
+            .with_skip_tests(chart.skip_tests)
+            .with_skip_hooks(chart.skip_hooks);
+        if let Some(namespace) = &chart.namespace {
+            renderer = renderer.with_namespace(namespace.clone());
+        }
+        if let Some(version) = &chart.kube_version {
+            renderer = renderer.with_kube_version(version.clone());
+        }
+        for version in &chart.api_versions {
+            renderer = renderer.with_api_version(version.clone());
+        }
+        match (&chart.release_name, &chart.name_template) {
+            (Some(name), _) => renderer = renderer.with_release_name(name.clone()),
+            (None, Some(template)) => renderer = renderer.with_name_template(template.clone()),
+            (None, None) => renderer = renderer.with_release_name("release-name"),
+        }
+        if let (Some(_), Some(template)) = (&chart.release_name, &chart.name_template) {
+            renderer = renderer.with_name_template(template.clone());
+        }
+        // The values: the values file (the chart's own by default) with the inline values
+        // over it, under it, or instead of it; then the additional files.
+        let values_file = match &chart.values_file {
+            Some(path) => Some(self.resolve_file(loaded, path)?),
+            None => {
+                let own = join(&chart_dir, "values.yaml");
+                (self.kind(&own) == Some(EntryKind::File)).then_some(own)
+            }
+        };
+        match (&chart.values_inline, &values_file) {
+            (Some(inline), path) => {
+                let from_file = match path {
+                    Some(path) => {
+                        let bytes = self.read(path, file)?;
+                        parse_yaml_documents(path, &bytes, DuplicateKeys::LastWins)
+                            .map_err(|e| Failure {
+                                file: file.to_owned(),
+                                message: e.to_string(),
+                            })?
+                            .into_iter()
+                            .next()
+                            .map(|d| d.value)
+                            .unwrap_or(Value::Null)
+                    }
+                    None => Value::Null,
+                };
+                let combined = match chart.values_merge.as_deref().unwrap_or("override") {
+                    "override" => merged_values(from_file, inline),
+                    "merge" => merged_values(inline.clone(), &from_file),
+                    "replace" => inline.clone(),
+                    other => {
+                        return fail(
+                            file,
+                            format!(
+                                "valuesMerge must be one of merge, override or replace, not {other:?}"
+                            ),
+                        );
+                    }
+                };
+                let yaml = converge_core::to_yaml(&combined).map_err(|e| Failure {
+                    file: file.to_owned(),
+                    message: e.to_string(),
+                })?;
+                renderer = renderer.with_values_yaml(yaml);
+            }
+            (None, Some(path)) if chart.values_file.is_some() => {
+                renderer = renderer.with_values_file(path.clone());
+            }
+            (None, _) => {}
+        }
+        for extra in &chart.additional_values_files {
+            renderer = renderer.with_values_file(self.resolve_file(loaded, extra)?);
+        }
+        let manifests = renderer
+            .render_sync(self.tree, &chart_dir)
+            .map_err(|e| Failure {
+                file: file.to_owned(),
+                message: e.to_string(),
+            })?;
+        for manifest in manifests {
+            let origin = manifest.origin().clone();
+            acc.add(Resource::new(manifest.into_object(), origin), file)?;
+        }
+        Ok(())
+    }
+
     fn run_generators(&mut self, loaded: &Loaded, acc: &mut Accumulated) -> Result<()> {
         let k = &loaded.kustomization;
         let file = loaded.file.as_str();
@@ -699,6 +830,23 @@ fn merge_generated(new: &mut Value, old: &Value, data: bool) {
                 meta.insert(field.to_owned(), Value::Object(merged));
             }
         }
+    }
+}
+
+/// `base` with `over` merged into it: mappings merge key by key, anything else from `over`.
+fn merged_values(base: Value, over: &Value) -> Value {
+    match (base, over) {
+        (Value::Object(mut base), Value::Object(over)) => {
+            for (key, value) in over {
+                let merged = match base.remove(key) {
+                    Some(existing) => merged_values(existing, value),
+                    None => value.clone(),
+                };
+                base.insert(key.clone(), merged);
+            }
+            Value::Object(base)
+        }
+        (_, over) => over.clone(),
     }
 }
 

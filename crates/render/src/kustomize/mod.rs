@@ -27,7 +27,8 @@ use crate::{Error, Renderer};
 /// `path` is the directory holding the kustomization file (`kustomization.yaml`,
 /// `kustomization.yml` or `Kustomization`). The output is in kustomize's legacy kind order
 /// (Namespaces and CRDs first) unless the kustomization asks for `sortOptions: {order: fifo}`.
-/// Remote resources, exec and Go plugins, and `helmCharts` are refused with a clear error.
+/// Remote resources and exec and Go plugins are refused with a clear error; `helmCharts` are
+/// rendered with helm when [`Kustomize::with_helm`] enables them.
 ///
 /// ```
 /// use converge_core::DirTree;
@@ -68,6 +69,7 @@ use crate::{Error, Renderer};
 #[non_exhaustive]
 pub struct Kustomize {
     load_restrictor: LoadRestrictor,
+    helm: Option<crate::Helm>,
 }
 
 /// Which files a kustomization may read, as kustomize's `--load-restrictor`: the tree the
@@ -87,6 +89,19 @@ impl Kustomize {
     /// The kustomize renderer.
     pub fn new() -> Kustomize {
         Kustomize::default()
+    }
+
+    /// Renders `helmCharts` (charts vendored in the chart home, `charts/` by default) with
+    /// `helm`, as `kubectl kustomize --enable-helm` does; without it they are refused.
+    ///
+    /// ```
+    /// use converge_render::{Helm, Kustomize};
+    /// let renderer = Kustomize::new().with_helm(Helm::new());
+    /// # let _ = renderer;
+    /// ```
+    pub fn with_helm(mut self, helm: crate::Helm) -> Kustomize {
+        self.helm = Some(helm);
+        self
     }
 
     /// Sets which files kustomizations may read.
@@ -118,7 +133,7 @@ impl Kustomize {
     pub fn render_sync(&self, tree: &dyn FileTree, path: &str) -> Result<Vec<Manifest>, Error> {
         let dir = normalize_path(path)?;
         let restricted = self.load_restrictor == LoadRestrictor::RootOnly;
-        let resources = build::Builder::new(tree, restricted)
+        let resources = build::Builder::new(tree, restricted, self.helm.as_ref())
             .build(&dir)
             .map_err(|f| Error::Kustomize {
                 file: if f.file.is_empty() {

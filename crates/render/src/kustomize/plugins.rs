@@ -339,6 +339,10 @@ fn generate_with(
         .get("kind")
         .and_then(Value::as_str)
         .unwrap_or_default();
+    if kind == "HelmChartInflationGenerator" {
+        let chart: super::types::HelmChart = parse(config, file)?;
+        return builder.inflate(loaded, &chart, acc);
+    }
     let secret = match kind {
         "ConfigMapGenerator" => false,
         "SecretGenerator" => true,

@@ -43,9 +43,9 @@ pub(crate) struct Kustomization {
     pub bases: Option<Vec<String>>,
     pub config_map_generator: Option<Vec<GeneratorArgs>>,
     pub secret_generator: Option<Vec<GeneratorArgs>>,
-    pub helm_globals: Option<Value>,
-    pub helm_charts: Option<Vec<Value>>,
-    pub helm_chart_inflation_generator: Option<Vec<Value>>,
+    pub helm_globals: Option<HelmGlobals>,
+    pub helm_charts: Option<Vec<HelmChart>>,
+    pub helm_chart_inflation_generator: Option<Vec<HelmChart>>,
     pub generator_options: Option<GeneratorOptions>,
     pub configurations: Option<Vec<String>>,
     pub generators: Option<Vec<String>>,
@@ -451,4 +451,41 @@ pub(crate) fn canonical_keys(value: &mut Value) {
         Value::Array(items) => items.iter_mut().for_each(canonical_keys),
         _ => {}
     }
+}
+
+/// An entry of `helmCharts` (or a `HelmChartInflationGenerator`).
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct HelmChart {
+    #[serde(default)]
+    pub name: String,
+    pub version: Option<String>,
+    pub repo: Option<String>,
+    pub release_name: Option<String>,
+    pub namespace: Option<String>,
+    pub values_file: Option<String>,
+    pub values_inline: Option<Value>,
+    pub values_merge: Option<String>,
+    #[serde(default)]
+    pub additional_values_files: Vec<String>,
+    #[serde(default, rename = "includeCRDs")]
+    pub include_crds: bool,
+    #[serde(default)]
+    pub skip_tests: bool,
+    #[serde(default)]
+    pub skip_hooks: bool,
+    #[serde(default)]
+    pub api_versions: Vec<String>,
+    pub kube_version: Option<String>,
+    pub name_template: Option<String>,
+}
+
+/// `helmGlobals`.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct HelmGlobals {
+    pub chart_home: Option<String>,
+    /// Helm's configuration home: the Helm renderer keeps its own.
+    #[serde(rename = "configHome")]
+    pub _config_home: Option<serde::de::IgnoredAny>,
 }

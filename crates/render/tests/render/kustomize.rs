@@ -185,3 +185,33 @@ fn a_directory_without_a_kustomization_is_named() {
         "{err}"
     );
 }
+
+#[test]
+fn helm_charts_need_helm_and_a_vendored_chart() {
+    let err = error(
+        &[
+            ("kustomization.yaml", "helmCharts:\n- name: podinfo\n"),
+            (
+                "charts/podinfo/Chart.yaml",
+                "apiVersion: v2\nname: podinfo\nversion: 1.0.0\n",
+            ),
+        ],
+        "",
+    );
+    assert!(err.contains("need helm"), "{err}");
+    assert!(err.contains("--enable-helm"), "{err}");
+
+    let (_dir, tree) = make_tree(&[(
+        "kustomization.yaml",
+        "helmCharts:\n- name: minecraft\n  repo: https://itzg.github.io/minecraft-server-charts\n  version: 3.1.3\n",
+    )]);
+    let err = Kustomize::new()
+        .with_helm(converge_render::Helm::new())
+        .render_sync(&tree, "")
+        .expect_err("no chart in charts/")
+        .to_string();
+    assert!(
+        err.contains("charts are not downloaded; vendor it"),
+        "{err}"
+    );
+}

@@ -8,13 +8,27 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use converge_core::{DirTree, parse_documents};
-use converge_render::{Kustomize, LoadRestrictor};
+use converge_render::{Helm, Kustomize, LoadRestrictor};
 use serde_json::Value;
 
 fn shared() -> PathBuf {
     std::env::var_os("CONVERGE_SHARED")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"))
+}
+
+/// The helm oracle: `$CONVERGE_HELM`, or the one `scripts/install-oracles.sh` installs.
+fn helm_binary() -> Result<PathBuf, String> {
+    let path = std::env::var_os("CONVERGE_HELM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.cache/oracles/bin/helm")
+        });
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(format!("the helm oracle is missing at {}", path.display()))
+    }
 }
 
 /// The outcome of one case: `Ok` or what differs.
@@ -24,6 +38,9 @@ fn run_case(case: &Path, root: &str, flags: &str, error_case: bool) -> Result<()
     let mut renderer = Kustomize::new();
     if flags.contains("--load-restrictor LoadRestrictionsNone") {
         renderer = renderer.with_load_restrictor(LoadRestrictor::None);
+    }
+    if flags.contains("--enable-helm") {
+        renderer = renderer.with_helm(Helm::new().with_binary(helm_binary()?));
     }
     let result = renderer.render_sync(&tree, root);
     if error_case {
