@@ -43,6 +43,8 @@ pub(crate) struct Accumulated {
     /// The ids of `resources` by position, while no transformer has run since they were
     /// taken: adding checks against it instead of scanning.
     ids: Option<std::collections::HashMap<ResId, usize>>,
+    /// Resources by (kind, name), current and earlier, under the same rule.
+    kind_names: Option<std::collections::HashMap<(String, String), Vec<usize>>>,
 }
 
 impl Accumulated {
@@ -52,12 +54,38 @@ impl Accumulated {
             config: Config::defaults(),
             vars: Vec::new(),
             ids: None,
+            kind_names: None,
         }
     }
 
     /// Forgets the id index: resources were renamed, moved or removed.
     pub(crate) fn touched(&mut self) {
         self.ids = None;
+        self.kind_names = None;
+    }
+
+    /// The positions of the resources that have, or had, `kind` and `name`.
+    pub(crate) fn with_kind_name(&mut self, kind: &str, name: &str) -> Vec<usize> {
+        let resources = &self.resources;
+        let index = self.kind_names.get_or_insert_with(|| {
+            let mut index: std::collections::HashMap<(String, String), Vec<usize>> =
+                std::collections::HashMap::new();
+            for (i, r) in resources.iter().enumerate() {
+                let (_, _, kind, _, name) = r.id_parts();
+                let mut keys = vec![(kind.to_owned(), name.to_owned())];
+                keys.extend(r.previous.iter().map(|p| (p.kind.clone(), p.name.clone())));
+                keys.sort();
+                keys.dedup();
+                for key in keys {
+                    index.entry(key).or_default().push(i);
+                }
+            }
+            index
+        });
+        index
+            .get(&(kind.to_owned(), name.to_owned()))
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Adds `resource`, refusing a second resource with the same id.
@@ -852,6 +880,7 @@ fn merged_values(base: Value, over: &Value) -> Value {
 
 /// Appends the content hash to the names of generated ConfigMaps and Secrets.
 pub(crate) fn generate_hashes(acc: &mut Accumulated) {
+    acc.touched();
     for resource in acc.resources.iter_mut().filter(|r| r.needs_hash) {
         let hash = generate::content_hash(&resource.object);
         let name = resource.id().name;

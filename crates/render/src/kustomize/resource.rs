@@ -189,6 +189,22 @@ impl Resource {
         ResId::of(&self.object)
     }
 
+    /// The current id's parts, borrowed: (group, version, kind, namespace, name).
+    pub(crate) fn id_parts(&self) -> (&str, &str, &str, &str, &str) {
+        fn text(v: Option<&Value>) -> &str {
+            v.and_then(Value::as_str).unwrap_or_default()
+        }
+        let (group, version) = split_api_version(text(self.object.get("apiVersion")));
+        let meta = self.object.get("metadata");
+        (
+            group,
+            version,
+            text(self.object.get("kind")),
+            text(meta.and_then(|m| m.get("namespace"))),
+            text(meta.and_then(|m| m.get("name"))),
+        )
+    }
+
     /// The id the resource had when it was read or generated.
     pub(crate) fn original_id(&self) -> ResId {
         self.previous.first().cloned().unwrap_or_else(|| self.id())

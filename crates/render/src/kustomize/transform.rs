@@ -151,21 +151,24 @@ fn patch_by_own_id(acc: &mut Accumulated, patch: &Value, file: &str, infer: bool
     let id = ResId::of(patch);
     let cluster = is_cluster_scoped(&id.group, &id.kind);
     let wanted_ns = effective_ns(&id, cluster);
-    let matches: Vec<usize> = acc
-        .resources
-        .iter()
-        .enumerate()
+    let candidates = acc.with_kind_name(&id.kind, &id.name);
+    let matches: Vec<usize> = candidates
+        .into_iter()
+        .map(|i| (i, &acc.resources[i]))
         .filter(|(_, r)| {
-            let current = r.id();
-            std::iter::once(&current)
-                .chain(r.previous.iter())
-                .any(|candidate| {
-                    candidate.group == id.group
-                        && candidate.version == id.version
-                        && candidate.kind == id.kind
-                        && candidate.name == id.name
-                        && effective_ns(candidate, cluster) == wanted_ns
-                })
+            let (group, version, kind, namespace, name) = r.id_parts();
+            let now = group == id.group
+                && version == id.version
+                && kind == id.kind
+                && name == id.name
+                && effective_ns_str(namespace, cluster) == wanted_ns;
+            now || r.previous.iter().any(|candidate| {
+                candidate.group == id.group
+                    && candidate.version == id.version
+                    && candidate.kind == id.kind
+                    && candidate.name == id.name
+                    && effective_ns(candidate, cluster) == wanted_ns
+            })
         })
         .map(|(i, _)| i)
         .collect();
@@ -196,6 +199,16 @@ fn patch_by_own_id(acc: &mut Accumulated, patch: &Value, file: &str, infer: bool
         file: file.to_owned(),
         message: m,
     })
+}
+
+fn effective_ns_str(namespace: &str, cluster: bool) -> &str {
+    if cluster {
+        ""
+    } else if namespace.is_empty() {
+        "default"
+    } else {
+        namespace
+    }
 }
 
 fn effective_ns(id: &ResId, cluster: bool) -> String {
@@ -239,6 +252,7 @@ fn apply_smp(
 ) -> std::result::Result<(), String> {
     if patch::deletes_object(patch_doc) {
         acc.resources.remove(index);
+        acc.touched();
         return Ok(());
     }
     let resource = &mut acc.resources[index];
@@ -254,9 +268,9 @@ fn apply_smp(
     patch::strategic_merge(&mut merged, &document, infer)
         .map_err(|m| format!("applying a strategic merge patch to {before}: {m}"))?;
     let after = ResId::of(&merged);
-    if (after.name != before.name && allow_name_change)
-        || (after.kind != before.kind && allow_kind_change)
-    {
+    let renamed = (after.name != before.name && allow_name_change)
+        || (after.kind != before.kind && allow_kind_change);
+    if renamed {
         resource.remember_id();
     }
     resource.object = merged;
@@ -274,6 +288,9 @@ fn apply_smp(
     }
     if resource.object.as_object().is_some_and(|o| o.is_empty()) {
         acc.resources.remove(index);
+        acc.touched();
+    } else if renamed {
+        acc.touched();
     }
     Ok(())
 }
@@ -360,6 +377,7 @@ pub(crate) fn patch_entry(
         );
     }
     let selection = Selection::new(target).map_err(err)?;
+    acc.touched();
     let mut index = 0;
     while index < acc.resources.len() {
         if !selection.matches(&acc.resources[index]) {
@@ -416,6 +434,7 @@ pub(crate) fn namespace_with(
             "invalid value {role_binding_subjects:?} for setRoleBindingSubjects: must be one of \"defaultOnly\", \"none\" or \"allServiceAccounts\""
         ));
     }
+    acc.touched();
     let cluster_kinds = acc.config.cluster_scoped_kinds.clone();
     // `metadata/namespace` and binding subjects are handled here, not by field specs.
     let specs: Vec<FieldSpec> = specs
@@ -499,6 +518,7 @@ pub(crate) fn prefix_suffix_with(
     suffix: &str,
     specs: &[FieldSpec],
 ) {
+    acc.touched();
     for resource in &mut acc.resources {
         let org = resource.original_id();
         let skipped = org.kind == "CustomResourceDefinition"
