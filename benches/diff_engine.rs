@@ -40,12 +40,17 @@
 //! Without the corpus the benchmark says so on stderr and exits with success, unless `CI=true`,
 //! where a missing corpus is an error.
 
+#[path = "common/results.rs"]
+mod results;
+
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, SystemTime};
+
+use results::{criterion_home, measured};
 
 use converge::core::{Manifest, ObjectKey, ObjectRef, Origin, Value, parse_manifests};
 use converge::diff::json_patch;
@@ -963,38 +968,6 @@ fn run_fast_json_patch(sets: &[&PairSet], quick: bool) -> Peer {
         ),
         sets,
     }
-}
-
-/// Where criterion writes its results: `$CRITERION_HOME`, else `$CARGO_TARGET_DIR/criterion`,
-/// else `target/criterion` in the workspace (criterion's own order, without asking cargo).
-fn criterion_home() -> PathBuf {
-    if let Some(home) = std::env::var_os("CRITERION_HOME") {
-        PathBuf::from(home)
-    } else if let Some(target) = std::env::var_os("CARGO_TARGET_DIR") {
-        PathBuf::from(target).join("criterion")
-    } else {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("target/criterion")
-    }
-}
-
-/// Criterion's typical time of one iteration (slope, else mean), in ns, if that benchmark ran
-/// in this run (its estimates were written after `since`).
-fn measured(group: &str, function: &str, param: Option<&str>, since: SystemTime) -> Option<f64> {
-    let safe = |s: &str| s.replace(['?', '"', '/', '\\', '*', '<', '>', ':', '|', '^'], "_");
-    let mut path = criterion_home().join(safe(group)).join(safe(function));
-    if let Some(p) = param {
-        path.push(safe(p));
-    }
-    path.push("new/estimates.json");
-    let modified = std::fs::metadata(&path).and_then(|m| m.modified()).ok()?;
-    if modified < since {
-        return None;
-    }
-    let estimates: Value = serde_json::from_slice(&std::fs::read(&path).ok()?).ok()?;
-    estimates
-        .pointer("/slope/point_estimate")
-        .or_else(|| estimates.pointer("/mean/point_estimate"))
-        .and_then(Value::as_f64)
 }
 
 fn time(ns: Option<f64>) -> String {

@@ -21,8 +21,11 @@
 //! cargo test --benches                  # run every benchmark once
 //! ```
 
+#[path = "common/results.rs"]
+mod results;
+
 use std::hint::black_box;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, SystemTime};
 
@@ -30,7 +33,7 @@ use converge::core::{FileTree, walk_files};
 use converge::source::testing::{GitDaemon, GitFixture};
 use converge::source::{GitOptions, GitSource, Reference, Snapshot, Source};
 use criterion::{BatchSize, Criterion};
-use serde_json::Value;
+use results::{criterion_home, measured};
 
 const SUB_PATH: &str = "apps/app-07";
 
@@ -359,34 +362,6 @@ fn walk_sizes(dir: &Path) -> u64 {
         .sum()
 }
 
-/// Where criterion writes its results (as in `diff_engine`).
-fn criterion_home() -> PathBuf {
-    if let Some(home) = std::env::var_os("CRITERION_HOME") {
-        PathBuf::from(home)
-    } else if let Some(target) = std::env::var_os("CARGO_TARGET_DIR") {
-        PathBuf::from(target).join("criterion")
-    } else {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("target/criterion")
-    }
-}
-
-/// Criterion's typical time of one iteration, in ns, if that benchmark ran in this run.
-fn measured(group: &str, function: &str, since: SystemTime) -> Option<f64> {
-    let path = criterion_home()
-        .join(group)
-        .join(function)
-        .join("new/estimates.json");
-    let modified = std::fs::metadata(&path).and_then(|m| m.modified()).ok()?;
-    if modified < since {
-        return None;
-    }
-    let estimates: Value = serde_json::from_slice(&std::fs::read(&path).ok()?).ok()?;
-    estimates
-        .pointer("/slope/point_estimate")
-        .or_else(|| estimates.pointer("/mean/point_estimate"))
-        .and_then(Value::as_f64)
-}
-
 fn print_table(since: SystemTime) {
     let rows: [(&str, &[&str]); 5] = [
         ("shallow-clone", &["git-clone"]),
@@ -399,11 +374,11 @@ fn print_table(since: SystemTime) {
     let mut table =
         String::from("\n| group | converge | git CLI | converge / git |\n|---|---:|---:|---:|\n");
     for (group, peers) in rows {
-        let Some(ours) = measured(group, "converge", since) else {
+        let Some(ours) = measured(group, "converge", None, since) else {
             continue;
         };
         for peer in peers {
-            let Some(theirs) = measured(group, peer, since) else {
+            let Some(theirs) = measured(group, peer, None, since) else {
                 continue;
             };
             table.push_str(&format!(

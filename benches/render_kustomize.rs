@@ -26,6 +26,9 @@
 //! Without the corpus or the kubectl oracle the benchmark says so on stderr and exits with
 //! success, unless `CI=true`, where either missing is an error.
 
+#[path = "common/results.rs"]
+mod results;
+
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -34,6 +37,7 @@ use std::time::{Duration, Instant, SystemTime};
 use converge::core::DirTree;
 use converge::render::Kustomize;
 use criterion::{BenchmarkId, Criterion};
+use results::{criterion_home, measured};
 use serde_json::Value;
 
 const CORPUS_TREES: [(&str, &str); 3] = [
@@ -138,8 +142,8 @@ fn main() {
         );
         for (name, path) in CORPUS_TREES {
             let objects = render(&corpus, path);
-            let ours = measured("corpus", "converge", name, started);
-            let theirs = measured("corpus", "kubectl", name, started);
+            let ours = measured("corpus", "converge", Some(name), started);
+            let theirs = measured("corpus", "kubectl", Some(name), started);
             if let (Some(ours), Some(theirs)) = (ours, theirs) {
                 table.push_str(&format!(
                     "| {name} | {objects} | {} | {} | {:.0}× |\n",
@@ -150,7 +154,7 @@ fn main() {
             }
         }
         for (n, dir) in &generated {
-            let Some(ours) = measured("generated", "converge", &(3 * n).to_string(), started)
+            let Some(ours) = measured("generated", "converge", Some(&(3 * n).to_string()), started)
             else {
                 continue;
             };
@@ -314,33 +318,4 @@ fn ms(ns: f64) -> String {
     } else {
         format!("{:.1} ms", ns / 1e6)
     }
-}
-
-/// Where criterion writes its results (as in `diff_engine`).
-fn criterion_home() -> PathBuf {
-    if let Some(home) = std::env::var_os("CRITERION_HOME") {
-        PathBuf::from(home)
-    } else if let Some(target) = std::env::var_os("CARGO_TARGET_DIR") {
-        PathBuf::from(target).join("criterion")
-    } else {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("target/criterion")
-    }
-}
-
-/// Criterion's typical time of one iteration, in ns, if that benchmark ran in this run.
-fn measured(group: &str, function: &str, parameter: &str, since: SystemTime) -> Option<f64> {
-    let path = criterion_home()
-        .join(group)
-        .join(function)
-        .join(parameter)
-        .join("new/estimates.json");
-    let modified = std::fs::metadata(&path).and_then(|m| m.modified()).ok()?;
-    if modified < since {
-        return None;
-    }
-    let estimates: Value = serde_json::from_slice(&std::fs::read(&path).ok()?).ok()?;
-    estimates
-        .pointer("/slope/point_estimate")
-        .or_else(|| estimates.pointer("/mean/point_estimate"))
-        .and_then(Value::as_f64)
 }

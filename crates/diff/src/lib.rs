@@ -23,7 +23,10 @@ pub use managed::{
 };
 pub use mask::mask_secret_values;
 pub use normalize::{FieldPath, Hidden, HiddenBy, IgnoreRule, LAST_APPLIED, Normalizer, Selector};
-pub use plan::{Plan, PlanAction, PlanEntry, PlanOptions, apply_rank, plan};
+pub use plan::{
+    LEGACY_ORDER_FIRST, LEGACY_ORDER_LAST, Plan, PlanAction, PlanEntry, PlanOptions, apply_rank,
+    plan,
+};
 pub use quantity::{Quantity, QuantityError};
 pub use set::{Action, Entry, SetDiff, Summary, compare};
 pub use text::{TextDiffOptions, colorize, sorted_keys, unified_diff};

@@ -311,37 +311,46 @@ impl<'a> Key<'a> {
     }
 }
 
+/// The kinds `kubectl kustomize` prints first, in this order (kustomize's legacy order):
+/// what other objects depend on.
+pub const LEGACY_ORDER_FIRST: &[&str] = &[
+    "Namespace",
+    "ResourceQuota",
+    "StorageClass",
+    "CustomResourceDefinition",
+    "ServiceAccount",
+    "PodSecurityPolicy",
+    "Role",
+    "ClusterRole",
+    "RoleBinding",
+    "ClusterRoleBinding",
+    "ConfigMap",
+    "Secret",
+    "Endpoints",
+    "Service",
+    "LimitRange",
+    "PriorityClass",
+    "PersistentVolume",
+    "PersistentVolumeClaim",
+    "Deployment",
+    "StatefulSet",
+    "CronJob",
+    "PodDisruptionBudget",
+];
+
+/// The kinds `kubectl kustomize` prints last, in this order: admission webhooks, so that
+/// nothing they would stop is refused while the rest is applied.
+pub const LEGACY_ORDER_LAST: &[&str] = &[
+    "MutatingWebhookConfiguration",
+    "ValidatingWebhookConfiguration",
+];
+
 /// Where a kind goes in apply order: the order `kubectl kustomize` prints kinds in (its
-/// legacy order), which puts what others depend on first. Prunes go the other way.
+/// legacy order, [`LEGACY_ORDER_FIRST`] and [`LEGACY_ORDER_LAST`]), which puts what others
+/// depend on first. Prunes go the other way.
 pub fn apply_rank(kind: &str) -> usize {
-    const FIRST: &[&str] = &[
-        "Namespace",
-        "ResourceQuota",
-        "StorageClass",
-        "CustomResourceDefinition",
-        "ServiceAccount",
-        "PodSecurityPolicy",
-        "Role",
-        "ClusterRole",
-        "RoleBinding",
-        "ClusterRoleBinding",
-        "ConfigMap",
-        "Secret",
-        "Endpoints",
-        "Service",
-        "LimitRange",
-        "PriorityClass",
-        "PersistentVolume",
-        "PersistentVolumeClaim",
-        "Deployment",
-        "StatefulSet",
-        "CronJob",
-        "PodDisruptionBudget",
-    ];
-    const LAST: &[&str] = &[
-        "MutatingWebhookConfiguration",
-        "ValidatingWebhookConfiguration",
-    ];
+    const FIRST: &[&str] = LEGACY_ORDER_FIRST;
+    const LAST: &[&str] = LEGACY_ORDER_LAST;
     if let Some(i) = FIRST.iter().position(|k| *k == kind) {
         i
     } else if let Some(i) = LAST.iter().position(|k| *k == kind) {

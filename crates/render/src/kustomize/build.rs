@@ -11,7 +11,7 @@ use super::generate;
 use super::nameref;
 use super::order::LegacyOrder;
 use super::plugins;
-use super::resource::{Behavior, ResId, Resource};
+use super::resource::{Behavior, ResId, Resource, effective_namespace};
 use super::transform;
 use super::types::{FILE_NAMES, HelmChart, Kustomization, Var};
 use super::vars;
@@ -750,7 +750,8 @@ pub(crate) fn absorb(acc: &mut Accumulated, mut resource: Resource, file: &str) 
             && other.version == id.version
             && other.kind == id.kind
             && other.name == id.name
-            && effective(other, cluster) == effective(&id, cluster)
+            && effective_namespace(&other.namespace, cluster)
+                == effective_namespace(&id.namespace, cluster)
     };
     let matches: Vec<usize> = acc
         .resources
@@ -816,16 +817,6 @@ pub(crate) fn absorb(acc: &mut Accumulated, mut resource: Resource, file: &str) 
                     .join(", ")
             ),
         ),
-    }
-}
-
-fn effective(id: &ResId, cluster: bool) -> String {
-    if cluster {
-        String::new()
-    } else if id.namespace.is_empty() {
-        "default".to_owned()
-    } else {
-        id.namespace.clone()
     }
 }
 

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::config::{Config, NameReference};
 use super::fieldspec::{FieldSpec, walk};
-use super::resource::{ResId, Resource, is_cluster_scoped};
+use super::resource::{ResId, Resource, effective_namespace, is_cluster_scoped};
 
 /// What name fixing needs to know of each resource, taken before any field changes.
 struct Known {
@@ -32,13 +32,7 @@ impl Known {
     }
 
     fn namespace(&self) -> &str {
-        if self.cluster {
-            ""
-        } else if self.current.namespace.is_empty() {
-            "default"
-        } else {
-            &self.current.namespace
-        }
+        effective_namespace(&self.current.namespace, self.cluster)
     }
 }
 
@@ -48,16 +42,6 @@ fn cluster_scoped(id: &ResId, config: &Config) -> bool {
             .cluster_scoped_kinds
             .iter()
             .any(|(g, k)| *g == id.group && *k == id.kind)
-}
-
-fn effective(id: &ResId, cluster: bool) -> String {
-    if cluster {
-        String::new()
-    } else if id.namespace.is_empty() {
-        "default".to_owned()
-    } else {
-        id.namespace.clone()
-    }
 }
 
 /// Points every configured reference at its referral's current name.
@@ -197,7 +181,7 @@ impl Context<'_> {
                 let original = |i: usize| {
                     let k = &self.known[i];
                     let org = k.previous.first().unwrap_or(&k.current);
-                    effective(org, k.cluster) == *namespace
+                    effective_namespace(&org.namespace, k.cluster) == namespace.as_str()
                 };
                 let now = |i: usize| self.known[i].current.namespace == *namespace;
                 let any_original = self

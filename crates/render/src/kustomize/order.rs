@@ -2,39 +2,9 @@
 
 use std::cmp::Ordering;
 
+use converge_diff::{LEGACY_ORDER_FIRST, LEGACY_ORDER_LAST};
+
 use super::resource::ResId;
-
-/// Kinds printed first, in this order.
-const ORDER_FIRST: [&str; 22] = [
-    "Namespace",
-    "ResourceQuota",
-    "StorageClass",
-    "CustomResourceDefinition",
-    "ServiceAccount",
-    "PodSecurityPolicy",
-    "Role",
-    "ClusterRole",
-    "RoleBinding",
-    "ClusterRoleBinding",
-    "ConfigMap",
-    "Secret",
-    "Endpoints",
-    "Service",
-    "LimitRange",
-    "PriorityClass",
-    "PersistentVolume",
-    "PersistentVolumeClaim",
-    "Deployment",
-    "StatefulSet",
-    "CronJob",
-    "PodDisruptionBudget",
-];
-
-/// Kinds printed last, in this order.
-const ORDER_LAST: [&str; 2] = [
-    "MutatingWebhookConfiguration",
-    "ValidatingWebhookConfiguration",
-];
 
 /// The legacy order, optionally with custom first and last kinds (`legacySortOptions`).
 #[derive(Debug, Clone)]
@@ -46,8 +16,8 @@ pub(crate) struct LegacyOrder {
 impl Default for LegacyOrder {
     fn default() -> Self {
         LegacyOrder {
-            first: ORDER_FIRST.iter().map(|s| (*s).to_owned()).collect(),
-            last: ORDER_LAST.iter().map(|s| (*s).to_owned()).collect(),
+            first: LEGACY_ORDER_FIRST.iter().map(|s| (*s).to_owned()).collect(),
+            last: LEGACY_ORDER_LAST.iter().map(|s| (*s).to_owned()).collect(),
         }
     }
 }

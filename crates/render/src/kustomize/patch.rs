@@ -136,39 +136,7 @@ fn merge_list(
         return Ok(());
     }
     match semantics.map(|s| s.strategy) {
-        Some(ListStrategy::Merge { key: Some(key) }) => {
-            // The patch's items first, in its order (merged into the item with the same key),
-            // then the items the patch does not name, as kustomize orders them.
-            let mut remaining: Vec<Value> = std::mem::take(dest);
-            let mut merged = Vec::with_capacity(remaining.len() + src.len());
-            for item in src {
-                let Value::Object(patch_item) = item else {
-                    return Err(format!("a list merged by {key:?} holds a non-mapping item"));
-                };
-                let wanted = patch_item.get(key);
-                let found = remaining
-                    .iter()
-                    .position(|d| wanted.is_some() && d.get(key) == wanted);
-                let delete = patch_item.get("$patch").and_then(Value::as_str) == Some("delete");
-                match (found, delete) {
-                    (Some(i), true) => {
-                        remaining.remove(i);
-                    }
-                    (None, true) => {}
-                    (Some(i), false) => {
-                        let mut base = remaining.remove(i);
-                        if let Value::Object(d) = &mut base {
-                            merge_map(d, patch_item, items, infer)?;
-                        }
-                        merged.push(base);
-                    }
-                    (None, false) => merged.extend(clean(item)),
-                }
-            }
-            merged.extend(remaining);
-            *dest = merged;
-            Ok(())
-        }
+        Some(ListStrategy::Merge { key: Some(key) }) => merge_keyed(dest, src, key, items, infer),
         Some(ListStrategy::Merge { key: None }) => {
             // A set of scalars: add what is missing, at the end.
             for item in src {
@@ -198,8 +166,8 @@ const ASSOCIATIVE_KEYS: [&str; 7] = [
     "containerPort",
 ];
 
-/// A list of a kind without schema: merged by an inferred key (patch items first, then the
-/// rest), or replaced.
+/// A list of a kind without schema: merged by an inferred key (see [`merge_keyed`]), or
+/// replaced.
 fn merge_inferred(dest: &mut Vec<Value>, src: &[Value]) -> Result<(), MergeError> {
     let key = ASSOCIATIVE_KEYS.iter().find(|key| {
         !src.is_empty()
@@ -208,16 +176,36 @@ fn merge_inferred(dest: &mut Vec<Value>, src: &[Value]) -> Result<(), MergeError
                     .is_some_and(|v| !v.is_object() && !v.is_array())
             })
     });
-    let Some(key) = key else {
-        *dest = src.iter().filter_map(clean).collect();
-        return Ok(());
-    };
+    match key {
+        Some(key) => merge_keyed(dest, src, key, None, true),
+        None => {
+            *dest = src.iter().filter_map(clean).collect();
+            Ok(())
+        }
+    }
+}
+
+/// Merges a list keyed by `key`: the patch's items first, in its order (each merged into the
+/// item with the same key, or removed by `$patch: delete`), then the items the patch does not
+/// name, as kustomize orders them.
+fn merge_keyed(
+    dest: &mut Vec<Value>,
+    src: &[Value],
+    key: &str,
+    items: Option<TypeRef<'_>>,
+    infer: bool,
+) -> Result<(), MergeError> {
     let mut remaining: Vec<Value> = std::mem::take(dest);
-    let mut merged = Vec::new();
+    let mut merged = Vec::with_capacity(remaining.len() + src.len());
     for item in src {
-        let wanted = item.get(*key);
-        let found = remaining.iter().position(|d| d.get(*key) == wanted);
-        let delete = item.get("$patch").and_then(Value::as_str) == Some("delete");
+        let Value::Object(patch_item) = item else {
+            return Err(format!("a list merged by {key:?} holds a non-mapping item"));
+        };
+        let wanted = patch_item.get(key);
+        let found = remaining
+            .iter()
+            .position(|d| wanted.is_some() && d.get(key) == wanted);
+        let delete = patch_item.get("$patch").and_then(Value::as_str) == Some("delete");
         match (found, delete) {
             (Some(i), true) => {
                 remaining.remove(i);
@@ -225,8 +213,8 @@ fn merge_inferred(dest: &mut Vec<Value>, src: &[Value]) -> Result<(), MergeError
             (None, true) => {}
             (Some(i), false) => {
                 let mut base = remaining.remove(i);
-                if let (Value::Object(d), Value::Object(s)) = (&mut base, item) {
-                    merge_map(d, s, None, true)?;
+                if let Value::Object(d) = &mut base {
+                    merge_map(d, patch_item, items, infer)?;
                 }
                 merged.push(base);
             }

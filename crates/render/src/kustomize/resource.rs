@@ -66,6 +66,18 @@ impl fmt::Display for ResId {
     }
 }
 
+/// A namespace as kustomize compares them: none for cluster-scoped kinds, `default` for a
+/// namespaced object without one.
+pub(crate) fn effective_namespace(namespace: &str, cluster: bool) -> &str {
+    if cluster {
+        ""
+    } else if namespace.is_empty() {
+        "default"
+    } else {
+        namespace
+    }
+}
+
 /// `apps/v1` → (`apps`, `v1`); `v1` → (``, `v1`).
 pub(crate) fn split_api_version(api_version: &str) -> (&str, &str) {
     match api_version.rsplit_once('/') {

@@ -10,7 +10,7 @@ use super::fieldspec::{FieldSpec, apply_specs};
 use super::patch;
 use super::plugins;
 use super::replace;
-use super::resource::{ResId, ensure_object, is_cluster_scoped};
+use super::resource::{ResId, effective_namespace, ensure_object, is_cluster_scoped};
 use super::select::Selection;
 use super::types::{Image, Label, Patch, Replica};
 
@@ -150,7 +150,7 @@ pub(crate) fn patch_strategic_entry(
 fn patch_by_own_id(acc: &mut Accumulated, patch: &Value, file: &str, infer: bool) -> Result<()> {
     let id = ResId::of(patch);
     let cluster = is_cluster_scoped(&id.group, &id.kind);
-    let wanted_ns = effective_ns(&id, cluster);
+    let wanted_ns = effective_namespace(&id.namespace, cluster);
     let candidates = acc.with_kind_name(&id.kind, &id.name);
     let matches: Vec<usize> = candidates
         .into_iter()
@@ -161,13 +161,13 @@ fn patch_by_own_id(acc: &mut Accumulated, patch: &Value, file: &str, infer: bool
                 && version == id.version
                 && kind == id.kind
                 && name == id.name
-                && effective_ns_str(namespace, cluster) == wanted_ns;
+                && effective_namespace(namespace, cluster) == wanted_ns;
             now || r.previous.iter().any(|candidate| {
                 candidate.group == id.group
                     && candidate.version == id.version
                     && candidate.kind == id.kind
                     && candidate.name == id.name
-                    && effective_ns(candidate, cluster) == wanted_ns
+                    && effective_namespace(&candidate.namespace, cluster) == wanted_ns
             })
         })
         .map(|(i, _)| i)
@@ -199,26 +199,6 @@ fn patch_by_own_id(acc: &mut Accumulated, patch: &Value, file: &str, infer: bool
         file: file.to_owned(),
         message: m,
     })
-}
-
-fn effective_ns_str(namespace: &str, cluster: bool) -> &str {
-    if cluster {
-        ""
-    } else if namespace.is_empty() {
-        "default"
-    } else {
-        namespace
-    }
-}
-
-fn effective_ns(id: &ResId, cluster: bool) -> String {
-    if cluster {
-        String::new()
-    } else if id.namespace.is_empty() {
-        "default".to_owned()
-    } else {
-        id.namespace.clone()
-    }
 }
 
 /// kustomize's way of writing an id in messages: `Kind.version.group/name.namespace`.

@@ -2,6 +2,7 @@
 //! installs, or `$CONVERGE_HELM`), on small charts written here and on the shared corpus's
 //! charts, compared object for object with `helm template`'s recorded output.
 
+use crate::make_tree;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -52,18 +53,6 @@ fn corpus() -> Option<PathBuf> {
         );
         None
     }
-}
-
-/// Writes `files` into a new directory.
-fn make_tree(files: &[(&str, &str)]) -> (tempfile::TempDir, DirTree) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    for (path, content) in files {
-        let full = dir.path().join(path);
-        std::fs::create_dir_all(full.parent().expect("parent")).expect("mkdir");
-        std::fs::write(full, content).expect("write");
-    }
-    let tree = DirTree::new(dir.path()).expect("tree");
-    (dir, tree)
 }
 
 /// A tree that exists only in memory, as a git tree read from the object database does.

@@ -1,9 +1,10 @@
 //! Post-build variable substitution: the text syntax, manifests, and the `Substitute` wrapper
 //! over the plain renderer on real directory trees.
 
+use crate::make_tree;
 use std::collections::BTreeMap;
 
-use converge_core::{DirTree, Manifest, Origin, Value, parse_manifests};
+use converge_core::{Manifest, Origin, Value, parse_manifests};
 use converge_render::{
     Error, PlainYaml, Renderer, SUBSTITUTE_ANNOTATION, Substitute, substitute_manifests,
     substitute_text,
@@ -37,18 +38,6 @@ fn manifests(yaml: &str) -> Vec<Manifest> {
 fn objects(yaml: &str, pairs: &[(&str, &str)], strict: bool) -> Result<Vec<Value>, Error> {
     substitute_manifests(manifests(yaml), &vars(pairs), strict)
         .map(|out| out.into_iter().map(Manifest::into_object).collect())
-}
-
-/// Writes `files` into a new directory.
-fn make_tree(files: &[(&str, &str)]) -> (tempfile::TempDir, DirTree) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    for (path, content) in files {
-        let full = dir.path().join(path);
-        std::fs::create_dir_all(full.parent().expect("parent")).expect("mkdir");
-        std::fs::write(full, content).expect("write");
-    }
-    let tree = DirTree::new(dir.path()).expect("tree");
-    (dir, tree)
 }
 
 #[test]

@@ -135,6 +135,19 @@ async fn a_server_dying_mid_fetch_is_an_error_and_leaves_the_cache_usable() {
     );
 }
 
+/// Whether the SSH tests can run: sshd is installed (required when `CI=true`).
+fn sshd_available() -> bool {
+    if GitSshServer::available() {
+        return true;
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "sshd is required when CI=true"
+    );
+    eprintln!("*** SKIPPED: no sshd (package openssh-server) ***");
+    false
+}
+
 fn fixture() -> (GitFixture, String) {
     let mut repo = GitFixture::new();
     repo.write("deploy/app.yaml", "kind: ConfigMap\n");
@@ -255,12 +268,7 @@ async fn a_bad_ca_bundle_is_a_configuration_error() {
 
 #[tokio::test]
 async fn ssh_with_a_key_and_known_hosts() {
-    if !GitSshServer::available() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "sshd is required when CI=true"
-        );
-        eprintln!("SKIPPED: no sshd");
+    if !sshd_available() {
         return;
     }
     let (mut repo, first) = fixture();
@@ -310,12 +318,7 @@ async fn ssh_with_a_key_and_known_hosts() {
 
 #[tokio::test]
 async fn ssh_refuses_a_host_whose_key_is_not_known() {
-    if !GitSshServer::available() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "sshd is required when CI=true"
-        );
-        eprintln!("SKIPPED: no sshd");
+    if !sshd_available() {
         return;
     }
     let (repo, _) = fixture();
@@ -360,12 +363,7 @@ async fn ssh_refuses_a_host_whose_key_is_not_known() {
 
 #[tokio::test]
 async fn ssh_with_an_encrypted_key() {
-    if !GitSshServer::available() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "sshd is required when CI=true"
-        );
-        eprintln!("SKIPPED: no sshd");
+    if !sshd_available() {
         return;
     }
     let (repo, first) = fixture();

@@ -1,0 +1,43 @@
+//! Reading criterion's results back, for the comparison tables the benchmarks print.
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use serde_json::Value;
+
+/// Where criterion writes its results: `$CRITERION_HOME`, else `$CARGO_TARGET_DIR/criterion`,
+/// else `target/criterion` in the workspace (criterion's own order, without asking cargo).
+pub(crate) fn criterion_home() -> PathBuf {
+    if let Some(home) = std::env::var_os("CRITERION_HOME") {
+        PathBuf::from(home)
+    } else if let Some(target) = std::env::var_os("CARGO_TARGET_DIR") {
+        PathBuf::from(target).join("criterion")
+    } else {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("target/criterion")
+    }
+}
+
+/// Criterion's typical time of one iteration (slope, else mean), in ns, if that benchmark ran
+/// in this run (its estimates were written after `since`).
+pub(crate) fn measured(
+    group: &str,
+    function: &str,
+    param: Option<&str>,
+    since: SystemTime,
+) -> Option<f64> {
+    let safe = |s: &str| s.replace(['?', '"', '/', '\\', '*', '<', '>', ':', '|', '^'], "_");
+    let mut path = criterion_home().join(safe(group)).join(safe(function));
+    if let Some(p) = param {
+        path.push(safe(p));
+    }
+    path.push("new/estimates.json");
+    let modified = std::fs::metadata(&path).and_then(|m| m.modified()).ok()?;
+    if modified < since {
+        return None;
+    }
+    let estimates: Value = serde_json::from_slice(&std::fs::read(&path).ok()?).ok()?;
+    estimates
+        .pointer("/slope/point_estimate")
+        .or_else(|| estimates.pointer("/mean/point_estimate"))
+        .and_then(Value::as_f64)
+}
