@@ -12,7 +12,8 @@
 //!   `namespace`, `commonLabels`, `images`, and 100 strategic-merge patches. N is 1,000 and
 //!   333 (about 3,000 and 1,000 objects), to show how time grows.
 //!
-//! Each iteration renders from the directory on disk, as kubectl does. kubectl runs under
+//! Each iteration renders from the directory on disk, as kubectl does. `converge-warm` renders
+//! the generated overlays again with a warm `ParseCache` after one application file changed. kubectl runs under
 //! criterion for the corpus trees; on the generated overlays (about a minute each) it runs
 //! once, timed, and the table reports that single run. After the criterion run a table of the
 //! ratios goes to stderr. Under `cargo test --benches` (which only checks that everything
@@ -35,7 +36,7 @@ use std::process::Command;
 use std::time::{Duration, Instant, SystemTime};
 
 use converge::core::DirTree;
-use converge::render::Kustomize;
+use converge::render::{Kustomize, ParseCache};
 use criterion::{BenchmarkId, Criterion};
 use results::{criterion_home, measured};
 use serde_json::Value;
@@ -131,6 +132,36 @@ fn main() {
             group.bench_with_input(BenchmarkId::new("converge", 3 * n), dir, |b, dir| {
                 b.iter(|| black_box(render(dir.path(), "overlay")))
             });
+            // A re-render with a warm parse cache after one application file changed.
+            let cache = ParseCache::new(100_000);
+            let renderer = Kustomize::new().with_cache(cache.clone());
+            let tree = DirTree::new(dir.path()).expect("tree");
+            renderer.render_sync(&tree, "overlay").expect("warm-up");
+            let changed = dir.path().join("base/apps/app-0000.yaml");
+            let original = std::fs::read_to_string(&changed).expect("read");
+            let mut flip = false;
+            group.bench_with_input(BenchmarkId::new("converge-warm", 3 * n), dir, |b, _| {
+                b.iter_batched(
+                    || {
+                        flip = !flip;
+                        let text = original.replace(
+                            "color: blue",
+                            if flip { "color: red" } else { "color: blue" },
+                        );
+                        std::fs::write(&changed, text).expect("write");
+                    },
+                    |()| {
+                        black_box(
+                            renderer
+                                .render_sync(&tree, "overlay")
+                                .expect("render")
+                                .len(),
+                        )
+                    },
+                    criterion::BatchSize::PerIteration,
+                )
+            });
+            std::fs::write(&changed, &original).expect("restore");
         }
         group.finish();
     }

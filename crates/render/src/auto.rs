@@ -63,7 +63,8 @@ impl Auto {
         Auto::default()
     }
 
-    /// Renders kustomizations with `kustomize`.
+    /// Renders kustomizations with `kustomize` (give it a [`ParseCache`](crate::ParseCache)
+    /// with [`Kustomize::with_cache`] to re-render cheaply).
     pub fn with_kustomize(mut self, kustomize: Kustomize) -> Auto {
         self.kustomize = kustomize;
         self

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod auto;
+mod cache;
 mod error;
 mod helm;
 mod kustomize;
@@ -8,6 +9,7 @@ mod plain;
 mod substitute;
 
 pub use auto::{Auto, TreeKind};
+pub use cache::ParseCache;
 pub use error::Error;
 pub use helm::Helm;
 pub use kustomize::{Kustomize, LoadRestrictor};

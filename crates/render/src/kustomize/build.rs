@@ -119,6 +119,8 @@ pub(crate) struct Builder<'t> {
     tree: &'t dyn FileTree,
     /// Renders `helmCharts`; `None` refuses them.
     helm: Option<&'t crate::Helm>,
+    /// Parsed resource files by content.
+    cache: Option<&'t crate::ParseCache>,
     /// Whether files must lie in or below the kustomization that names them.
     restricted: bool,
     /// Kustomization directories being built, outermost first: a cycle is an error.
@@ -137,10 +139,12 @@ impl<'t> Builder<'t> {
         tree: &'t dyn FileTree,
         restricted: bool,
         helm: Option<&'t crate::Helm>,
+        cache: Option<&'t crate::ParseCache>,
     ) -> Builder<'t> {
         Builder {
             tree,
             helm,
+            cache,
             restricted,
             stack: Vec::new(),
         }
@@ -506,7 +510,11 @@ impl<'t> Builder<'t> {
                     );
                 }
                 let bytes = self.read(&path, file)?;
-                let manifests = parse_manifests(&path, &bytes).map_err(|e| Failure {
+                let parsed = match self.cache {
+                    Some(cache) => cache.parse(&path, &bytes),
+                    None => parse_manifests(&path, &bytes),
+                };
+                let manifests = parsed.map_err(|e| Failure {
                     file: file.to_owned(),
                     message: e.to_string(),
                 })?;

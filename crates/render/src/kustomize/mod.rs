@@ -70,6 +70,7 @@ use crate::{Error, Renderer};
 pub struct Kustomize {
     load_restrictor: LoadRestrictor,
     helm: Option<crate::Helm>,
+    cache: Option<crate::ParseCache>,
 }
 
 /// Which files a kustomization may read, as kustomize's `--load-restrictor`: the tree the
@@ -104,6 +105,13 @@ impl Kustomize {
         self
     }
 
+    /// Keeps parsed resource files in `cache` (shared with other renderers it is given to):
+    /// a re-render parses only the files that changed.
+    pub fn with_cache(mut self, cache: crate::ParseCache) -> Kustomize {
+        self.cache = Some(cache);
+        self
+    }
+
     /// Sets which files kustomizations may read.
     ///
     /// ```
@@ -133,16 +141,17 @@ impl Kustomize {
     pub fn render_sync(&self, tree: &dyn FileTree, path: &str) -> Result<Vec<Manifest>, Error> {
         let dir = normalize_path(path)?;
         let restricted = self.load_restrictor == LoadRestrictor::RootOnly;
-        let resources = build::Builder::new(tree, restricted, self.helm.as_ref())
-            .build(&dir)
-            .map_err(|f| Error::Kustomize {
-                file: if f.file.is_empty() {
-                    ".".to_owned()
-                } else {
-                    f.file
-                },
-                message: f.message,
-            })?;
+        let resources =
+            build::Builder::new(tree, restricted, self.helm.as_ref(), self.cache.as_ref())
+                .build(&dir)
+                .map_err(|f| Error::Kustomize {
+                    file: if f.file.is_empty() {
+                        ".".to_owned()
+                    } else {
+                        f.file
+                    },
+                    message: f.message,
+                })?;
         let manifests = resources
             .into_iter()
             .map(|r| Manifest::new(r.object, r.origin))

@@ -215,3 +215,91 @@ fn helm_charts_need_helm_and_a_vendored_chart() {
         "{err}"
     );
 }
+
+#[test]
+fn a_re_render_parses_only_the_files_that_changed() {
+    let mut files: Vec<(String, String)> = vec![(
+        "base/kustomization.yaml".to_owned(),
+        format!(
+            "resources:\n{}",
+            (0..20)
+                .map(|i| format!("- cm-{i}.yaml\n"))
+                .collect::<String>()
+        ),
+    )];
+    for i in 0..20 {
+        files.push((
+            format!("base/cm-{i}.yaml"),
+            format!(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-{i}\ndata: {{n: \"{i}\"}}\n"
+            ),
+        ));
+    }
+    files.push((
+        "overlay/kustomization.yaml".to_owned(),
+        "resources: [../base]\nnamePrefix: dev-\n".to_owned(),
+    ));
+    let borrowed: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, c)| (p.as_str(), c.as_str()))
+        .collect();
+    let (dir, tree) = make_tree(&borrowed);
+    let cache = converge_render::ParseCache::new(100);
+    let cached = Kustomize::new().with_cache(cache.clone());
+    let first = cached.render_sync(&tree, "overlay").expect("cold render");
+    assert_eq!(cache.stats(), (0, 20));
+
+    std::fs::write(
+        dir.path().join("base/cm-7.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-7\ndata: {n: changed}\n",
+    )
+    .expect("write");
+    let warm = cached.render_sync(&tree, "overlay").expect("warm render");
+    assert_eq!(
+        cache.stats(),
+        (19, 21),
+        "only the changed file is parsed again"
+    );
+    let cold = Kustomize::new()
+        .render_sync(&tree, "overlay")
+        .expect("uncached render");
+    assert_eq!(warm, cold, "the cache changes nothing in the output");
+    assert_ne!(warm, first);
+
+    // Renders on several threads share one cache.
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| {
+                let again = cached.render_sync(&tree, "overlay").expect("render");
+                assert_eq!(again, cold);
+            });
+        }
+    });
+    assert_eq!(cache.stats().1, 21, "nothing more to parse");
+}
+
+#[test]
+fn the_cache_is_bounded() {
+    let (dir, tree) = make_tree(&[
+        (
+            "kustomization.yaml",
+            "resources: [a.yaml, b.yaml, c.yaml]\n",
+        ),
+        ("a.yaml", CM),
+        (
+            "b.yaml",
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: b\n",
+        ),
+        (
+            "c.yaml",
+            "apiVersion: v1\nkind: Service\nmetadata:\n  name: c\n",
+        ),
+    ]);
+    let cache = converge_render::ParseCache::new(2);
+    let renderer = Kustomize::new().with_cache(cache.clone());
+    renderer.render_sync(&tree, "").expect("render");
+    renderer.render_sync(&tree, "").expect("render");
+    // Two entries fit: a.yaml was dropped for c.yaml, so every file is parsed again in turn.
+    assert_eq!(cache.stats(), (0, 6));
+    drop(dir);
+}
