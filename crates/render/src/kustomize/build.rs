@@ -43,6 +43,8 @@ pub(crate) struct Accumulated {
     /// The ids of `resources` by position, while no transformer has run since they were
     /// taken: adding checks against it instead of scanning.
     ids: Option<std::collections::HashMap<ResId, usize>>,
+    /// Schemas from `openapi` files, the nearest kustomization's last.
+    pub schemas: Vec<std::sync::Arc<converge_diff::schema::Schema>>,
     /// Resources by (kind, name), current and earlier, under the same rule.
     kind_names: Option<std::collections::HashMap<(String, String), Vec<usize>>>,
 }
@@ -53,6 +55,7 @@ impl Accumulated {
             resources: Vec::new(),
             config: Config::defaults(),
             vars: Vec::new(),
+            schemas: Vec::new(),
             ids: None,
             kind_names: None,
         }
@@ -362,6 +365,46 @@ impl<'t> Builder<'t> {
         for entry in entries {
             self.accumulate_resource(loaded, entry, acc)?;
         }
+        if let Some(openapi) = &k.openapi {
+            // A kustomization's own openapi setting replaces what its bases set.
+            acc.schemas.clear();
+            match (&openapi.path, &openapi.version) {
+                (Some(_), Some(_)) => {
+                    return fail(file, "the openapi field may set path or version, not both");
+                }
+                (Some(path), None) => {
+                    let resolved = self.resolve_file(loaded, path)?;
+                    let bytes = self.read(&resolved, file)?;
+                    let document = parse_yaml_documents(&resolved, &bytes, DuplicateKeys::LastWins)
+                        .map_err(|e| Failure {
+                            file: file.to_owned(),
+                            message: e.to_string(),
+                        })?
+                        .into_iter()
+                        .next()
+                        .map(|d| d.value)
+                        .unwrap_or(Value::Null);
+                    let schema = converge_diff::schema::Schema::from_openapi_v2(&document)
+                        .map_err(|e| Failure {
+                            file: file.to_owned(),
+                            message: format!("openapi {path}: {e}"),
+                        })?;
+                    acc.schemas.push(std::sync::Arc::new(schema));
+                }
+                (None, Some(version)) => {
+                    // One Kubernetes schema is built in (1.35); kustomize's own is 1.21.2.
+                    if version != "v1.21.2" && !version.starts_with("v1.35.") {
+                        return fail(
+                            file,
+                            format!(
+                                "the openapi version {version:?} is not built in: use v1.21.2 or v1.35.x, or give a schema file as path"
+                            ),
+                        );
+                    }
+                }
+                (None, None) => {}
+            }
+        }
         for configuration in k.configurations.iter().flatten() {
             let path = self.resolve_file(loaded, configuration)?;
             let bytes = self.read(&path, file)?;
@@ -478,6 +521,7 @@ impl<'t> Builder<'t> {
                 for resource in sub_acc.resources {
                     acc.add(resource, file)?;
                 }
+                acc.schemas.extend(sub_acc.schemas);
                 acc.config.merge(&sub_acc.config).map_err(|m| Failure {
                     file: file.to_owned(),
                     message: m,

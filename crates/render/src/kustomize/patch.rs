@@ -11,9 +11,17 @@ use super::resource::ResId;
 /// Why a merge failed.
 pub(crate) type MergeError = String;
 
-/// The schema of `id`'s kind, when Kubernetes has it built in.
-pub(crate) fn schema_for(id: &ResId) -> Option<TypeRef<'static>> {
-    Schema::kubernetes().for_kind(&id.group, &id.version, &id.kind)
+/// The schema of `id`'s kind: from the `openapi` schemas (the last that has it), else the
+/// built-in Kubernetes one.
+pub(crate) fn schema_for<'s>(
+    id: &ResId,
+    custom: &'s [std::sync::Arc<Schema>],
+) -> Option<TypeRef<'s>> {
+    custom
+        .iter()
+        .rev()
+        .find_map(|s| s.for_kind(&id.group, &id.version, &id.kind))
+        .or_else(|| Schema::kubernetes().for_kind(&id.group, &id.version, &id.kind))
 }
 
 /// Whether a strategic merge patch deletes the whole object (`$patch: delete` at its top).
@@ -28,8 +36,9 @@ pub(crate) fn strategic_merge(
     target: &mut Value,
     patch: &Value,
     infer: bool,
+    custom: &[std::sync::Arc<Schema>],
 ) -> Result<(), MergeError> {
-    let schema = schema_for(&ResId::of(target));
+    let schema = schema_for(&ResId::of(target), custom);
     // Kinds without a schema: mappings merge, lists are replaced (or merged by an inferred
     // key, with `infer`).
     let (Value::Object(dest), Value::Object(src)) = (&mut *target, patch) else {

@@ -235,6 +235,7 @@ fn apply_smp(
         acc.touched();
         return Ok(());
     }
+    let schemas = acc.schemas.clone();
     let resource = &mut acc.resources[index];
     let before = resource.id();
     let api_version = resource.object.get("apiVersion").cloned();
@@ -245,7 +246,7 @@ fn apply_smp(
         map.insert("apiVersion".to_owned(), api_version);
     }
     let mut merged = resource.object.clone();
-    patch::strategic_merge(&mut merged, &document, infer)
+    patch::strategic_merge(&mut merged, &document, infer, &schemas)
         .map_err(|m| format!("applying a strategic merge patch to {before}: {m}"))?;
     let after = ResId::of(&merged);
     let renamed = (after.name != before.name && allow_name_change)

@@ -17,10 +17,7 @@ pub(crate) struct Kustomization {
     pub kind: Option<String>,
     #[serde(rename = "metadata")]
     pub _metadata: Option<serde::de::IgnoredAny>,
-    /// Custom schemas: read but not used yet (kinds without a built-in schema merge
-    /// without one).
-    #[serde(rename = "openapi")]
-    pub _openapi: Option<serde::de::IgnoredAny>,
+    pub openapi: Option<OpenApi>,
     pub name_prefix: Option<String>,
     pub name_suffix: Option<String>,
     pub namespace: Option<String>,
@@ -54,6 +51,14 @@ pub(crate) struct Kustomization {
     #[serde(rename = "inventory")]
     pub _inventory: Option<serde::de::IgnoredAny>,
     pub build_metadata: Option<Vec<String>>,
+}
+
+/// `openapi`: a schema file for custom kinds, or a built-in schema version.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct OpenApi {
+    pub path: Option<String>,
+    pub version: Option<String>,
 }
 
 /// An entry of `labels`.
