@@ -188,6 +188,27 @@ impl<'t> Builder<'t> {
             keyed.sort_by(|a, b| order.compare(&a.0, &b.0));
             resources = keyed.into_iter().map(|(_, r)| r).collect();
         }
+        let origins = loaded
+            .kustomization
+            .build_metadata
+            .iter()
+            .flatten()
+            .any(|o| o == "originAnnotations");
+        if origins {
+            for resource in &mut resources {
+                let note = origin_note(resource, &loaded.dir);
+                let meta = resource.metadata_mut();
+                let annotations = meta
+                    .entry("annotations")
+                    .or_insert_with(|| Value::Object(serde_json::Map::new()));
+                if let Value::Object(annotations) = annotations {
+                    annotations.insert(
+                        "config.kubernetes.io/origin".to_owned(),
+                        Value::String(note),
+                    );
+                }
+            }
+        }
         let managed_by = loaded
             .kustomization
             .build_metadata
@@ -785,6 +806,17 @@ impl<'t> Builder<'t> {
             let mut resource = Resource::new(object, Origin::new(file, 0, 0));
             resource.needs_hash = hash;
             resource.behavior = behavior;
+            resource.source = super::resource::Source::Generator {
+                configured_in: file.to_owned(),
+                api_version: "builtin".to_owned(),
+                kind: if secret {
+                    "SecretGenerator"
+                } else {
+                    "ConfigMapGenerator"
+                }
+                .to_owned(),
+                name: None,
+            };
             absorb(acc, resource, file)?;
         }
         Ok(())
@@ -853,7 +885,11 @@ pub(crate) fn absorb(acc: &mut Accumulated, mut resource: Resource, file: &str) 
             // A hash only when both want one: merging into a plain resource keeps its name, and
             // an overlay may turn the hash off.
             resource.needs_hash = resource.needs_hash && acc.resources[*i].needs_hash;
-            resource.origin = existing.origin.clone();
+            // A merge keeps where the object came from; a replacement is the new one's.
+            if resource.behavior == Behavior::Merge {
+                resource.origin = existing.origin.clone();
+                resource.source = existing.source.clone();
+            }
             resource.behavior = Behavior::Create;
             acc.resources[*i] = resource;
             Ok(())
@@ -902,6 +938,41 @@ fn merge_generated(new: &mut Value, old: &Value, data: bool) {
             }
         }
     }
+}
+
+/// The `config.kubernetes.io/origin` annotation of `resource`, with paths relative to `top`
+/// (the directory of the kustomization built).
+fn origin_note(resource: &Resource, top: &str) -> String {
+    match &resource.source {
+        super::resource::Source::File => {
+            format!("path: {}\n", relative(top, &resource.origin.file))
+        }
+        super::resource::Source::Generator {
+            configured_in,
+            api_version,
+            kind,
+            name,
+        } => {
+            let mut note = format!(
+                "configuredIn: {}\nconfiguredBy:\n  apiVersion: {api_version}\n  kind: {kind}\n",
+                relative(top, configured_in)
+            );
+            if let Some(name) = name {
+                note.push_str(&format!("  name: {name}\n"));
+            }
+            note
+        }
+    }
+}
+
+/// `path` (a tree path) as seen from the directory `from`.
+fn relative(from: &str, path: &str) -> String {
+    let from: Vec<&str> = from.split('/').filter(|p| !p.is_empty()).collect();
+    let to: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
+    let mut parts: Vec<&str> = vec![".."; from.len() - common];
+    parts.extend(&to[common..]);
+    parts.join("/")
 }
 
 /// `base` with `over` merged into it: mappings merge key by key, anything else from `over`.

@@ -24,8 +24,8 @@ pub(crate) fn run_transformers(
     acc: &mut Accumulated,
 ) -> Result<()> {
     for entry in loaded.kustomization.transformers.iter().flatten() {
-        for config in configurations(builder, loaded, entry)? {
-            transform_with(builder, loaded, acc, &config)?;
+        for (config, source) in configurations(builder, loaded, entry)? {
+            transform_with(builder, loaded, acc, &config, &source)?;
         }
     }
     Ok(())
@@ -38,21 +38,34 @@ pub(crate) fn run_generators(
     acc: &mut Accumulated,
 ) -> Result<()> {
     for entry in loaded.kustomization.generators.iter().flatten() {
-        for config in configurations(builder, loaded, entry)? {
-            generate_with(builder, loaded, acc, &config)?;
+        for (config, source) in configurations(builder, loaded, entry)? {
+            generate_with(builder, loaded, acc, &config, &source)?;
         }
     }
     Ok(())
 }
 
 /// The plugin configurations an entry stands for.
-fn configurations(builder: &mut Builder<'_>, loaded: &Loaded, entry: &str) -> Result<Vec<Value>> {
+/// The plugin configurations an entry stands for, each with the file it is written in.
+fn configurations(
+    builder: &mut Builder<'_>,
+    loaded: &Loaded,
+    entry: &str,
+) -> Result<Vec<(Value, String)>> {
     let file = loaded.file.as_str();
+    let with_file = |values: Vec<Value>, source: &str| {
+        values
+            .into_iter()
+            .map(|v| (v, source.to_owned()))
+            .collect::<Vec<_>>()
+    };
     if entry.contains('\n') || entry.trim_start().starts_with('{') {
-        return parse_patch(file, entry.as_bytes()).map_err(|m| Failure {
-            file: file.to_owned(),
-            message: m,
-        });
+        return parse_patch(file, entry.as_bytes())
+            .map(|values| with_file(values, file))
+            .map_err(|m| Failure {
+                file: file.to_owned(),
+                message: m,
+            });
     }
     let path =
         converge_core::normalize_path(&super::build::join(&loaded.dir, entry)).map_err(|e| {
@@ -64,14 +77,19 @@ fn configurations(builder: &mut Builder<'_>, loaded: &Loaded, entry: &str) -> Re
     if builder.kind(&path) == Some(EntryKind::Dir) {
         // A kustomization whose output is plugin configurations.
         let resources = builder.build_nested(&path)?;
-        return Ok(resources.into_iter().map(|r| r.object).collect());
+        return Ok(resources
+            .into_iter()
+            .map(|r| (r.object, r.origin.file))
+            .collect());
     }
     let bytes = builder.read_file(loaded, entry)?;
     let name = builder.resolve_file(loaded, entry)?;
-    parse_patch(&name, &bytes).map_err(|m| Failure {
-        file: file.to_owned(),
-        message: m,
-    })
+    parse_patch(&name, &bytes)
+        .map(|values| with_file(values, &name))
+        .map_err(|m| Failure {
+            file: file.to_owned(),
+            message: m,
+        })
 }
 
 fn describe(config: &Value) -> String {
@@ -192,6 +210,7 @@ fn transform_with(
     loaded: &Loaded,
     acc: &mut Accumulated,
     config: &Value,
+    configured_in: &str,
 ) -> Result<()> {
     let file = loaded.file.as_str();
     if !is_builtin(config) {
@@ -303,7 +322,9 @@ fn transform_with(
             }
             Ok(())
         }
-        "ConfigMapGenerator" | "SecretGenerator" => generate_with(builder, loaded, acc, config),
+        "ConfigMapGenerator" | "SecretGenerator" => {
+            generate_with(builder, loaded, acc, config, configured_in)
+        }
         "HashTransformer" => {
             super::build::generate_hashes(acc);
             Ok(())
@@ -324,6 +345,7 @@ fn generate_with(
     loaded: &Loaded,
     acc: &mut Accumulated,
     config: &Value,
+    configured_in: &str,
 ) -> Result<()> {
     let file = loaded.file.as_str();
     if !is_builtin(config) {
@@ -405,6 +427,19 @@ fn generate_with(
         })?;
     let mut resource = Resource::new(object, converge_core::Origin::new(file, 0, 0));
     resource.needs_hash = hash;
+    resource.source = super::resource::Source::Generator {
+        configured_in: configured_in.to_owned(),
+        api_version: config
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .unwrap_or("builtin")
+            .to_owned(),
+        kind: kind.to_owned(),
+        name: config
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+    };
     resource.behavior = match args.behavior.as_deref() {
         Some("merge") => Behavior::Merge,
         Some("replace") => Behavior::Replace,

@@ -167,6 +167,24 @@ pub(crate) struct Resource {
     pub suffixes: Vec<String>,
     /// The `vars` that read a field of this resource.
     pub vars: Vec<String>,
+    /// Where it came from, as `buildMetadata: [originAnnotations]` reports it: a file of the
+    /// tree, or the generator that made it.
+    pub source: Source,
+}
+
+/// Where a resource came from.
+#[derive(Debug, Clone, Default)]
+pub(crate) enum Source {
+    /// A resource file of the tree.
+    #[default]
+    File,
+    /// A generator configured in `configured_in` (a tree path).
+    Generator {
+        configured_in: String,
+        api_version: String,
+        kind: String,
+        name: Option<String>,
+    },
 }
 
 impl Resource {
@@ -194,6 +212,7 @@ impl Resource {
             prefixes: Vec::new(),
             suffixes: Vec::new(),
             vars: Vec::new(),
+            source: Source::File,
         }
     }
 
