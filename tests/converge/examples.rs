@@ -564,13 +564,8 @@ fn render_picks_the_renderer_by_what_the_path_holds() {
     assert!(out.status.success());
     assert_eq!(ours, crate::support::values(&out.stdout));
 
-    // A chart, when helm is at hand.
-    let helm = std::env::var_os("CONVERGE_HELM")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".cache/oracles/bin/helm")
-        });
-    if helm.is_file() {
+    // A chart: rendered with helm (required under CI=true).
+    if crate::support::helm().is_some() {
         let chart = corpus.join("podinfo/charts");
         let objects = crate::support::values(&run_example_ok(
             "render",

@@ -49,6 +49,26 @@ pub(crate) fn kubectl() -> Option<PathBuf> {
     }
 }
 
+/// The helm oracle: `$CONVERGE_HELM`, or the one `scripts/install-oracles.sh` installs.
+pub(crate) fn helm() -> Option<PathBuf> {
+    let path = helm_path();
+    if path.is_file() {
+        Some(path)
+    } else {
+        missing(
+            &format!("the helm oracle at {}", path.display()),
+            "run scripts/install-oracles.sh or set CONVERGE_HELM",
+        );
+        None
+    }
+}
+
+fn helm_path() -> PathBuf {
+    std::env::var_os("CONVERGE_HELM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".cache/oracles/bin/helm"))
+}
+
 /// Runs a reference binary built by `cargo test --all-targets`.
 pub(crate) fn run_example(name: &str, args: &[&str]) -> Output {
     let exe = std::env::current_exe().expect("test binary path");
@@ -66,8 +86,8 @@ pub(crate) fn run_example(name: &str, args: &[&str]) -> Output {
     let mut command = Command::new(&bin);
     command.args(args).current_dir(env!("CARGO_MANIFEST_DIR"));
     // The binaries find helm as users' programs do; give them the oracle's.
-    let helm = Path::new(env!("CARGO_MANIFEST_DIR")).join(".cache/oracles/bin/helm");
-    if std::env::var_os("CONVERGE_HELM").is_none() && helm.is_file() {
+    let helm = helm_path();
+    if helm.is_file() {
         command.env("CONVERGE_HELM", helm);
     }
     let out = command.output().expect("example runs");
