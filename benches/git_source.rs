@@ -87,19 +87,7 @@ fn main() {
             b.iter_batched(
                 scratch,
                 |dir| {
-                    let target = dir.path().join("clone");
-                    git(
-                        None,
-                        &[
-                            "clone",
-                            "-q",
-                            "--depth",
-                            "1",
-                            "--no-checkout",
-                            &url,
-                            path_str(&target),
-                        ],
-                    );
+                    shallow_clone(&url, &dir.path().join("clone"));
                     dir
                 },
                 BatchSize::PerIteration,
@@ -120,18 +108,7 @@ fn main() {
         .expect("first fetch");
     let clone_dir = scratch();
     let clone = clone_dir.path().join("clone");
-    git(
-        None,
-        &[
-            "clone",
-            "-q",
-            "--depth",
-            "1",
-            "--no-checkout",
-            &url,
-            path_str(&clone),
-        ],
-    );
+    shallow_clone(&url, &clone);
 
     {
         let mut group = c.benchmark_group("no-change-poll");
@@ -313,6 +290,22 @@ fn checkout(clone: &Path, commit: &str, work: &Path, path: Option<&str>) {
         .status()
         .expect("git runs");
     assert!(status.success(), "git checkout failed");
+}
+
+/// `git clone --depth 1 --no-checkout`: the peer of a first fetch.
+fn shallow_clone(url: &str, target: &Path) {
+    git(
+        None,
+        &[
+            "clone",
+            "-q",
+            "--depth",
+            "1",
+            "--no-checkout",
+            url,
+            path_str(target),
+        ],
+    );
 }
 
 fn git(dir: Option<&Path>, args: &[&str]) -> String {

@@ -27,6 +27,14 @@ pub(crate) struct Failure {
 
 pub(crate) type Result<T> = std::result::Result<T, Failure>;
 
+/// A failure in `file`.
+pub(crate) fn at(file: &str, message: impl std::fmt::Display) -> Failure {
+    Failure {
+        file: file.to_owned(),
+        message: message.to_string(),
+    }
+}
+
 pub(crate) fn fail<T>(file: &str, message: impl Into<String>) -> Result<T> {
     Err(Failure {
         file: file.to_owned(),
@@ -160,14 +168,9 @@ impl<'t> Builder<'t> {
         self.accumulate(&loaded, &mut acc)?;
         // Done once, at the top: hashes, back references, vars.
         generate_hashes(&mut acc);
-        nameref::fix(&mut acc.resources, &acc.config).map_err(|m| Failure {
-            file: loaded.file.clone(),
-            message: m,
-        })?;
-        vars::resolve(&mut acc.resources, &acc.vars, &acc.config).map_err(|m| Failure {
-            file: loaded.file.clone(),
-            message: m,
-        })?;
+        nameref::fix(&mut acc.resources, &acc.config).map_err(|m| at(&loaded.file, m))?;
+        vars::resolve(&mut acc.resources, &acc.vars, &acc.config)
+            .map_err(|m| at(&loaded.file, m))?;
         let mut resources = acc.resources;
         resources.retain(|r| {
             r.object
@@ -255,11 +258,8 @@ impl<'t> Builder<'t> {
             );
         };
         let bytes = self.read(&file, &file)?;
-        let docs =
-            parse_yaml_documents(&file, &bytes, DuplicateKeys::LastWins).map_err(|e| Failure {
-                file: file.clone(),
-                message: e.to_string(),
-            })?;
+        let docs = parse_yaml_documents(&file, &bytes, DuplicateKeys::LastWins)
+            .map_err(|e| at(&file, e))?;
         let mut value = docs
             .into_iter()
             .next()
@@ -336,10 +336,7 @@ impl<'t> Builder<'t> {
     }
 
     fn read(&self, path: &str, file: &str) -> Result<Vec<u8>> {
-        self.tree.read(path).map_err(|e| Failure {
-            file: file.to_owned(),
-            message: e.to_string(),
-        })
+        self.tree.read(path).map_err(|e| at(file, e))
     }
 
     /// Accumulates `loaded` into `acc`: its resources, components, generators, transformers.
@@ -397,10 +394,7 @@ impl<'t> Builder<'t> {
                     let resolved = self.resolve_file(loaded, path)?;
                     let bytes = self.read(&resolved, file)?;
                     let document = parse_yaml_documents(&resolved, &bytes, DuplicateKeys::LastWins)
-                        .map_err(|e| Failure {
-                            file: file.to_owned(),
-                            message: e.to_string(),
-                        })?
+                        .map_err(|e| at(file, e))?
                         .into_iter()
                         .next()
                         .map(|d| d.value)
@@ -429,22 +423,15 @@ impl<'t> Builder<'t> {
         for configuration in k.configurations.iter().flatten() {
             let path = self.resolve_file(loaded, configuration)?;
             let bytes = self.read(&path, file)?;
-            let config = Config::from_yaml(&path, &bytes).map_err(|m| Failure {
-                file: file.to_owned(),
-                message: m,
-            })?;
-            acc.config.merge(&config).map_err(|m| Failure {
-                file: file.to_owned(),
-                message: m,
-            })?;
+            let config = Config::from_yaml(&path, &bytes).map_err(|m| at(file, m))?;
+            acc.config.merge(&config).map_err(|m| at(file, m))?;
         }
         for crd in k.crds.iter().flatten() {
             let path = self.resolve_file(loaded, crd)?;
             let bytes = self.read(&path, file)?;
-            acc.config.add_crds(&path, &bytes).map_err(|m| Failure {
-                file: file.to_owned(),
-                message: m,
-            })?;
+            acc.config
+                .add_crds(&path, &bytes)
+                .map_err(|m| at(file, m))?;
         }
         acc.touched();
         self.run_generators(loaded, acc)?;
@@ -543,10 +530,7 @@ impl<'t> Builder<'t> {
                     acc.add(resource, file)?;
                 }
                 acc.schemas.extend(sub_acc.schemas);
-                acc.config.merge(&sub_acc.config).map_err(|m| Failure {
-                    file: file.to_owned(),
-                    message: m,
-                })?;
+                acc.config.merge(&sub_acc.config).map_err(|m| at(file, m))?;
                 for (var, origin) in sub_acc.vars {
                     if acc.vars.iter().any(|(v, _)| v.name == var.name) {
                         return fail(file, format!("var '{}' already encountered", var.name));
@@ -579,10 +563,7 @@ impl<'t> Builder<'t> {
                     Some(cache) => cache.parse(&path, &bytes),
                     None => parse_manifests(&path, &bytes),
                 };
-                let manifests = parsed.map_err(|e| Failure {
-                    file: file.to_owned(),
-                    message: e.to_string(),
-                })?;
+                let manifests = parsed.map_err(|e| at(file, e))?;
                 for manifest in manifests {
                     let origin = manifest.origin().clone();
                     acc.add(Resource::new(manifest.into_object(), origin), file)?;
@@ -725,10 +706,7 @@ impl<'t> Builder<'t> {
                     Some(path) => {
                         let bytes = self.read(path, file)?;
                         parse_yaml_documents(path, &bytes, DuplicateKeys::LastWins)
-                            .map_err(|e| Failure {
-                                file: file.to_owned(),
-                                message: e.to_string(),
-                            })?
+                            .map_err(|e| at(file, e))?
                             .into_iter()
                             .next()
                             .map(|d| d.value)
@@ -749,10 +727,7 @@ impl<'t> Builder<'t> {
                         );
                     }
                 };
-                let yaml = converge_core::to_yaml(&combined).map_err(|e| Failure {
-                    file: file.to_owned(),
-                    message: e.to_string(),
-                })?;
+                let yaml = converge_core::to_yaml(&combined).map_err(|e| at(file, e))?;
                 renderer = renderer.with_values_yaml(yaml);
             }
             (None, Some(path)) if chart.values_file.is_some() => {
@@ -765,10 +740,7 @@ impl<'t> Builder<'t> {
         }
         let manifests = renderer
             .render_sync(self.tree, &chart_dir)
-            .map_err(|e| Failure {
-                file: file.to_owned(),
-                message: e.to_string(),
-            })?;
+            .map_err(|e| at(file, e))?;
         for manifest in manifests {
             let origin = manifest.origin().clone();
             acc.add(Resource::new(manifest.into_object(), origin), file)?;
@@ -791,10 +763,7 @@ impl<'t> Builder<'t> {
                 self.read_file(loaded, path).map_err(|f| f.message)
             };
             let (object, hash) =
-                generate::generate(args, global, secret, &mut read).map_err(|m| Failure {
-                    file: file.to_owned(),
-                    message: m,
-                })?;
+                generate::generate(args, global, secret, &mut read).map_err(|m| at(file, m))?;
             let behavior = match args.behavior.as_deref() {
                 None | Some("") | Some("create") => Behavior::Create,
                 Some("merge") => Behavior::Merge,

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::build::{Accumulated, Builder, Failure, Loaded, Result, absorb, fail, parse_patch};
+use super::build::{Accumulated, Builder, Failure, Loaded, Result, absorb, at, fail, parse_patch};
 use super::fieldspec::FieldSpec;
 use super::generate;
 use super::replace;
@@ -62,10 +62,7 @@ fn configurations(
     if entry.contains('\n') || entry.trim_start().starts_with('{') {
         return parse_patch(file, entry.as_bytes())
             .map(|values| with_file(values, file))
-            .map_err(|m| Failure {
-                file: file.to_owned(),
-                message: m,
-            });
+            .map_err(|m| at(file, m));
     }
     let path =
         converge_core::normalize_path(&super::build::join(&loaded.dir, entry)).map_err(|e| {
@@ -86,10 +83,7 @@ fn configurations(
     let name = builder.resolve_file(loaded, entry)?;
     parse_patch(&name, &bytes)
         .map(|values| with_file(values, &name))
-        .map_err(|m| Failure {
-            file: file.to_owned(),
-            message: m,
-        })
+        .map_err(|m| at(file, m))
 }
 
 fn describe(config: &Value) -> String {
@@ -119,10 +113,7 @@ fn parse<T: for<'de> Deserialize<'de>>(config: &Value, file: &str) -> Result<T> 
         map.remove("kind");
         map.remove("metadata");
     }
-    serde_json::from_value(config).map_err(|e| Failure {
-        file: file.to_owned(),
-        message: e.to_string(),
-    })
+    serde_json::from_value(config).map_err(|e| at(file, e))
 }
 
 fn specs(args: &[FieldSpecArgs]) -> Vec<FieldSpec> {
@@ -421,10 +412,7 @@ fn generate_with(
     };
     let global: Option<&GeneratorOptions> = None;
     let (object, hash) =
-        generate::generate(&args, global, secret, &mut read).map_err(|m| Failure {
-            file: file.to_owned(),
-            message: m,
-        })?;
+        generate::generate(&args, global, secret, &mut read).map_err(|m| at(file, m))?;
     let mut resource = Resource::new(object, converge_core::Origin::new(file, 0, 0));
     resource.needs_hash = hash;
     resource.source = super::resource::Source::Generator {

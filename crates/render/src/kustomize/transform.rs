@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use regex::Regex;
 use serde_json::{Map, Value, json};
 
-use super::build::{Accumulated, Builder, Failure, Loaded, Result, fail, parse_patch};
+use super::build::{Accumulated, Builder, Failure, Loaded, Result, at, fail, parse_patch};
 use super::fieldspec::{FieldSpec, apply_specs};
 use super::patch;
 use super::plugins;
@@ -127,10 +127,7 @@ pub(crate) fn patch_strategic_entry(
             builder.resolve_file(loaded, entry)?,
         )
     };
-    let documents = parse_patch(&name, &text).map_err(|m| Failure {
-        file: file.to_owned(),
-        message: m,
-    })?;
+    let documents = parse_patch(&name, &text).map_err(|m| at(file, m))?;
     if documents.is_empty() {
         return fail(file, format!("patch appears to be empty; files={entry}"));
     }
@@ -195,10 +192,7 @@ fn patch_by_own_id(acc: &mut Accumulated, patch: &Value, file: &str, infer: bool
             );
         }
     };
-    apply_smp(acc, index, patch, false, false, infer).map_err(|m| Failure {
-        file: file.to_owned(),
-        message: m,
-    })
+    apply_smp(acc, index, patch, false, false, infer).map_err(|m| at(file, m))
 }
 
 /// kustomize's way of writing an id in messages: `Kind.version.group/name.namespace`.
@@ -298,10 +292,7 @@ pub(crate) fn patch_entry(
         (None, None) if json6902 => return fail(file, "empty file path and empty jsonOp"),
         (None, None) => return fail(file, "must specify one of patch and path in patch"),
     };
-    let err = |m: String| Failure {
-        file: file.to_owned(),
-        message: m,
-    };
+    let err = |m: String| at(file, m);
     let mut documents = parse_patch(&name, &text).map_err(err)?;
     // A JSON 6902 patch is one list of operations: kustomize reads the first document only.
     let is_json = matches!(documents.first(), Some(Value::Array(_)));
