@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -64,7 +65,8 @@ impl fmt::Display for Origin {
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Manifest {
-    object: Value,
+    /// Shared: manifests are cloned often (caches, plans) and never changed in place.
+    object: Arc<Value>,
     id: ObjectRef,
     origin: Origin,
 }
@@ -77,7 +79,11 @@ impl Manifest {
     /// `apiVersion`, `kind` or `metadata.name`.
     pub fn new(object: Value, origin: Origin) -> Result<Self, Error> {
         match identify(&object) {
-            Ok(id) => Ok(Manifest { object, id, origin }),
+            Ok(id) => Ok(Manifest {
+                object: Arc::new(object),
+                id,
+                origin,
+            }),
             Err(reason) => Err(Error::NotAnObject {
                 file: origin.file,
                 line: origin.line,
@@ -102,9 +108,9 @@ impl Manifest {
         &self.origin
     }
 
-    /// Takes the object out.
+    /// Takes the object out (a copy when a clone of this manifest still holds it).
     pub fn into_object(self) -> Value {
-        self.object
+        Arc::try_unwrap(self.object).unwrap_or_else(|shared| Value::clone(&shared))
     }
 
     /// Replaces the object, keeping the origin; the identity is read again from the new object.

@@ -231,6 +231,25 @@ impl DirTree {
         } else {
             self.root.join(&rel)
         };
+        // Without links on the way (the common case), the joined path is the real one: one
+        // lstat per component below the (canonical) root instead of a full realpath.
+        let mut walked = self.root.clone();
+        let mut linked = false;
+        for component in rel.split('/').filter(|c| !c.is_empty()) {
+            walked.push(component);
+            match std::fs::symlink_metadata(&walked) {
+                Ok(meta) if meta.file_type().is_symlink() => {
+                    linked = true;
+                    break;
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(io_error(&rel, e)),
+            }
+        }
+        if !linked {
+            return Ok(Some((rel, joined)));
+        }
         match joined.canonicalize() {
             Ok(real) if real.starts_with(&self.root) => Ok(Some((rel, real))),
             Ok(_) => Err(Error::InvalidPath {
@@ -373,6 +392,7 @@ mod tests {
         std::os::unix::fs::symlink(".", dir.path().join("a/b/loop")).expect("symlink");
         std::os::unix::fs::symlink("..", dir.path().join("a/b/up")).expect("symlink");
         std::os::unix::fs::symlink("b", dir.path().join("a/dir-link")).expect("symlink");
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("out")).expect("symlink");
         let fifo = std::process::Command::new("mkfifo")
             .arg(dir.path().join("a/pipe.yaml"))
             .status()
@@ -401,6 +421,13 @@ mod tests {
             Err(Error::InvalidPath { .. })
         ));
         assert!(matches!(tree.read("a"), Err(Error::InvalidPath { .. })));
+        // A link part-way along the path is followed too, and refused when it leads out.
+        assert_eq!(tree.read("a/dir-link/x.yaml").expect("read"), b"x");
+        assert!(matches!(
+            tree.read("out/secret"),
+            Err(Error::InvalidPath { .. })
+        ));
+        assert_eq!(tree.kind("a/dir-link/none").expect("kind"), None);
         assert!(matches!(tree.read("nope"), Err(Error::NotFound { .. })));
         assert!(matches!(
             tree.list("a/b/x.yaml"),
