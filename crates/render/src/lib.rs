@@ -9,7 +9,7 @@ mod plain;
 mod substitute;
 
 pub use auto::{Auto, TreeKind};
-pub use cache::ParseCache;
+pub use cache::{ParseCache, Renders};
 pub use error::Error;
 pub use helm::Helm;
 pub use kustomize::{Kustomize, LoadRestrictor};

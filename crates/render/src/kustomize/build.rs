@@ -4,10 +4,13 @@ use converge_core::{
     DuplicateKeys, EntryKind, FileTree, Origin, normalize_path, parse_manifests,
     parse_yaml_documents,
 };
+use std::collections::HashSet;
+
 use serde_json::Value;
 
 use super::config::Config;
 use super::generate;
+use super::incremental::Recorder;
 use super::nameref;
 use super::order::LegacyOrder;
 use super::plugins;
@@ -55,6 +58,9 @@ pub(crate) struct Accumulated {
     pub schemas: Vec<std::sync::Arc<converge_diff::schema::Schema>>,
     /// Resources by (kind, name), current and earlier, under the same rule.
     kind_names: Option<std::collections::HashMap<(String, String), Vec<usize>>>,
+    /// Part of the resources were left out (an incremental re-render): a patch may miss
+    /// its target.
+    pub partial: bool,
 }
 
 impl Accumulated {
@@ -66,6 +72,7 @@ impl Accumulated {
             schemas: Vec::new(),
             ids: None,
             kind_names: None,
+            partial: false,
         }
     }
 
@@ -136,13 +143,23 @@ pub(crate) struct Builder<'t> {
     restricted: bool,
     /// Kustomization directories being built, outermost first: a cycle is an error.
     stack: Vec<String>,
+    /// Records what the build reads, for a later incremental re-render.
+    recorder: Option<&'t Recorder<'t>>,
+    /// Resource files left out (an incremental re-render), and the ghosts standing in for
+    /// their resources at the end.
+    skip: HashSet<String>,
+    ghosts: Vec<&'t Resource>,
+    /// Whether every transformer met changes each resource on its own (see `incremental`).
+    pub(crate) local: bool,
+    /// Whether a Helm chart was inflated.
+    pub(crate) inflated: bool,
 }
 
 /// A kustomization file read from the tree.
 pub(crate) struct Loaded {
     pub dir: String,
     pub file: String,
-    pub kustomization: Kustomization,
+    pub kustomization: std::sync::Arc<Kustomization>,
 }
 
 impl<'t> Builder<'t> {
@@ -158,17 +175,49 @@ impl<'t> Builder<'t> {
             cache,
             restricted,
             stack: Vec::new(),
+            recorder: None,
+            skip: HashSet::new(),
+            ghosts: Vec::new(),
+            local: true,
+            inflated: false,
         }
+    }
+
+    /// Records through `recorder` (which must also be the tree the builder reads).
+    pub(crate) fn recording(mut self, recorder: &'t Recorder<'t>) -> Builder<'t> {
+        self.recorder = Some(recorder);
+        self
+    }
+
+    /// Leaves out the resource files in `skip`; `ghosts` (their resources' final ids and
+    /// renames) stand in for them when name references are fixed.
+    /// The output is then unsorted and holds only what was built.
+    pub(crate) fn reduced(
+        mut self,
+        skip: HashSet<String>,
+        ghosts: Vec<&'t Resource>,
+    ) -> Builder<'t> {
+        self.skip = skip;
+        self.ghosts = ghosts;
+        self
+    }
+
+    fn new_acc(&self) -> Accumulated {
+        let mut acc = Accumulated::new();
+        acc.partial = !self.skip.is_empty();
+        acc
     }
 
     /// Builds the kustomization in `dir`: the resources in output order, internal marks gone.
     pub(crate) fn build(&mut self, dir: &str) -> Result<Vec<Resource>> {
         let loaded = self.load(dir)?;
-        let mut acc = Accumulated::new();
+        let mut acc = self.new_acc();
         self.accumulate(&loaded, &mut acc)?;
         // Done once, at the top: hashes, back references, vars.
         generate_hashes(&mut acc);
-        nameref::fix(&mut acc.resources, &acc.config).map_err(|m| at(&loaded.file, m))?;
+        let reduced = acc.partial;
+        nameref::fix(&mut acc.resources, &self.ghosts, &acc.config)
+            .map_err(|m| at(&loaded.file, m))?;
         vars::resolve(&mut acc.resources, &acc.vars, &acc.config)
             .map_err(|m| at(&loaded.file, m))?;
         let mut resources = acc.resources;
@@ -179,17 +228,14 @@ impl<'t> Builder<'t> {
         });
         let sort = loaded.kustomization.sort_options.as_ref();
         let fifo = sort.and_then(|s| s.order.as_deref()) == Some("fifo");
-        if !fifo {
+        if !fifo && !reduced {
             let order = match sort.and_then(|s| s.legacy_sort_options.as_ref()) {
                 Some(custom) => {
                     LegacyOrder::custom(custom.order_first.clone(), custom.order_last.clone())
                 }
                 None => LegacyOrder::default(),
             };
-            let mut keyed: Vec<(ResId, Resource)> =
-                resources.into_iter().map(|r| (r.id(), r)).collect();
-            keyed.sort_by(|a, b| order.compare(&a.0, &b.0));
-            resources = keyed.into_iter().map(|(_, r)| r).collect();
+            resources.sort_by_cached_key(|r| order.key(&r.id()));
         }
         let origins = loaded
             .kustomization
@@ -258,21 +304,27 @@ impl<'t> Builder<'t> {
             );
         };
         let bytes = self.read(&file, &file)?;
-        let docs = parse_yaml_documents(&file, &bytes, DuplicateKeys::LastWins)
-            .map_err(|e| at(&file, e))?;
-        let mut value = docs
-            .into_iter()
-            .next()
-            .map(|d| d.value)
-            .unwrap_or(Value::Null);
-        if value.is_null() {
-            value = Value::Object(serde_json::Map::new());
-        }
-        super::types::canonical_keys(&mut value);
-        let kustomization: Kustomization = serde_json::from_value(value).map_err(|e| Failure {
-            file: file.clone(),
-            message: format!("invalid Kustomization: {e}"),
-        })?;
+        let parse = || -> Result<Kustomization> {
+            let docs = parse_yaml_documents(&file, &bytes, DuplicateKeys::LastWins)
+                .map_err(|e| at(&file, e))?;
+            let mut value = docs
+                .into_iter()
+                .next()
+                .map(|d| d.value)
+                .unwrap_or(Value::Null);
+            if value.is_null() {
+                value = Value::Object(serde_json::Map::new());
+            }
+            super::types::canonical_keys(&mut value);
+            serde_json::from_value(value).map_err(|e| Failure {
+                file: file.clone(),
+                message: format!("invalid Kustomization: {e}"),
+            })
+        };
+        let kustomization = match self.cache {
+            Some(cache) => cache.memo("kustomization", &file, &bytes, parse)?,
+            None => std::sync::Arc::new(parse()?),
+        };
         if let Some(sort) = &kustomization.sort_options {
             match (sort.order.as_deref(), &sort.legacy_sort_options) {
                 (Some("legacy"), _) | (Some("fifo"), None) => {}
@@ -330,9 +382,23 @@ impl<'t> Builder<'t> {
     /// configurations given as a kustomization).
     pub(crate) fn build_nested(&mut self, dir: &str) -> Result<Vec<Resource>> {
         let loaded = self.load(dir)?;
-        let mut acc = Accumulated::new();
+        let mut acc = self.new_acc();
         self.accumulate(&loaded, &mut acc)?;
         Ok(acc.resources)
+    }
+
+    /// A patch's documents (see [`parse_patch`]), from the cache when there is one.
+    pub(crate) fn parse_patch(
+        &self,
+        file: &str,
+        text: &[u8],
+    ) -> std::result::Result<Vec<Value>, String> {
+        match self.cache {
+            Some(cache) => cache
+                .memo("patch", file, text, || parse_patch(file, text))
+                .map(|documents| Vec::clone(&documents)),
+            None => parse_patch(file, text),
+        }
     }
 
     fn read(&self, path: &str, file: &str) -> Result<Vec<u8>> {
@@ -378,6 +444,21 @@ impl<'t> Builder<'t> {
                     ),
                 );
             }
+        }
+        let merges = k
+            .config_map_generator
+            .iter()
+            .chain(&k.secret_generator)
+            .flatten()
+            .any(|g| g.behavior.as_deref().is_some_and(|b| b != "create"));
+        let nonempty = |list: &Option<Vec<String>>| list.as_ref().is_some_and(|l| !l.is_empty());
+        if merges
+            || k.vars.as_ref().is_some_and(|v| !v.is_empty())
+            || k.replacements.as_ref().is_some_and(|r| !r.is_empty())
+            || nonempty(&k.generators)
+            || nonempty(&k.transformers)
+        {
+            self.local = false;
         }
         let entries = k.bases.iter().flatten().chain(k.resources.iter().flatten());
         for entry in entries {
@@ -524,7 +605,7 @@ impl<'t> Builder<'t> {
                         format!("{entry} is a Component: list it under components, not resources"),
                     );
                 }
-                let mut sub_acc = Accumulated::new();
+                let mut sub_acc = self.new_acc();
                 self.accumulate(&sub, &mut sub_acc)?;
                 for resource in sub_acc.resources {
                     acc.add(resource, file)?;
@@ -558,15 +639,30 @@ impl<'t> Builder<'t> {
                         ),
                     );
                 }
-                let bytes = self.read(&path, file)?;
+                if self.skip.contains(&path) {
+                    return Ok(());
+                }
+                let bytes = match self.recorder {
+                    Some(recorder) => recorder.read_resource(&path).map_err(|e| at(file, e))?,
+                    None => self.read(&path, file)?,
+                };
                 let parsed = match self.cache {
                     Some(cache) => cache.parse(&path, &bytes),
                     None => parse_manifests(&path, &bytes),
                 };
-                let manifests = parsed.map_err(|e| at(file, e))?;
-                for manifest in manifests {
-                    let origin = manifest.origin().clone();
-                    acc.add(Resource::new(manifest.into_object(), origin), file)?;
+                let resources: Vec<Resource> = parsed
+                    .map_err(|e| at(file, e))?
+                    .into_iter()
+                    .map(|manifest| {
+                        let origin = manifest.origin().clone();
+                        Resource::new(manifest.into_object(), origin)
+                    })
+                    .collect();
+                if let Some(recorder) = self.recorder {
+                    recorder.resources_read(&path, &resources);
+                }
+                for resource in resources {
+                    acc.add(resource, file)?;
                 }
                 Ok(())
             }
@@ -639,6 +735,9 @@ impl<'t> Builder<'t> {
                 ),
             );
         };
+        // Charts are programs: their output is never reused.
+        self.inflated = true;
+        self.local = false;
         let home = loaded
             .kustomization
             .helm_globals

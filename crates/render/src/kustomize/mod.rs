@@ -4,6 +4,7 @@ mod build;
 mod config;
 mod fieldspec;
 mod generate;
+mod incremental;
 mod nameref;
 mod order;
 mod patch;
@@ -18,6 +19,7 @@ mod vars;
 use async_trait::async_trait;
 use converge_core::{FileTree, Manifest, index_by_key, normalize_path};
 
+use crate::cache::RenderKind;
 use crate::{Error, Renderer};
 
 /// Renders a kustomization as `kubectl kustomize` (kustomize v5.7) does, without kustomize:
@@ -140,25 +142,129 @@ impl Kustomize {
     /// [`Error::Kustomize`] naming the kustomization file and what in it failed.
     pub fn render_sync(&self, tree: &dyn FileTree, path: &str) -> Result<Vec<Manifest>, Error> {
         let dir = normalize_path(path)?;
-        let restricted = self.load_restrictor == LoadRestrictor::RootOnly;
-        let resources =
-            build::Builder::new(tree, restricted, self.helm.as_ref(), self.cache.as_ref())
-                .build(&dir)
-                .map_err(|f| Error::Kustomize {
-                    file: if f.file.is_empty() {
-                        ".".to_owned()
-                    } else {
-                        f.file
-                    },
-                    message: f.message,
-                })?;
-        let manifests = resources
-            .into_iter()
-            .map(|r| Manifest::new(r.object, r.origin))
-            .collect::<Result<Vec<_>, _>>()?;
-        index_by_key(&manifests)?;
+        let Some(cache) = &self.cache else {
+            let resources = self.builder(tree).build(&dir).map_err(failure)?;
+            return finish(resources);
+        };
+        let key = format!(
+            "kustomize\0{:?}\0{}\0{dir}",
+            self.load_restrictor,
+            self.helm.is_some()
+        );
+        let plan = cache
+            .plan(&key)
+            .and_then(|plan| plan.downcast::<incremental::Plan>().ok());
+        if let Some(plan) = plan {
+            match plan.check(tree) {
+                incremental::Outcome::Unchanged(manifests) => {
+                    cache.count(RenderKind::Unchanged);
+                    return Ok(manifests);
+                }
+                incremental::Outcome::Changed(changed) => {
+                    if let Some(manifests) = self.rebuild_changed(tree, &dir, &plan, changed) {
+                        let (manifests, next) = manifests;
+                        cache.keep_plan(&key, std::sync::Arc::new(next));
+                        cache.count(RenderKind::Incremental);
+                        return Ok(manifests);
+                    }
+                }
+                incremental::Outcome::Rebuild => {}
+            }
+        }
+        cache.count(RenderKind::Full);
+        let recorder = incremental::Recorder::new(tree);
+        let mut builder = self.builder(&recorder).recording(&recorder);
+        let built = builder.build(&dir);
+        let (local, inflated) = (builder.local, builder.inflated);
+        drop(builder);
+        let built = built.map_err(failure).and_then(|resources| {
+            let manifests = finish(resources.clone())?;
+            Ok((resources, manifests))
+        });
+        let (resources, manifests) = match built {
+            Ok(built) => built,
+            Err(e) => {
+                cache.drop_plan(&key);
+                return Err(e);
+            }
+        };
+        if inflated {
+            cache.drop_plan(&key);
+        } else {
+            let plan = incremental::Plan::new(recorder, local, &resources, &manifests);
+            cache.keep_plan(&key, std::sync::Arc::new(plan));
+        }
         Ok(manifests)
     }
+
+    fn builder<'t>(&'t self, tree: &'t dyn FileTree) -> build::Builder<'t> {
+        let restricted = self.load_restrictor == LoadRestrictor::RootOnly;
+        build::Builder::new(tree, restricted, self.helm.as_ref(), self.cache.as_ref())
+    }
+
+    /// Re-renders after only resource files changed (see `incremental`): the output and the
+    /// next plan, or `None` when a full build is needed.
+    fn rebuild_changed(
+        &self,
+        tree: &dyn FileTree,
+        dir: &str,
+        plan: &incremental::Plan,
+        changed: std::collections::HashMap<String, Vec<u8>>,
+    ) -> Option<(Vec<Manifest>, incremental::Plan)> {
+        let cache = self.cache.as_ref()?;
+        for (path, bytes) in &changed {
+            let resources: Vec<resource::Resource> = cache
+                .parse(path, bytes)
+                .ok()?
+                .into_iter()
+                .map(|m| {
+                    let origin = m.origin().clone();
+                    resource::Resource::new(m.into_object(), origin)
+                })
+                .collect();
+            if !plan.same_ids(path, &resources) {
+                return None;
+            }
+        }
+        let changed: std::collections::HashSet<String> = changed.into_keys().collect();
+        let skip = plan
+            .files()
+            .filter(|path| !changed.contains(*path))
+            .cloned()
+            .collect();
+        let recorder = incremental::Recorder::new(tree);
+        let reduced = self
+            .builder(&recorder)
+            .recording(&recorder)
+            .reduced(skip, plan.ghosts(&changed))
+            .build(dir)
+            .ok()?;
+        let (manifests, next) = plan.splice(recorder, reduced, &changed)?;
+        index_by_key(&manifests).ok()?;
+        Some((manifests, next))
+    }
+}
+
+/// The build failure as the renderer's error.
+fn failure(f: build::Failure) -> Error {
+    Error::Kustomize {
+        file: if f.file.is_empty() {
+            ".".to_owned()
+        } else {
+            f.file
+        },
+        message: f.message,
+    }
+}
+
+/// The built resources as manifests, refusing two with one key.
+fn finish(resources: Vec<resource::Resource>) -> Result<Vec<Manifest>, Error> {
+    let manifests = resources
+        .into_iter()
+        .map(|r| Manifest::new(r.object, r.origin))
+        .collect::<Result<Vec<_>, _>>()?;
+    index_by_key(&manifests)?;
+    Ok(manifests)
 }
 
 #[async_trait]

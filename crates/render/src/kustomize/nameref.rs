@@ -1,6 +1,7 @@
 //! Name references: after prefixes, suffixes and hashes renamed resources, the fields that
 //! named them (a Pod's ConfigMap volume, a RoleBinding's roleRef, …) follow.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use serde_json::Value;
@@ -9,26 +10,45 @@ use super::config::{Config, NameReference};
 use super::fieldspec::{FieldSpec, walk};
 use super::resource::{ResId, Resource, effective_namespace, is_cluster_scoped};
 
-/// What name fixing needs to know of each resource, taken before any field changes.
-struct Known {
+/// What name fixing needs to know of each resource, taken before any field changes:
+/// moved out of the resources being fixed (and put back after), borrowed from ghosts.
+struct Known<'a> {
     current: ResId,
-    previous: Vec<ResId>,
-    prefixes: Vec<String>,
-    suffixes: Vec<String>,
+    previous: Cow<'a, [ResId]>,
+    prefixes: Cow<'a, [String]>,
+    suffixes: Cow<'a, [String]>,
     cluster: bool,
 }
 
-impl Known {
-    fn of(resource: &Resource, config: &Config) -> Known {
+impl<'a> Known<'a> {
+    fn taken(resource: &mut Resource, config: &Config) -> Known<'a> {
         let current = resource.id();
-        let cluster = cluster_scoped(&current, config);
         Known {
-            previous: resource.previous.clone(),
-            prefixes: resource.prefixes.clone(),
-            suffixes: resource.suffixes.clone(),
-            cluster,
+            cluster: cluster_scoped(&current, config),
             current,
+            previous: Cow::Owned(std::mem::take(&mut resource.previous)),
+            prefixes: Cow::Owned(std::mem::take(&mut resource.prefixes)),
+            suffixes: Cow::Owned(std::mem::take(&mut resource.suffixes)),
         }
+    }
+
+    fn borrowed(resource: &'a Resource, config: &Config) -> Known<'a> {
+        let current = resource.id();
+        Known {
+            cluster: cluster_scoped(&current, config),
+            current,
+            previous: Cow::Borrowed(&resource.previous),
+            prefixes: Cow::Borrowed(&resource.prefixes),
+            suffixes: Cow::Borrowed(&resource.suffixes),
+        }
+    }
+
+    /// The id the resource had when it was read or generated.
+    fn original(&self) -> ResId {
+        self.previous
+            .first()
+            .cloned()
+            .unwrap_or_else(|| self.current.clone())
     }
 
     fn namespace(&self) -> &str {
@@ -44,9 +64,33 @@ fn cluster_scoped(id: &ResId, config: &Config) -> bool {
             .any(|(g, k)| *g == id.group && *k == id.kind)
 }
 
-/// Points every configured reference at its referral's current name.
-pub(crate) fn fix(resources: &mut [Resource], config: &Config) -> Result<(), String> {
-    let known: Vec<Known> = resources.iter().map(|r| Known::of(r, config)).collect();
+/// Points every configured reference at its referral's current name. `ghosts` are further
+/// resources to refer to, whose own fields are not fixed.
+pub(crate) fn fix(
+    resources: &mut [Resource],
+    ghosts: &[&Resource],
+    config: &Config,
+) -> Result<(), String> {
+    let mut known: Vec<Known> = resources
+        .iter_mut()
+        .map(|r| Known::taken(r, config))
+        .collect();
+    known.extend(ghosts.iter().map(|r| Known::borrowed(r, config)));
+    let result = fix_with(resources, &known, config);
+    // What was taken goes back.
+    for (resource, k) in resources.iter_mut().zip(known) {
+        resource.previous = k.previous.into_owned();
+        resource.prefixes = k.prefixes.into_owned();
+        resource.suffixes = k.suffixes.into_owned();
+    }
+    result
+}
+
+fn fix_with(
+    resources: &mut [Resource],
+    known: &[Known<'_>],
+    config: &Config,
+) -> Result<(), String> {
     // Resources by every name they had: a reference is looked up, not searched for.
     let mut by_name: HashMap<&str, Vec<usize>> = HashMap::new();
     for (i, k) in known.iter().enumerate() {
@@ -58,7 +102,7 @@ pub(crate) fn fix(resources: &mut [Resource], config: &Config) -> Result<(), Str
         }
     }
     for r in 0..resources.len() {
-        let referrer_org = resources[r].original_id();
+        let referrer_org = known[r].original();
         let referrer_current = known[r].current.clone();
         // A RoleBinding may also name what lives in its ServiceAccount subjects' namespaces.
         let mut subject_namespaces = Vec::new();
@@ -88,7 +132,7 @@ pub(crate) fn fix(resources: &mut [Resource], config: &Config) -> Result<(), Str
                     continue;
                 }
                 let context = Context {
-                    known: &known,
+                    known,
                     by_name: &by_name,
                     subject_namespaces: &subject_namespaces,
                     reference,
@@ -131,7 +175,7 @@ fn roleref(object: &Value, spec: &FieldSpec) -> Option<(String, String)> {
 }
 
 struct Context<'a> {
-    known: &'a [Known],
+    known: &'a [Known<'a>],
     by_name: &'a HashMap<&'a str, Vec<usize>>,
     subject_namespaces: &'a [String],
     reference: &'a NameReference,

@@ -1,7 +1,5 @@
 //! The order `kustomize build` prints resources in by default ("legacy" order).
 
-use std::cmp::Ordering;
-
 use converge_diff::{LEGACY_ORDER_FIRST, LEGACY_ORDER_LAST};
 
 use super::resource::ResId;
@@ -37,33 +35,18 @@ impl LegacyOrder {
         0
     }
 
-    /// Compares two resource ids in legacy order.
-    pub(crate) fn compare(&self, a: &ResId, b: &ResId) -> Ordering {
-        let gvk = |id: &ResId| {
-            format!(
-                "{}_{}_{}",
-                or(&id.group, "~G"),
-                or(&id.version, "~V"),
-                or(&id.kind, "~K")
-            )
-        };
-        let (ga, gb) = (gvk(a), gvk(b));
-        if ga != gb {
-            let (ra, rb) = (self.rank(&a.kind), self.rank(&b.kind));
-            if ra != rb {
-                return ra.cmp(&rb);
-            }
-            return ga.cmp(&gb);
-        }
-        let rest = |id: &ResId| {
-            format!(
-                "{}|{}|{}",
-                gvk(id),
-                or(&id.namespace, "~X"),
-                or(&id.name, "~N")
-            )
-        };
-        rest(a).cmp(&rest(b))
+    /// The key `id` sorts by in legacy order: the kind's rank, then group, version and kind,
+    /// then namespace and name (each missing part replaced by a placeholder, as kustomize
+    /// does, so that it sorts after the given ones).
+    pub(crate) fn key(&self, id: &ResId) -> (i64, String, String) {
+        let gvk = format!(
+            "{}_{}_{}",
+            or(&id.group, "~G"),
+            or(&id.version, "~V"),
+            or(&id.kind, "~K")
+        );
+        let rest = format!("{}|{}", or(&id.namespace, "~X"), or(&id.name, "~N"));
+        (self.rank(&id.kind), gvk, rest)
     }
 }
 

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use regex::Regex;
 use serde_json::{Map, Value, json};
 
-use super::build::{Accumulated, Builder, Failure, Loaded, Result, at, fail, parse_patch};
+use super::build::{Accumulated, Builder, Failure, Loaded, Result, at, fail};
 use super::fieldspec::{FieldSpec, apply_specs};
 use super::patch;
 use super::plugins;
@@ -127,7 +127,7 @@ pub(crate) fn patch_strategic_entry(
             builder.resolve_file(loaded, entry)?,
         )
     };
-    let documents = parse_patch(&name, &text).map_err(|m| at(file, m))?;
+    let documents = builder.parse_patch(&name, &text).map_err(|m| at(file, m))?;
     if documents.is_empty() {
         return fail(file, format!("patch appears to be empty; files={entry}"));
     }
@@ -171,6 +171,8 @@ fn patch_by_own_id(acc: &mut Accumulated, patch: &Value, file: &str, infer: bool
         .collect();
     let index = match matches.as_slice() {
         [one] => *one,
+        // The target was left out of an incremental re-render.
+        [] if acc.partial => return Ok(()),
         [] => {
             return fail(
                 file,
@@ -293,7 +295,7 @@ pub(crate) fn patch_entry(
         (None, None) => return fail(file, "must specify one of patch and path in patch"),
     };
     let err = |m: String| at(file, m);
-    let mut documents = parse_patch(&name, &text).map_err(err)?;
+    let mut documents = builder.parse_patch(&name, &text).map_err(err)?;
     // A JSON 6902 patch is one list of operations: kustomize reads the first document only.
     let is_json = matches!(documents.first(), Some(Value::Array(_)));
     if is_json {

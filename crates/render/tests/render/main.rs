@@ -4,6 +4,7 @@ mod substitute;
 
 mod helm;
 
+mod incremental;
 mod kustomize;
 mod kustomize_conformance;
 
