@@ -222,9 +222,9 @@ impl DirTree {
         &self.root
     }
 
-    /// Resolves a tree path to a path on disk, following links only while they stay inside.
-    /// `Ok(None)` when it does not exist.
-    fn resolve(&self, path: &str) -> Result<Option<(String, PathBuf)>, Error> {
+    /// Resolves a tree path to a path on disk, following links only while they stay inside,
+    /// with its metadata. `Ok(None)` when it does not exist.
+    fn resolve(&self, path: &str) -> Result<Option<(String, PathBuf, std::fs::Metadata)>, Error> {
         let rel = normalize_path(path)?;
         let joined = if rel.is_empty() {
             self.root.clone()
@@ -234,24 +234,27 @@ impl DirTree {
         // Without links on the way (the common case), the joined path is the real one: one
         // lstat per component below the (canonical) root instead of a full realpath.
         let mut walked = self.root.clone();
-        let mut linked = false;
+        let mut last = None;
         for component in rel.split('/').filter(|c| !c.is_empty()) {
             walked.push(component);
             match std::fs::symlink_metadata(&walked) {
                 Ok(meta) if meta.file_type().is_symlink() => {
-                    linked = true;
+                    last = None;
                     break;
                 }
-                Ok(_) => {}
+                Ok(meta) => last = Some(meta),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
                 Err(e) => return Err(io_error(&rel, e)),
             }
         }
-        if !linked {
-            return Ok(Some((rel, joined)));
+        if let Some(meta) = last {
+            return Ok(Some((rel, joined, meta)));
         }
         match joined.canonicalize() {
-            Ok(real) if real.starts_with(&self.root) => Ok(Some((rel, real))),
+            Ok(real) if real.starts_with(&self.root) => {
+                let meta = std::fs::metadata(&real).map_err(|e| io_error(&rel, e))?;
+                Ok(Some((rel, real, meta)))
+            }
             Ok(_) => Err(Error::InvalidPath {
                 path: rel,
                 reason: "is a link that leads out of the tree".to_owned(),
@@ -295,15 +298,14 @@ fn io_error(path: &str, source: std::io::Error) -> Error {
 
 impl FileTree for DirTree {
     fn kind(&self, path: &str) -> Result<Option<EntryKind>, Error> {
-        let Some((rel, real)) = self.resolve(path)? else {
+        let Some((rel, _, meta)) = self.resolve(path)? else {
             return Ok(None);
         };
-        let meta = std::fs::metadata(&real).map_err(|e| io_error(&rel, e))?;
         entry_kind(&meta).map(Some).ok_or_else(|| not_regular(rel))
     }
 
     fn list(&self, path: &str) -> Result<Vec<TreeEntry>, Error> {
-        let Some((rel, real)) = self.resolve(path)? else {
+        let Some((rel, real, _)) = self.resolve(path)? else {
             return Err(Error::NotFound {
                 path: normalize_path(path)?,
             });
@@ -328,7 +330,7 @@ impl FileTree for DirTree {
             // A dangling link, one leading out of the tree or to a parent directory, and
             // anything that is neither a file nor a directory, is not listed.
             match self.resolve(&child) {
-                Ok(Some((_, real_child))) if !real.starts_with(&real_child) => {
+                Ok(Some((_, real_child, _))) if !real.starts_with(&real_child) => {
                     let meta = std::fs::metadata(&real_child).map_err(|e| io_error(&child, e))?;
                     if let Some(kind) = entry_kind(&meta) {
                         entries.push(TreeEntry { name, kind });
@@ -343,12 +345,11 @@ impl FileTree for DirTree {
     }
 
     fn read(&self, path: &str) -> Result<Vec<u8>, Error> {
-        let Some((rel, real)) = self.resolve(path)? else {
+        let Some((rel, real, meta)) = self.resolve(path)? else {
             return Err(Error::NotFound {
                 path: normalize_path(path)?,
             });
         };
-        let meta = std::fs::metadata(&real).map_err(|e| io_error(&rel, e))?;
         match entry_kind(&meta) {
             Some(EntryKind::File) => std::fs::read(&real).map_err(|e| io_error(&rel, e)),
             Some(EntryKind::Dir) => Err(Error::InvalidPath {

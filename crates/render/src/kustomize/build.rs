@@ -148,7 +148,7 @@ pub(crate) struct Builder<'t> {
     /// Resource files left out (an incremental re-render), and the ghosts standing in for
     /// their resources at the end.
     skip: HashSet<String>,
-    ghosts: Vec<&'t Resource>,
+    ghosts: Vec<(&'t ResId, &'t Resource)>,
     /// Whether every transformer met changes each resource on its own (see `incremental`).
     pub(crate) local: bool,
     /// Whether a Helm chart was inflated.
@@ -195,7 +195,7 @@ impl<'t> Builder<'t> {
     pub(crate) fn reduced(
         mut self,
         skip: HashSet<String>,
-        ghosts: Vec<&'t Resource>,
+        ghosts: Vec<(&'t ResId, &'t Resource)>,
     ) -> Builder<'t> {
         self.skip = skip;
         self.ghosts = ghosts;

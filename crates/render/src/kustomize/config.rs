@@ -7,7 +7,7 @@ use super::fieldspec::FieldSpec;
 use super::types::{NameBackReferences, TransformerConfig};
 
 /// The kinds one referenced kind is named from, and where.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct NameReference {
     pub group: String,
     pub version: String,
@@ -15,8 +15,11 @@ pub(crate) struct NameReference {
     pub referrers: Vec<FieldSpec>,
 }
 
+/// kustomize's built-in field specs, made once.
+static DEFAULTS: std::sync::LazyLock<Config> = std::sync::LazyLock::new(Config::built_in);
+
 /// Field specs per transformer.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Config {
     pub name_prefix: Vec<FieldSpec>,
     pub name_suffix: Vec<FieldSpec>,
@@ -57,6 +60,11 @@ const CRON_JOB: (&str, &str, &str, &str) =
 impl Config {
     /// kustomize's default field specs.
     pub(crate) fn defaults() -> Config {
+        DEFAULTS.clone()
+    }
+
+    /// kustomize's built-in field specs.
+    fn built_in() -> Config {
         let any = |path: &str, create: bool| spec("", "", "", path, create);
         let mut c = Config {
             name_prefix: vec![any("metadata/name", false)],
@@ -285,6 +293,10 @@ impl Config {
     /// path whose kind filter covers it (so a spec for one kind narrows a spec for every kind);
     /// others are added.
     pub(crate) fn merge(&mut self, other: &Config) -> Result<(), String> {
+        if other == &*DEFAULTS && self == other {
+            // The defaults merged into themselves (the most common merge) stay as they are.
+            return Ok(());
+        }
         fn add(into: &mut Vec<FieldSpec>, from: &[FieldSpec]) -> Result<(), String> {
             for spec in from {
                 let covering = into.iter().position(|existing| {
@@ -786,4 +798,21 @@ fn default_name_references() -> Vec<NameReference> {
         )],
     );
     refs
+}
+
+#[cfg(test)]
+mod merge_tests {
+    use super::*;
+
+    #[test]
+    fn the_defaults_merged_into_themselves_stay_as_they_are() {
+        let mut merged = Config::built_in();
+        // The general path, not the shortcut: `merged` is not compared with the defaults
+        // until after.
+        merged.cluster_scoped_kinds.push(("x".into(), "Y".into()));
+        let mut other = Config::built_in();
+        other.cluster_scoped_kinds.push(("x".into(), "Y".into()));
+        merged.merge(&other).expect("merge");
+        assert_eq!(merged, other);
+    }
 }

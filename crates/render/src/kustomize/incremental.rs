@@ -24,7 +24,7 @@ use converge_core::{EntryKind, Error as CoreError, FileTree, Manifest, TreeEntry
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use super::resource::{Resource, Source};
+use super::resource::{ResId, Resource, Source};
 
 /// One question asked of the tree, and a digest of its answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,6 +82,8 @@ fn read_digest(answer: &Result<Vec<u8>, CoreError>) -> [u8; 32] {
 pub(crate) struct Recorder<'t> {
     tree: &'t dyn FileTree,
     log: Mutex<Log>,
+    /// Files just read whole: asked what they are, they are files, without asking the tree.
+    files: HashSet<String>,
 }
 
 #[derive(Debug, Default)]
@@ -112,6 +114,15 @@ impl<'t> Recorder<'t> {
         Recorder {
             tree,
             log: Mutex::new(Log::default()),
+            files: HashSet::new(),
+        }
+    }
+
+    /// A recorder that knows `files` are files (they were just read).
+    pub(crate) fn knowing(tree: &'t dyn FileTree, files: HashSet<String>) -> Recorder<'t> {
+        Recorder {
+            files,
+            ..Recorder::new(tree)
         }
     }
 
@@ -159,7 +170,11 @@ impl<'t> Recorder<'t> {
 
 impl FileTree for Recorder<'_> {
     fn kind(&self, path: &str) -> Result<Option<EntryKind>, CoreError> {
-        let answer = self.tree.kind(path);
+        let answer = if self.files.contains(path) {
+            Ok(Some(EntryKind::File))
+        } else {
+            self.tree.kind(path)
+        };
         self.record(Op::Kind, path, kind_digest(&answer));
         answer
     }
@@ -179,7 +194,7 @@ impl FileTree for Recorder<'_> {
 
 /// The ghost of an output resource: its final id, the ids it had and the prefixes and
 /// suffixes it was given, which is what fixing name references asks of the other resources.
-fn ghost(resource: &Resource) -> Resource {
+fn ghost(resource: &Resource) -> Arc<(ResId, Resource)> {
     let mut metadata = Map::new();
     if let Some(meta) = resource.object.get("metadata") {
         for field in ["name", "namespace"] {
@@ -199,15 +214,15 @@ fn ghost(resource: &Resource) -> Resource {
     ghost.previous = resource.previous.clone();
     ghost.prefixes = resource.prefixes.clone();
     ghost.suffixes = resource.suffixes.clone();
-    ghost
+    Arc::new((ghost.id(), ghost))
 }
 
 /// One output object of the recorded build.
 #[derive(Debug)]
 struct Entry {
     manifest: Arc<Manifest>,
-    /// For an object read from a resource file, its ghost.
-    ghost: Option<Arc<Resource>>,
+    /// For an object read from a resource file, its ghost and the ghost's id.
+    ghost: Option<Arc<(ResId, Resource)>>,
 }
 
 impl Entry {
@@ -215,7 +230,7 @@ impl Entry {
     fn file(&self) -> Option<(&str, usize)> {
         self.ghost
             .as_ref()
-            .map(|g| (g.origin.file.as_str(), g.origin.document))
+            .map(|g| (g.1.origin.file.as_str(), g.1.origin.document))
     }
 }
 
@@ -246,7 +261,7 @@ impl Plan {
             .zip(manifests)
             .map(|(resource, manifest)| Entry {
                 manifest: Arc::new(manifest.clone()),
-                ghost: matches!(resource.source, Source::File).then(|| Arc::new(ghost(resource))),
+                ghost: matches!(resource.source, Source::File).then(|| ghost(resource)),
             })
             .collect();
         Plan {
@@ -322,11 +337,12 @@ impl Plan {
     }
 
     /// The ghosts of every object read from a resource file that did not change.
-    pub(crate) fn ghosts(&self, changed: &HashSet<String>) -> Vec<&Resource> {
+    pub(crate) fn ghosts(&self, changed: &HashSet<String>) -> Vec<(&ResId, &Resource)> {
         self.output
             .iter()
             .filter_map(|e| e.ghost.as_deref())
-            .filter(|g| !changed.contains(&g.origin.file))
+            .filter(|(_, g)| !changed.contains(&g.origin.file))
+            .map(|(id, g)| (id, g))
             .collect()
     }
 
@@ -356,9 +372,13 @@ impl Plan {
                     let resource = rebuilt.remove(&(file.to_owned(), document))?;
                     let ghost = ghost(&resource);
                     let manifest = Manifest::new(resource.object, resource.origin).ok()?;
+                    // Same ids as before: no two objects can have come to share one.
+                    if manifest.id() != entry.manifest.id() {
+                        return None;
+                    }
                     output.push(Entry {
                         manifest: Arc::new(manifest),
-                        ghost: Some(Arc::new(ghost)),
+                        ghost: Some(ghost),
                     });
                 }
                 _ => output.push(Entry {

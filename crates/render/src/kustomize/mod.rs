@@ -232,16 +232,15 @@ impl Kustomize {
             .filter(|path| !changed.contains(*path))
             .cloned()
             .collect();
-        let recorder = incremental::Recorder::new(tree);
+        // `check` has just read every resource file.
+        let recorder = incremental::Recorder::knowing(tree, plan.files().cloned().collect());
         let reduced = self
             .builder(&recorder)
             .recording(&recorder)
             .reduced(skip, plan.ghosts(&changed))
             .build(dir)
             .ok()?;
-        let (manifests, next) = plan.splice(recorder, reduced, &changed)?;
-        index_by_key(&manifests).ok()?;
-        Some((manifests, next))
+        plan.splice(recorder, reduced, &changed)
     }
 }
 

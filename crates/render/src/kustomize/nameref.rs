@@ -13,7 +13,7 @@ use super::resource::{ResId, Resource, effective_namespace, is_cluster_scoped};
 /// What name fixing needs to know of each resource, taken before any field changes:
 /// moved out of the resources being fixed (and put back after), borrowed from ghosts.
 struct Known<'a> {
-    current: ResId,
+    current: Cow<'a, ResId>,
     previous: Cow<'a, [ResId]>,
     prefixes: Cow<'a, [String]>,
     suffixes: Cow<'a, [String]>,
@@ -25,18 +25,17 @@ impl<'a> Known<'a> {
         let current = resource.id();
         Known {
             cluster: cluster_scoped(&current, config),
-            current,
+            current: Cow::Owned(current),
             previous: Cow::Owned(std::mem::take(&mut resource.previous)),
             prefixes: Cow::Owned(std::mem::take(&mut resource.prefixes)),
             suffixes: Cow::Owned(std::mem::take(&mut resource.suffixes)),
         }
     }
 
-    fn borrowed(resource: &'a Resource, config: &Config) -> Known<'a> {
-        let current = resource.id();
+    fn borrowed(current: &'a ResId, resource: &'a Resource, config: &Config) -> Known<'a> {
         Known {
-            cluster: cluster_scoped(&current, config),
-            current,
+            cluster: cluster_scoped(current, config),
+            current: Cow::Borrowed(current),
             previous: Cow::Borrowed(&resource.previous),
             prefixes: Cow::Borrowed(&resource.prefixes),
             suffixes: Cow::Borrowed(&resource.suffixes),
@@ -48,7 +47,7 @@ impl<'a> Known<'a> {
         self.previous
             .first()
             .cloned()
-            .unwrap_or_else(|| self.current.clone())
+            .unwrap_or_else(|| self.current.clone().into_owned())
     }
 
     fn namespace(&self) -> &str {
@@ -68,14 +67,14 @@ fn cluster_scoped(id: &ResId, config: &Config) -> bool {
 /// resources to refer to, whose own fields are not fixed.
 pub(crate) fn fix(
     resources: &mut [Resource],
-    ghosts: &[&Resource],
+    ghosts: &[(&ResId, &Resource)],
     config: &Config,
 ) -> Result<(), String> {
     let mut known: Vec<Known> = resources
         .iter_mut()
         .map(|r| Known::taken(r, config))
         .collect();
-    known.extend(ghosts.iter().map(|r| Known::borrowed(r, config)));
+    known.extend(ghosts.iter().map(|(id, r)| Known::borrowed(id, r, config)));
     let result = fix_with(resources, &known, config);
     // What was taken goes back.
     for (resource, k) in resources.iter_mut().zip(known) {
