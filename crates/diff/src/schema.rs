@@ -110,6 +110,7 @@ enum Shape {
     },
 }
 
+#[derive(Clone)]
 enum Listing {
     Atomic,
     Set,
@@ -508,7 +509,52 @@ impl Schema {
     /// # Ok::<(), converge_diff::Error>(())
     /// ```
     pub fn from_openapi_v2(document: &Value) -> Result<Schema, Error> {
-        read_openapi(document, OpenApi::V2).map_err(|reason| Error::InvalidOpenApi { reason })
+        read_openapi(document, OpenApi::V2, None).map_err(|reason| Error::InvalidOpenApi { reason })
+    }
+
+    /// The schema of an OpenAPI v2 document read as [`from_openapi_v2`](Schema::from_openapi_v2)
+    /// reads it, with each `$ref` to a definition the document does not hold resolved by the
+    /// type of that name in `base` (typically [`Schema::kubernetes`]), as kustomize resolves
+    /// the references of a custom schema (`openapi: {path: …}`) against its built-in one.
+    ///
+    /// The type found in `base`, and every type it reaches with all their markers, is copied
+    /// into the new schema, once however often it is referred to: the result stands on its own
+    /// and, for those types, merges exactly as `base` does. A type reached that way stays the
+    /// one of `base` even where the document defines a type of the same name; the document's
+    /// own `$ref`s, and [`definition`](Schema::definition), find the document's. The kinds
+    /// ([`for_kind`](Schema::for_kind), [`kinds`](Schema::kinds)) are the document's only.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidOpenApi`], as for [`from_openapi_v2`](Schema::from_openapi_v2); a `$ref`
+    /// names no definition when neither the document nor `base` has it.
+    ///
+    /// ```
+    /// use converge_diff::schema::{ListStrategy, Schema};
+    /// use serde_json::json;
+    ///
+    /// let document = json!({
+    ///     "swagger": "2.0",
+    ///     "definitions": {
+    ///         "com.github.openshift.api.apps.v1.DeploymentConfig": {
+    ///             "properties": {"spec": {"properties": {"template": {
+    ///                 "$ref": "#/definitions/io.k8s.api.core.v1.PodTemplateSpec"
+    ///             }}}},
+    ///             "x-kubernetes-group-version-kind": [{"group": "apps.openshift.io", "version": "v1", "kind": "DeploymentConfig"}]
+    ///         }
+    ///     }
+    /// });
+    /// assert!(Schema::from_openapi_v2(&document).is_err());
+    /// let schema = Schema::from_openapi_v2_over(&document, Schema::kubernetes())?;
+    /// let config = schema.for_kind("apps.openshift.io", "v1", "DeploymentConfig").expect("a root");
+    /// let containers = config.pointer("/spec/template/spec/containers").and_then(|t| t.list());
+    /// assert_eq!(containers.map(|l| l.strategy), Some(ListStrategy::Merge { key: Some("name") }));
+    /// assert!(schema.for_kind("", "v1", "Pod").is_none());
+    /// # Ok::<(), converge_diff::Error>(())
+    /// ```
+    pub fn from_openapi_v2_over(document: &Value, base: &Schema) -> Result<Schema, Error> {
+        read_openapi(document, OpenApi::V2, Some(base))
+            .map_err(|reason| Error::InvalidOpenApi { reason })
     }
 
     /// The schema of the `components.schemas` of an OpenAPI v3 document, as the API server
@@ -555,7 +601,46 @@ impl Schema {
     /// # Ok::<(), converge_diff::Error>(())
     /// ```
     pub fn from_openapi_v3(document: &Value) -> Result<Schema, Error> {
-        read_openapi(document, OpenApi::V3).map_err(|reason| Error::InvalidOpenApi { reason })
+        read_openapi(document, OpenApi::V3, None).map_err(|reason| Error::InvalidOpenApi { reason })
+    }
+
+    /// The schema of an OpenAPI v3 document read as [`from_openapi_v3`](Schema::from_openapi_v3)
+    /// reads it, with each `$ref` to a schema the document does not hold resolved by the type
+    /// of that name in `base`, copied in with what it reaches, as
+    /// [`from_openapi_v2_over`](Schema::from_openapi_v2_over) does.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidOpenApi`], as for [`from_openapi_v3`](Schema::from_openapi_v3); a `$ref`
+    /// names no definition when neither the document nor `base` has it.
+    ///
+    /// ```
+    /// use converge_diff::schema::{ObjectStrategy, Schema};
+    /// use serde_json::json;
+    ///
+    /// let document = json!({
+    ///     "openapi": "3.0.0",
+    ///     "components": {"schemas": {
+    ///         "com.example.v1.Rollout": {
+    ///             "type": "object",
+    ///             "properties": {"strategy": {
+    ///                 "allOf": [{"$ref": "#/components/schemas/io.k8s.api.apps.v1.DeploymentStrategy"}],
+    ///                 "x-kubernetes-patch-strategy": "retainKeys"
+    ///             }},
+    ///             "x-kubernetes-group-version-kind": [{"group": "example.com", "version": "v1", "kind": "Rollout"}]
+    ///         }
+    ///     }}
+    /// });
+    /// let schema = Schema::from_openapi_v3_over(&document, Schema::kubernetes())?;
+    /// let rollout = schema.for_kind("example.com", "v1", "Rollout").expect("a root");
+    /// let strategy = rollout.field("strategy").and_then(|t| t.object()).expect("an object");
+    /// assert_eq!(strategy.strategy, ObjectStrategy::RetainKeys);
+    /// assert!(rollout.pointer("/strategy/rollingUpdate/maxSurge").is_some());
+    /// # Ok::<(), converge_diff::Error>(())
+    /// ```
+    pub fn from_openapi_v3_over(document: &Value, base: &Schema) -> Result<Schema, Error> {
+        read_openapi(document, OpenApi::V3, Some(base))
+            .map_err(|reason| Error::InvalidOpenApi { reason })
     }
 
     /// A named type by its definition name (`io.k8s.api.core.v1.PodSpec`), whether or not a
@@ -870,6 +955,60 @@ impl fmt::Debug for TypeRef<'_> {
 }
 
 // ---- building ----------------------------------------------------------------------------
+
+impl Shape {
+    /// The edges out of this shape: an object's fields, a map's values, a list's items.
+    fn edges(&self) -> impl Iterator<Item = Edge> + '_ {
+        let (fields, one): (&[Field], Option<Edge>) = match self {
+            Shape::Object { fields, .. } => (fields, None),
+            Shape::Map { values, .. } => (&[], Some(*values)),
+            Shape::List { items, .. } => (&[], Some(*items)),
+            Shape::Unknown | Shape::Scalar => (&[], None),
+        };
+        fields.iter().map(|f| f.edge).chain(one)
+    }
+
+    /// The same shape with each edge passed through `edge`.
+    fn duplicate(&self, edge: impl Fn(Edge) -> Edge) -> Shape {
+        match self {
+            Shape::Unknown => Shape::Unknown,
+            Shape::Scalar => Shape::Scalar,
+            Shape::Object {
+                fields,
+                lookup,
+                map_type,
+                open,
+            } => Shape::Object {
+                fields: fields
+                    .iter()
+                    .map(|f| Field {
+                        name: f.name.clone(),
+                        edge: edge(f.edge),
+                    })
+                    .collect(),
+                // Fields keep their order, so their lookup order holds.
+                lookup: lookup.clone(),
+                map_type: *map_type,
+                open: *open,
+            },
+            Shape::Map { values, map_type } => Shape::Map {
+                values: edge(*values),
+                map_type: *map_type,
+            },
+            Shape::List {
+                items,
+                merge,
+                merge_key,
+                list_type,
+            } => Shape::List {
+                items: edge(*items),
+                merge: *merge,
+                merge_key: merge_key.clone(),
+                list_type: list_type.clone(),
+            },
+        }
+    }
+}
 
 /// Interns types: index 0 is `Unknown`, 1 the anonymous scalar.
 struct Builder {
@@ -1324,7 +1463,13 @@ impl OpenApi {
     }
 }
 
-fn read_openapi(document: &Value, flavour: OpenApi) -> Result<Schema, String> {
+/// Reads the definitions of `document`; a `$ref` the document does not define is looked up in
+/// `base`, when given, and what it names copied in.
+fn read_openapi<'d>(
+    document: &'d Value,
+    flavour: OpenApi,
+    base: Option<&'d Schema>,
+) -> Result<Schema, String> {
     let definitions = flavour.definitions(document)?;
     let mut builder = Builder::new();
     let mut ids = HashMap::with_capacity(definitions.len());
@@ -1337,6 +1482,11 @@ fn read_openapi(document: &Value, flavour: OpenApi) -> Result<Schema, String> {
         ids: &ids,
         definitions,
         prefix: flavour.prefix(),
+        base: base.map(|schema| Import {
+            base: schema,
+            by_name: HashMap::new(),
+            copied: HashMap::new(),
+        }),
     };
     let mut kinds = Vec::new();
     for (name, definition) in definitions {
@@ -1431,22 +1581,126 @@ struct OpenApiReader<'d> {
     ids: &'d HashMap<&'d str, u32>,
     definitions: &'d Map<String, Value>,
     prefix: &'static str,
+    /// Where a `$ref` the document does not define is resolved, if anywhere.
+    base: Option<Import<'d>>,
+}
+
+/// What a `$ref` names.
+enum Target<'d> {
+    /// A definition of the document.
+    Document(&'d str, &'d Value),
+    /// A type of the base schema, already copied into the table being built, at this index.
+    Base(u32),
+}
+
+/// Copies types of a base [`Schema`] into the table of the schema being built, each once.
+struct Import<'d> {
+    base: &'d Schema,
+    /// Definition names already resolved in `base`, with the index of their copy.
+    by_name: HashMap<&'d str, u32>,
+    /// Index in `base` → index of its copy.
+    copied: HashMap<u32, u32>,
+}
+
+impl<'d> Import<'d> {
+    /// The copy of the type `base` names `name`, copied on first use; `None` if `base` has
+    /// no type of that name.
+    fn named(&mut self, builder: &mut Builder, name: &'d str) -> Result<Option<u32>, String> {
+        if let Some(&ty) = self.by_name.get(name) {
+            return Ok(Some(ty));
+        }
+        // A linear search, as `Schema::definition` does, made once per name (`by_name`).
+        let Some(index) = self
+            .base
+            .types
+            .iter()
+            .position(|t| t.name.as_deref() == Some(name))
+        else {
+            return Ok(None);
+        };
+        let index = u32::try_from(index).map_err(|_| "too many types".to_owned())?;
+        let ty = self.copy(builder, index)?;
+        self.by_name.insert(name, ty);
+        Ok(Some(ty))
+    }
+
+    /// Copies the type at `root` in `base` and every type it reaches, markers and all, into
+    /// `builder`, sharing what earlier copies brought in; the index of the copy of `root`.
+    fn copy(&mut self, builder: &mut Builder, root: u32) -> Result<u32, String> {
+        // First a slot for each type not yet copied, so that edges (cycles included) can be
+        // rewritten to the new indices; then the shapes, rewritten.
+        let start = builder.types.len();
+        let mut found: Vec<&'d Type> = Vec::new();
+        let mut pending = vec![root];
+        while let Some(index) = pending.pop() {
+            if index <= SCALAR || self.copied.contains_key(&index) {
+                continue;
+            }
+            let ty = self
+                .base
+                .types
+                .get(index as usize)
+                .ok_or_else(|| format!("the base schema has no type {index}"))?;
+            let id = builder.push(ty.name.clone(), Shape::Unknown)?;
+            self.copied.insert(index, id);
+            found.push(ty);
+            for edge in ty.shape.edges() {
+                // An edge into the built-in table stays one: it resolves there as in `base`.
+                if !edge.site.builtin {
+                    pending.push(edge.ty);
+                    pending.extend(edge.site.list);
+                }
+            }
+        }
+        for (slot, ty) in builder.types[start..].iter_mut().zip(found) {
+            slot.shape = ty.shape.duplicate(|edge| self.edge(edge));
+        }
+        Ok(self.index(root))
+    }
+
+    /// The index of the copy of the type at `index` in `base`.
+    fn index(&self, index: u32) -> u32 {
+        if index <= SCALAR {
+            return index;
+        }
+        // Every index reached has been copied; `Unknown` is never needed.
+        self.copied.get(&index).copied().unwrap_or(UNKNOWN)
+    }
+
+    /// An edge of `base`, pointing at the copies.
+    fn edge(&self, edge: Edge) -> Edge {
+        if edge.site.builtin {
+            return edge;
+        }
+        Edge {
+            ty: self.index(edge.ty),
+            site: Site {
+                list: edge.site.list.map(|list| self.index(list)),
+                ..edge.site
+            },
+        }
+    }
 }
 
 /// Definitions that are only a `$ref` to another one are followed this deep at most.
 const MAX_ALIASES: usize = 16;
 
 impl<'d> OpenApiReader<'d> {
-    /// The definition a `$ref` names.
-    fn target(&self, reference: &Value, at: &str) -> Result<(&'d str, &'d Value), String> {
+    /// The definition a `$ref` names: the document's own, else a copy of the base schema's.
+    fn target(&mut self, reference: &'d Value, at: &str) -> Result<Target<'d>, String> {
         let name = reference
             .as_str()
             .and_then(|r| r.strip_prefix(self.prefix))
             .ok_or_else(|| format!("{at}: $ref {reference} is not under {}", self.prefix))?;
-        self.definitions
-            .get_key_value(name)
-            .map(|(name, definition)| (name.as_str(), definition))
-            .ok_or_else(|| format!("{at}: $ref {reference} names no definition"))
+        if let Some((name, definition)) = self.definitions.get_key_value(name) {
+            return Ok(Target::Document(name.as_str(), definition));
+        }
+        if let Some(base) = &mut self.base
+            && let Some(ty) = base.named(&mut self.builder, name)?
+        {
+            return Ok(Target::Base(ty));
+        }
+        Err(format!("{at}: $ref {reference} names no definition"))
     }
 
     /// The shape of a named definition.
@@ -1457,8 +1711,11 @@ impl<'d> OpenApiReader<'d> {
             if depth >= MAX_ALIASES {
                 return Err(format!("{at}: $ref aliases nested too deep"));
             }
-            let (name, definition) = self.target(reference, at)?;
-            return self.definition(definition, name, depth + 1);
+            return match self.target(reference, at)? {
+                Target::Document(name, definition) => self.definition(definition, name, depth + 1),
+                // An alias of a base type: the same shape, over the same copies.
+                Target::Base(ty) => Ok(self.builder.types[ty as usize].shape.duplicate(|e| e)),
+            };
         }
         let markers = Markers::read(target, at)?;
         self.shape(target, &markers, at)
@@ -1479,17 +1736,26 @@ impl<'d> OpenApiReader<'d> {
             }
             return Ok(edge);
         };
-        let (name, definition) = self.target(reference, at)?;
-        let ty = self.ids[name];
-        if first_of_all_of(definition)
-            .get("type")
-            .and_then(Value::as_str)
-            == Some("array")
-        {
-            // A named list type: the markers of this use make a list of their own.
-            let shape = self.list(first_of_all_of(definition), &markers, at)?;
-            return self.builder.anonymous(shape);
-        }
+        let ty = match self.target(reference, at)? {
+            Target::Document(name, definition) => {
+                if first_of_all_of(definition)
+                    .get("type")
+                    .and_then(Value::as_str)
+                    == Some("array")
+                {
+                    // A named list type: the markers of this use make a list of their own.
+                    let shape = self.list(first_of_all_of(definition), &markers, at)?;
+                    return self.builder.anonymous(shape);
+                }
+                self.ids[name]
+            }
+            Target::Base(ty) => {
+                if let Some(shape) = self.base_list(ty, &markers, at)? {
+                    return self.builder.anonymous(shape);
+                }
+                ty
+            }
+        };
         let mut site = Site {
             strategy: markers.object_strategy(),
             map_type: markers.map_type,
@@ -1570,6 +1836,40 @@ impl<'d> OpenApiReader<'d> {
         }
     }
 
+    /// A named list type of the base schema, used where this use writes patch markers: a list
+    /// of its own, as for a named list of the document, with the SSA list type of the base
+    /// unless that is atomic, in which case the markers decide as where none is written.
+    /// `None` where the base's list is used as it is.
+    fn base_list(&self, ty: u32, markers: &Markers<'d>, at: &str) -> Result<Option<Shape>, String> {
+        let Some(Type {
+            shape: Shape::List {
+                items, list_type, ..
+            },
+            ..
+        }) = self.builder.types.get(ty as usize)
+        else {
+            return Ok(None);
+        };
+        if !(markers.merge || markers.retain_keys || markers.replace || markers.merge_key.is_some())
+        {
+            return Ok(None);
+        }
+        let mut items = *items;
+        if markers.retain_keys {
+            items.site.strategy = ObjectStrategy::RetainKeys;
+        }
+        let list_type = match list_type {
+            Listing::Atomic => listing(None, None, markers.merge, markers.merge_key, at)?,
+            other => other.clone(),
+        };
+        Ok(Some(Shape::List {
+            items,
+            merge: markers.merge,
+            merge_key: markers.merge_key.map(Into::into),
+            list_type,
+        }))
+    }
+
     fn list(&mut self, node: &'d Value, markers: &Markers<'d>, at: &str) -> Result<Shape, String> {
         let mut items = match node.get("items") {
             Some(items @ Value::Object(_)) => self.edge(items, &format!("{at}.items"))?,
@@ -1612,5 +1912,423 @@ fn declared_type<'a>(
         None => Ok(None),
         Some(Value::String(t)) => Ok(Some(t.as_str())),
         Some(other) => Err(format!("{at}: type {other}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use serde_json::{Value, json};
+
+    use super::{ListStrategy, ListType, ObjectStrategy, Schema, TypeKind, TypeRef};
+    use crate::Error;
+
+    const POD_TEMPLATE_SPEC: &str = "io.k8s.api.core.v1.PodTemplateSpec";
+
+    /// A custom kind whose `spec.template` is a PodTemplateSpec the document does not define.
+    fn deployment_config() -> Value {
+        json!({
+            "swagger": "2.0",
+            "definitions": {
+                "com.github.openshift.api.apps.v1.DeploymentConfig": {
+                    "properties": {
+                        "metadata": {"$ref": "#/definitions/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"},
+                        "spec": {"$ref": "#/definitions/com.github.openshift.api.apps.v1.DeploymentConfigSpec"}
+                    },
+                    "x-kubernetes-group-version-kind": [
+                        {"group": "apps.openshift.io", "version": "v1", "kind": "DeploymentConfig"}
+                    ]
+                },
+                "com.github.openshift.api.apps.v1.DeploymentConfigSpec": {
+                    "properties": {
+                        "replicas": {"type": "integer"},
+                        "template": {"$ref": "#/definitions/io.k8s.api.core.v1.PodTemplateSpec"},
+                        "selector": {"type": "object", "additionalProperties": {"type": "string"}}
+                    }
+                },
+                "com.github.openshift.api.apps.v1.DeploymentConfigList": {
+                    "properties": {
+                        "metadata": {"$ref": "#/definitions/io.k8s.apimachinery.pkg.apis.meta.v1.ListMeta"},
+                        "items": {
+                            "type": "array",
+                            "items": {"$ref": "#/definitions/com.github.openshift.api.apps.v1.DeploymentConfig"}
+                        }
+                    }
+                }
+            }
+        })
+    }
+
+    fn reason(result: Result<Schema, Error>) -> String {
+        match result {
+            Err(Error::InvalidOpenApi { reason }) => reason,
+            Err(other) => panic!("another error: {other}"),
+            Ok(_) => panic!("read"),
+        }
+    }
+
+    /// Walks two types side by side and asserts that they merge alike everywhere below.
+    fn assert_alike(
+        left: TypeRef<'_>,
+        right: TypeRef<'_>,
+        at: &str,
+        seen: &mut HashSet<(u32, u32)>,
+    ) {
+        assert_eq!(left.kind(), right.kind(), "{at}: kind");
+        assert_eq!(left.name(), right.name(), "{at}: name");
+        assert_eq!(left.list(), right.list(), "{at}: list");
+        assert_eq!(left.object(), right.object(), "{at}: object");
+        assert_eq!(left.site.builtin, right.site.builtin, "{at}: builtin");
+        match (left.as_list(), right.as_list()) {
+            (Some(l), Some(r)) => assert_alike(l, r, &format!("{at}(as list)"), seen),
+            (None, None) => {}
+            _ => panic!("{at}: as_list differs"),
+        }
+        if !seen.insert((left.ty, right.ty)) {
+            return;
+        }
+        let left_fields: Vec<_> = left.fields().collect();
+        let right_fields: Vec<_> = right.fields().collect();
+        assert_eq!(left_fields.len(), right_fields.len(), "{at}: fields");
+        for ((l_name, l), (r_name, r)) in left_fields.into_iter().zip(right_fields) {
+            assert_eq!(l_name, r_name, "{at}: field names");
+            assert_alike(l, r, &format!("{at}.{l_name}"), seen);
+        }
+        if left.kind() == TypeKind::Unknown {
+            return;
+        }
+        match (left.items(), right.items()) {
+            (Some(l), Some(r)) => assert_alike(l, r, &format!("{at}[]"), seen),
+            (None, None) => {}
+            _ => panic!("{at}: items differ"),
+        }
+        match (left.values(), right.values()) {
+            (Some(l), Some(r)) => assert_alike(l, r, &format!("{at}{{}}"), seen),
+            (None, None) => {}
+            _ => panic!("{at}: values differ"),
+        }
+    }
+
+    #[test]
+    fn a_missing_ref_is_refused_without_a_base() {
+        let reason = reason(Schema::from_openapi_v2(&deployment_config()));
+        assert!(reason.contains("names no definition"), "{reason}");
+    }
+
+    #[test]
+    fn a_missing_ref_is_resolved_in_the_base() {
+        let schema = Schema::from_openapi_v2_over(&deployment_config(), Schema::kubernetes())
+            .expect("resolved in the built-in table");
+        let config = schema
+            .for_kind("apps.openshift.io", "v1", "DeploymentConfig")
+            .expect("a root");
+        let template = config.pointer("/spec/template").expect("template");
+        assert_eq!(template.name(), Some(POD_TEMPLATE_SPEC));
+
+        let containers = template
+            .pointer("/spec/containers")
+            .and_then(|t| t.list())
+            .expect("a list");
+        assert_eq!(
+            containers.strategy,
+            ListStrategy::Merge { key: Some("name") }
+        );
+        assert_eq!(
+            containers.list_type,
+            ListType::Map {
+                keys: &["name".into()]
+            }
+        );
+        let volumes = template.pointer("/spec/volumes").expect("volumes");
+        assert_eq!(
+            volumes.list().map(|l| l.strategy),
+            Some(ListStrategy::Merge { key: Some("name") })
+        );
+        assert_eq!(
+            volumes.items().and_then(|t| t.object()).map(|o| o.strategy),
+            Some(ObjectStrategy::RetainKeys)
+        );
+        let ports = template
+            .pointer("/spec/containers/0/ports")
+            .and_then(|t| t.list())
+            .expect("a list");
+        assert_eq!(
+            ports.strategy,
+            ListStrategy::Merge {
+                key: Some("containerPort")
+            }
+        );
+        assert_eq!(
+            config
+                .pointer("/metadata/finalizers")
+                .and_then(|t| t.list())
+                .map(|l| l.strategy),
+            Some(ListStrategy::Merge { key: None })
+        );
+
+        // The copies are the schema's own, and merge as the built-in types do throughout.
+        assert!(std::ptr::eq(template.schema, &schema));
+        let built_in = Schema::kubernetes()
+            .definition(POD_TEMPLATE_SPEC)
+            .expect("built in");
+        assert_alike(template, built_in, "template", &mut HashSet::new());
+        let pod = Schema::kubernetes()
+            .for_kind("", "v1", "Pod")
+            .expect("built in");
+        assert_alike(
+            template.field("spec").expect("spec"),
+            pod.field("spec").expect("spec"),
+            "spec",
+            &mut HashSet::new(),
+        );
+    }
+
+    #[test]
+    fn only_the_documents_kinds_and_each_type_copied_once() {
+        let schema = Schema::from_openapi_v2_over(&deployment_config(), Schema::kubernetes())
+            .expect("resolved");
+        let kinds: Vec<_> = schema.kinds().map(|k| k.kind).collect();
+        assert_eq!(kinds, ["DeploymentConfig"]);
+        assert!(schema.for_kind("", "v1", "Pod").is_none());
+        // ObjectMeta is referred to by the document and by PodTemplateSpec: one copy.
+        let named = |name: &str| {
+            schema
+                .types
+                .iter()
+                .filter(|t| t.name.as_deref() == Some(name))
+                .count()
+        };
+        assert_eq!(named("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"), 1);
+        assert_eq!(named("io.k8s.api.core.v1.Container"), 1);
+        assert_eq!(named("io.k8s.apimachinery.pkg.apis.meta.v1.ListMeta"), 1);
+        assert!(schema.types.len() < Schema::kubernetes().types.len());
+        assert!(schema.definition(POD_TEMPLATE_SPEC).is_some());
+    }
+
+    #[test]
+    fn a_ref_missing_from_both_is_named() {
+        let mut document = deployment_config();
+        document["definitions"]["com.github.openshift.api.apps.v1.DeploymentConfigSpec"]["properties"]
+            ["triggers"] = json!({
+            "type": "array",
+            "items": {"$ref": "#/definitions/com.github.openshift.api.apps.v1.DeploymentTriggerPolicy"}
+        });
+        let reason = reason(Schema::from_openapi_v2_over(
+            &document,
+            Schema::kubernetes(),
+        ));
+        assert!(
+            reason.contains("com.github.openshift.api.apps.v1.DeploymentTriggerPolicy"),
+            "{reason}"
+        );
+        assert!(reason.contains("names no definition"), "{reason}");
+    }
+
+    #[test]
+    fn the_document_wins_over_the_base() {
+        let mut document = deployment_config();
+        // The document's own PodTemplateSpec: a map, nothing like the built-in one.
+        document["definitions"][POD_TEMPLATE_SPEC] = json!({"type": "object"});
+        let schema = Schema::from_openapi_v2_over(&document, Schema::kubernetes()).expect("read");
+        let config = schema
+            .for_kind("apps.openshift.io", "v1", "DeploymentConfig")
+            .expect("a root");
+        let template = config.pointer("/spec/template").expect("template");
+        assert_eq!(template.kind(), TypeKind::Map);
+        assert_eq!(
+            schema.definition(POD_TEMPLATE_SPEC).map(|t| t.kind()),
+            Some(TypeKind::Map)
+        );
+    }
+
+    #[test]
+    fn markers_on_the_use_site_and_aliases_of_base_types() {
+        let document = json!({
+            "swagger": "2.0",
+            "definitions": {
+                "com.example.v1.Widget": {
+                    "properties": {
+                        "rollout": {
+                            "$ref": "#/definitions/io.k8s.api.apps.v1.DeploymentStrategy",
+                            "x-kubernetes-patch-strategy": "replace"
+                        },
+                        "container": {
+                            "$ref": "#/definitions/io.k8s.api.core.v1.Container",
+                            "x-kubernetes-patch-strategy": "merge",
+                            "x-kubernetes-patch-merge-key": "name"
+                        },
+                        "template": {"$ref": "#/definitions/com.example.v1.Template"}
+                    },
+                    "x-kubernetes-group-version-kind": [{"group": "example.com", "version": "v1", "kind": "Widget"}]
+                },
+                "com.example.v1.Template": {"$ref": "#/definitions/io.k8s.api.core.v1.PodTemplateSpec"}
+            }
+        });
+        let schema = Schema::from_openapi_v2_over(&document, Schema::kubernetes()).expect("read");
+        let widget = schema
+            .for_kind("example.com", "v1", "Widget")
+            .expect("a root");
+        assert_eq!(
+            widget
+                .field("rollout")
+                .and_then(|t| t.object())
+                .map(|o| o.strategy),
+            Some(ObjectStrategy::Replace)
+        );
+        let as_list = widget
+            .field("container")
+            .and_then(|t| t.as_list())
+            .and_then(|t| t.list())
+            .expect("a list where one container is declared");
+        assert_eq!(as_list.strategy, ListStrategy::Merge { key: Some("name") });
+
+        let template = widget.field("template").expect("template");
+        assert_eq!(template.name(), Some("com.example.v1.Template"));
+        let built_in = Schema::kubernetes()
+            .definition(POD_TEMPLATE_SPEC)
+            .expect("built in");
+        assert_eq!(
+            template.fields().map(|(name, _)| name).collect::<Vec<_>>(),
+            built_in.fields().map(|(name, _)| name).collect::<Vec<_>>()
+        );
+        assert_alike(
+            template.field("spec").expect("spec"),
+            built_in.field("spec").expect("spec"),
+            "spec",
+            &mut HashSet::new(),
+        );
+    }
+
+    #[test]
+    fn recursive_types_are_copied() {
+        let document = json!({
+            "openapi": "3.0.0",
+            "components": {"schemas": {
+                "com.example.v1.Shape": {
+                    "type": "object",
+                    "properties": {"schema": {
+                        "allOf": [{"$ref": "#/components/schemas/io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.JSONSchemaProps"}]
+                    }},
+                    "x-kubernetes-group-version-kind": [{"group": "example.com", "version": "v1", "kind": "Shape"}]
+                }
+            }}
+        });
+        assert!(Schema::from_openapi_v3(&document).is_err());
+        let schema = Schema::from_openapi_v3_over(&document, Schema::kubernetes()).expect("read");
+        let shape = schema
+            .for_kind("example.com", "v1", "Shape")
+            .expect("a root");
+        let deep = shape
+            .pointer("/schema/properties/a/properties/b/items")
+            .expect("deep");
+        assert_eq!(
+            deep.name(),
+            Some("io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.JSONSchemaPropsOrArray")
+        );
+    }
+
+    #[test]
+    fn a_base_with_edges_into_the_built_in_table() {
+        let crd = json!({
+            "apiVersion": "apiextensions.k8s.io/v1",
+            "kind": "CustomResourceDefinition",
+            "metadata": {"name": "widgets.example.com"},
+            "spec": {
+                "group": "example.com",
+                "names": {"kind": "Widget", "plural": "widgets"},
+                "scope": "Namespaced",
+                "versions": [{"name": "v1", "served": true, "schema": {"openAPIV3Schema": {
+                    "type": "object",
+                    "properties": {"spec": {"type": "object", "properties": {"ports": {
+                        "type": "array",
+                        "x-kubernetes-list-type": "map",
+                        "x-kubernetes-list-map-keys": ["port"],
+                        "items": {"type": "object", "properties": {"port": {"type": "integer"}}}
+                    }}}}
+                }}}]
+            }
+        });
+        let base = Schema::from_crd(&crd).expect("a CRD");
+        let document = json!({
+            "swagger": "2.0",
+            "definitions": {
+                "com.example.v1.WidgetSet": {
+                    "properties": {"widgets": {
+                        "type": "array",
+                        "items": {"$ref": "#/definitions/com.example.v1.Widget"}
+                    }},
+                    "x-kubernetes-group-version-kind": [{"group": "example.com", "version": "v1", "kind": "WidgetSet"}]
+                }
+            }
+        });
+        let schema = Schema::from_openapi_v2_over(&document, &base).expect("read");
+        let set = schema
+            .for_kind("example.com", "v1", "WidgetSet")
+            .expect("a root");
+        let widget = set.pointer("/widgets/0").expect("a widget");
+        let in_base = base
+            .for_kind("example.com", "v1", "Widget")
+            .expect("a root");
+        assert_alike(widget, in_base, "widget", &mut HashSet::new());
+        assert_eq!(
+            widget
+                .pointer("/metadata/finalizers")
+                .and_then(|t| t.list())
+                .map(|l| l.strategy),
+            Some(ListStrategy::Merge { key: None })
+        );
+    }
+
+    #[test]
+    fn a_named_list_of_the_base_takes_the_markers_of_its_use() {
+        let base = Schema::from_openapi_v2(&json!({
+            "swagger": "2.0",
+            "definitions": {
+                "com.example.v1.Parts": {"type": "array", "items": {"$ref": "#/definitions/com.example.v1.Part"}},
+                "com.example.v1.Part": {"properties": {"name": {"type": "string"}}}
+            }
+        }))
+        .expect("a base");
+        let document = json!({
+            "swagger": "2.0",
+            "definitions": {
+                "com.example.v1.Widget": {
+                    "properties": {
+                        "parts": {
+                            "$ref": "#/definitions/com.example.v1.Parts",
+                            "x-kubernetes-patch-strategy": "merge",
+                            "x-kubernetes-patch-merge-key": "name"
+                        },
+                        "spares": {"$ref": "#/definitions/com.example.v1.Parts"}
+                    },
+                    "x-kubernetes-group-version-kind": [{"group": "example.com", "version": "v1", "kind": "Widget"}]
+                }
+            }
+        });
+        let schema = Schema::from_openapi_v2_over(&document, &base).expect("read");
+        let widget = schema
+            .for_kind("example.com", "v1", "Widget")
+            .expect("a root");
+        let parts = widget
+            .field("parts")
+            .and_then(|t| t.list())
+            .expect("a list");
+        assert_eq!(parts.strategy, ListStrategy::Merge { key: Some("name") });
+        assert_eq!(
+            parts.list_type,
+            ListType::Map {
+                keys: &["name".into()]
+            }
+        );
+        let spares = widget.field("spares").expect("a list");
+        assert_eq!(
+            spares.list().map(|l| l.strategy),
+            Some(ListStrategy::Replace)
+        );
+        assert_eq!(
+            spares.items().and_then(|t| t.name()),
+            Some("com.example.v1.Part")
+        );
     }
 }
