@@ -407,8 +407,13 @@ impl Config {
         Ok(config)
     }
 
-    /// A `crds` file: OpenAPI definitions whose `x-kubernetes-object-ref-*` extensions name
-    /// references to other kinds.
+    /// A `crds` file: a map of OpenAPI definitions by type name, as kube-openapi writes them
+    /// (`{"<package>.<Kind>": {"Schema": {…}, "Dependencies": […]}}`) or as plain schemas
+    /// with `x-kubernetes-group-version-kind`. Below each definition that looks like a
+    /// Kubernetes type (with `kind`, `apiVersion` and `metadata`), properties marked
+    /// `x-kubernetes-object-ref-kind` (with `-api-version` and `-name-key`) become name
+    /// references, `x-kubernetes-annotation` annotation fields, `x-kubernetes-label-selector`
+    /// label fields and `x-kubernetes-identity` name fields, following `$ref`s.
     pub(crate) fn add_crds(&mut self, file: &str, bytes: &[u8]) -> Result<(), String> {
         let docs = converge_core::parse_documents(file, bytes).map_err(|e| e.to_string())?;
         for doc in docs {
@@ -417,77 +422,117 @@ impl Config {
                     "{file}: a crds file is a map of OpenAPI definitions"
                 ));
             };
-            for definition in definitions.values() {
-                let Some(kind) = definition
+            for (name, definition) in &definitions {
+                let schema = definition.get("Schema").unwrap_or(definition);
+                let (group, version, kind) = match definition
                     .pointer("/x-kubernetes-group-version-kind/0")
                     .or_else(|| definition.get("x-kubernetes-group-version-kind"))
-                else {
-                    continue;
+                {
+                    Some(gvk) => {
+                        let text = |k: &str| {
+                            gvk.get(k)
+                                .and_then(Value::as_str)
+                                .unwrap_or_default()
+                                .to_owned()
+                        };
+                        (text("group"), text("version"), text("kind"))
+                    }
+                    None => {
+                        let properties = schema.get("properties");
+                        let has = |p: &str| properties.and_then(|ps| ps.get(p)).is_some();
+                        if !(has("kind") && has("apiVersion") && has("metadata")) {
+                            continue;
+                        }
+                        // The type name's last part is the kind.
+                        let kind = name.rsplit('.').next().unwrap_or(name);
+                        (String::new(), String::new(), kind.to_owned())
+                    }
                 };
-                let text = |k: &str| {
-                    kind.get(k)
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_owned()
-                };
-                let (group, version, kind_name) = (text("group"), text("version"), text("kind"));
-                let mut found = Vec::new();
-                collect_refs(definition, &mut Vec::new(), &mut found, &definitions);
-                for (path, target_kind, target_group) in found {
-                    let referrer = spec(&group, &version, &kind_name, &path, false);
-                    let reference = NameReference {
-                        group: target_group,
-                        version: String::new(),
-                        kind: target_kind,
-                        referrers: vec![referrer],
-                    };
-                    let mut add = Config::default();
-                    add.name_reference.push(reference);
-                    self.merge(&add)?;
-                }
+                let mut found = Config::default();
+                let referrer =
+                    |path: &[String]| spec(&group, &version, &kind, &path.join("/"), false);
+                collect_crd_fields(
+                    schema,
+                    &mut Vec::new(),
+                    &referrer,
+                    &mut found,
+                    &definitions,
+                    0,
+                );
+                self.merge(&found)?;
             }
         }
         Ok(())
     }
 }
 
-/// Finds properties with `x-kubernetes-object-ref-kind` below `schema`, following `$ref`s
-/// into `all`.
-fn collect_refs(
+/// The definition a `$ref` names in `all`: by the whole reference, or by its last part after
+/// `#/definitions/`.
+fn lookup<'a>(all: &'a serde_json::Map<String, Value>, reference: &str) -> Option<&'a Value> {
+    let found = all
+        .get(reference)
+        .or_else(|| all.get(reference.trim_start_matches("#/definitions/")))?;
+    Some(found.get("Schema").unwrap_or(found))
+}
+
+/// Adds to `config` the fields the `x-kubernetes-*` extensions mark below `schema` (at
+/// `path`), following `$ref`s into `all`.
+fn collect_crd_fields(
     schema: &Value,
     path: &mut Vec<String>,
-    found: &mut Vec<(String, String, String)>,
+    referrer: &dyn Fn(&[String]) -> FieldSpec,
+    config: &mut Config,
     all: &serde_json::Map<String, Value>,
+    depth: usize,
 ) {
-    if path.len() > 20 {
+    if depth > 20 {
         return;
     }
-    if let Some(kind) = schema
-        .get("x-kubernetes-object-ref-kind")
-        .and_then(Value::as_str)
-    {
-        let group = schema
-            .get("x-kubernetes-object-ref-api-version")
+    let Some(Value::Object(properties)) = schema.get("properties") else {
+        return;
+    };
+    for (name, property) in properties {
+        path.push(name.clone());
+        let marked = |key: &str| property.get(key).is_some();
+        if marked("x-kubernetes-annotation") {
+            config.common_annotations.push(referrer(path));
+        }
+        if marked("x-kubernetes-label-selector") {
+            config.common_labels.push(referrer(path));
+        }
+        if marked("x-kubernetes-identity") {
+            config.name_prefix.push(referrer(path));
+            config.name_suffix.push(referrer(path));
+        }
+        let text = |key: &str| property.get(key).and_then(Value::as_str);
+        if let (Some(api_version), Some(kind)) = (
+            text("x-kubernetes-object-ref-api-version"),
+            text("x-kubernetes-object-ref-kind"),
+        ) {
+            let (group, _) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+            let mut at = path.clone();
+            at.push(
+                text("x-kubernetes-object-ref-name-key")
+                    .unwrap_or("name")
+                    .to_owned(),
+            );
+            config.name_reference.push(NameReference {
+                group: group.to_owned(),
+                version: String::new(),
+                kind: kind.to_owned(),
+                referrers: vec![referrer(&at)],
+            });
+        }
+        if let Some(target) = property
+            .get("$ref")
             .and_then(Value::as_str)
-            .map(|v| v.rsplit_once('/').map_or("", |(g, _)| g).to_owned())
-            .unwrap_or_default();
-        found.push((path.join("/"), kind.to_owned(), group));
-    }
-    if let Some(reference) = schema.get("$ref").and_then(Value::as_str) {
-        let name = reference.rsplit('/').next().unwrap_or(reference);
-        if let Some(target) = all.get(name) {
-            collect_refs(target, path, found, all);
+            .and_then(|r| lookup(all, r))
+        {
+            collect_crd_fields(target, path, referrer, config, all, depth + 1);
         }
-    }
-    if let Some(Value::Object(properties)) = schema.get("properties") {
-        for (name, property) in properties {
-            path.push(name.clone());
-            collect_refs(property, path, found, all);
-            path.pop();
-        }
-    }
-    if let Some(items) = schema.get("items") {
-        collect_refs(items, path, found, all);
+        // Inline schemas too (kube-openapi writes `$ref`s; hand-written schemas nest).
+        collect_crd_fields(property, path, referrer, config, all, depth + 1);
+        path.pop();
     }
 }
 
