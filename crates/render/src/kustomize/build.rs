@@ -14,7 +14,7 @@ use super::incremental::Recorder;
 use super::nameref;
 use super::order::LegacyOrder;
 use super::plugins;
-use super::resource::{Behavior, ResId, Resource, effective_namespace};
+use super::resource::{Behavior, ResId, Resource, Transformation, effective_namespace};
 use super::transform;
 use super::types::{FILE_NAMES, HelmChart, Kustomization, Var};
 use super::vars;
@@ -153,6 +153,9 @@ pub(crate) struct Builder<'t> {
     pub(crate) local: bool,
     /// Whether a Helm chart was inflated.
     pub(crate) inflated: bool,
+    /// Whether to note on each resource the transformers that ran
+    /// (`buildMetadata: [transformerAnnotations]` on the kustomization built).
+    transformations: bool,
 }
 
 /// A kustomization file read from the tree.
@@ -180,6 +183,7 @@ impl<'t> Builder<'t> {
             ghosts: Vec::new(),
             local: true,
             inflated: false,
+            transformations: false,
         }
     }
 
@@ -202,6 +206,17 @@ impl<'t> Builder<'t> {
         self
     }
 
+    /// Notes that `transformation` ran over every resource in `acc` (when asked to).
+    pub(crate) fn ran(&self, acc: &mut Accumulated, transformation: Transformation) {
+        if !self.transformations {
+            return;
+        }
+        let shared = std::sync::Arc::new(transformation);
+        for resource in &mut acc.resources {
+            resource.transformations.push(shared.clone());
+        }
+    }
+
     fn new_acc(&self) -> Accumulated {
         let mut acc = Accumulated::new();
         acc.partial = !self.skip.is_empty();
@@ -211,6 +226,16 @@ impl<'t> Builder<'t> {
     /// Builds the kustomization in `dir`: the resources in output order, internal marks gone.
     pub(crate) fn build(&mut self, dir: &str) -> Result<Vec<Resource>> {
         let loaded = self.load(dir)?;
+        // kustomize gives the built kustomization's buildMetadata to every one below it.
+        let metadata = |option: &str| {
+            loaded
+                .kustomization
+                .build_metadata
+                .iter()
+                .flatten()
+                .any(|o| o == option)
+        };
+        self.transformations = metadata("transformerAnnotations");
         let mut acc = self.new_acc();
         self.accumulate(&loaded, &mut acc)?;
         // Done once, at the top: hashes, back references, vars.
@@ -237,33 +262,33 @@ impl<'t> Builder<'t> {
             };
             resources.sort_by_cached_key(|r| order.key(&r.id()));
         }
-        let origins = loaded
-            .kustomization
-            .build_metadata
-            .iter()
-            .flatten()
-            .any(|o| o == "originAnnotations");
-        if origins {
-            for resource in &mut resources {
-                let note = origin_note(resource, &loaded.dir);
-                let meta = resource.metadata_mut();
-                let annotations = meta
-                    .entry("annotations")
-                    .or_insert_with(|| Value::Object(serde_json::Map::new()));
-                if let Value::Object(annotations) = annotations {
-                    annotations.insert(
-                        "config.kubernetes.io/origin".to_owned(),
-                        Value::String(note),
-                    );
+        let origins = metadata("originAnnotations");
+        for resource in &mut resources {
+            let mut notes = Vec::new();
+            if self.transformations && !resource.transformations.is_empty() {
+                let note = transformations_note(&resource.transformations, &loaded.dir);
+                notes.push(("alpha.config.kubernetes.io/transformations", note));
+            }
+            if origins {
+                notes.push((
+                    "config.kubernetes.io/origin",
+                    origin_note(resource, &loaded.dir),
+                ));
+            }
+            if notes.is_empty() {
+                continue;
+            }
+            let meta = resource.metadata_mut();
+            let annotations = meta
+                .entry("annotations")
+                .or_insert_with(|| Value::Object(serde_json::Map::new()));
+            if let Value::Object(annotations) = annotations {
+                for (key, note) in notes {
+                    annotations.insert(key.to_owned(), Value::String(note));
                 }
             }
         }
-        let managed_by = loaded
-            .kustomization
-            .build_metadata
-            .iter()
-            .flatten()
-            .any(|o| o == "managedByLabel");
+        let managed_by = metadata("managedByLabel");
         for resource in &mut resources {
             transform::strip_internal(&mut resource.object);
             if managed_by {
@@ -480,11 +505,14 @@ impl<'t> Builder<'t> {
                         .next()
                         .map(|d| d.value)
                         .unwrap_or(Value::Null);
-                    let schema = converge_diff::schema::Schema::from_openapi_v2(&document)
-                        .map_err(|e| Failure {
-                            file: file.to_owned(),
-                            message: format!("openapi {path}: {e}"),
-                        })?;
+                    let schema = converge_diff::schema::Schema::from_openapi_v2_over(
+                        &document,
+                        converge_diff::schema::Schema::kubernetes(),
+                    )
+                    .map_err(|e| Failure {
+                        file: file.to_owned(),
+                        message: format!("openapi {path}: {e}"),
+                    })?;
                     acc.schemas.push(std::sync::Arc::new(schema));
                 }
                 (None, Some(version)) => {
@@ -1031,6 +1059,30 @@ fn origin_note(resource: &Resource, top: &str) -> String {
             note
         }
     }
+}
+
+/// The `alpha.config.kubernetes.io/transformations` annotation: the transformers that ran
+/// over a resource, with paths relative to `top`.
+fn transformations_note(
+    transformations: &[std::sync::Arc<super::resource::Transformation>],
+    top: &str,
+) -> String {
+    let mut note = String::new();
+    for t in transformations {
+        note.push_str(&format!(
+            "- configuredIn: {}\n  configuredBy:\n    apiVersion: {}\n    kind: {}\n",
+            relative(top, &t.configured_in),
+            t.api_version,
+            t.kind
+        ));
+        if let Some(name) = &t.name {
+            note.push_str(&format!("    name: {name}\n"));
+        }
+        if let Some(namespace) = &t.namespace {
+            note.push_str(&format!("    namespace: {namespace}\n"));
+        }
+    }
+    note
 }
 
 /// `path` (a tree path) as seen from the directory `from`.

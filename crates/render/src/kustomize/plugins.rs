@@ -10,7 +10,7 @@ use super::build::{Accumulated, Builder, Failure, Loaded, Result, absorb, at, fa
 use super::fieldspec::FieldSpec;
 use super::generate;
 use super::replace;
-use super::resource::{Behavior, Resource};
+use super::resource::{Behavior, Resource, Transformation};
 use super::transform;
 use super::types::{
     FieldSpecArgs, GeneratorArgs, GeneratorOptions, Image, Patch, ReplacementEntry, Selector,
@@ -26,6 +26,17 @@ pub(crate) fn run_transformers(
     for entry in loaded.kustomization.transformers.iter().flatten() {
         for (config, source) in configurations(builder, loaded, entry)? {
             transform_with(builder, loaded, acc, &config, &source)?;
+            let text = |pointer: &str| config.pointer(pointer).and_then(Value::as_str);
+            builder.ran(
+                acc,
+                Transformation {
+                    configured_in: source,
+                    api_version: text("/apiVersion").unwrap_or_default().to_owned(),
+                    kind: text("/kind").unwrap_or_default().to_owned(),
+                    name: text("/metadata/name").map(str::to_owned),
+                    namespace: text("/metadata/namespace").map(str::to_owned),
+                },
+            );
         }
     }
     Ok(())
@@ -45,7 +56,6 @@ pub(crate) fn run_generators(
     Ok(())
 }
 
-/// The plugin configurations an entry stands for.
 /// The plugin configurations an entry stands for, each with the file it is written in.
 fn configurations(
     builder: &mut Builder<'_>,
@@ -316,6 +326,7 @@ fn transform_with(
         "ConfigMapGenerator" | "SecretGenerator" => {
             generate_with(builder, loaded, acc, config, configured_in)
         }
+        "ValueAddTransformer" => value_add(builder, loaded, acc, config),
         "HashTransformer" => {
             super::build::generate_hashes(acc);
             Ok(())
@@ -355,6 +366,26 @@ fn generate_with(
     if kind == "HelmChartInflationGenerator" {
         let chart: super::types::HelmChart = parse(config, file)?;
         return builder.inflate(loaded, &chart, acc);
+    }
+    let generator_source = || super::resource::Source::Generator {
+        configured_in: configured_in.to_owned(),
+        api_version: config
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .unwrap_or("builtin")
+            .to_owned(),
+        kind: kind.to_owned(),
+        name: config
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+    };
+    if kind == "IAMPolicyGenerator" {
+        let object = iam_service_account(config)
+            .map_err(|m| at(file, format!("generator {}: {m}", describe(config))))?;
+        let mut resource = Resource::new(object, converge_core::Origin::new(file, 0, 0));
+        resource.source = generator_source();
+        return absorb(acc, resource, file);
     }
     let secret = match kind {
         "ConfigMapGenerator" => false,
@@ -415,23 +446,243 @@ fn generate_with(
         generate::generate(&args, global, secret, &mut read).map_err(|m| at(file, m))?;
     let mut resource = Resource::new(object, converge_core::Origin::new(file, 0, 0));
     resource.needs_hash = hash;
-    resource.source = super::resource::Source::Generator {
-        configured_in: configured_in.to_owned(),
-        api_version: config
-            .get("apiVersion")
-            .and_then(Value::as_str)
-            .unwrap_or("builtin")
-            .to_owned(),
-        kind: kind.to_owned(),
-        name: config
-            .pointer("/metadata/name")
-            .and_then(Value::as_str)
-            .map(str::to_owned),
-    };
+    resource.source = generator_source();
     resource.behavior = match args.behavior.as_deref() {
         Some("merge") => Behavior::Merge,
         Some("replace") => Behavior::Replace,
         _ => Behavior::Create,
     };
     absorb(acc, resource, file)
+}
+
+/// The ServiceAccount kustomize's `IAMPolicyGenerator` makes for GKE workload identity: the
+/// Kubernetes service account annotated with the Google service account it acts as.
+fn iam_service_account(config: &Value) -> std::result::Result<Value, String> {
+    let text = |pointer: &str| config.pointer(pointer).and_then(Value::as_str);
+    match text("/cloud") {
+        Some("gke") => {}
+        Some(other) => return Err(format!("cloud {other:?} is not supported; only gke is")),
+        None => return Err("cloud must be set (gke)".to_owned()),
+    }
+    let required = |pointer: &str, what: &str| {
+        text(pointer)
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| format!("{what} must be set"))
+    };
+    let name = required("/kubernetesService/name", "kubernetesService.name")?;
+    let account = required("/serviceAccount/name", "serviceAccount.name")?;
+    let project = required("/serviceAccount/projectId", "serviceAccount.projectId")?;
+    let mut metadata = serde_json::json!({
+        "name": name,
+        "annotations": {
+            "iam.gke.io/gcp-service-account":
+                format!("{account}@{project}.iam.gserviceaccount.com"),
+        },
+    });
+    if let Some(namespace) = text("/kubernetesService/namespace").filter(|n| !n.is_empty()) {
+        metadata["namespace"] = Value::String(namespace.to_owned());
+    }
+    Ok(serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": metadata,
+    }))
+}
+
+/// `ValueAddTransformer`'s configuration.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ValueAddConfig {
+    #[serde(default)]
+    value: String,
+    #[serde(default)]
+    targets: Vec<ValueAddTarget>,
+    #[serde(default)]
+    target_file_path: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ValueAddTarget {
+    #[serde(default)]
+    selector: Option<super::types::Selector>,
+    #[serde(default)]
+    field_path: String,
+    #[serde(default)]
+    file_path_position: i64,
+}
+
+/// kustomize's `ValueAddTransformer`: writes one value into a field of the selected
+/// resources, or inserts it into a path held by that field.
+fn value_add(
+    builder: &Builder<'_>,
+    loaded: &Loaded,
+    acc: &mut Accumulated,
+    config: &Value,
+) -> Result<()> {
+    let file = loaded.file.as_str();
+    let fail_with = |m: String| at(file, format!("transformer {}: {m}", describe(config)));
+    let mut c: ValueAddConfig = parse(config, file)?;
+    let mut value = c.value.trim().to_owned();
+    if value.is_empty() {
+        // The name of the kustomization's directory.
+        value = loaded.dir.rsplit('/').next().unwrap_or_default().to_owned();
+        if value.is_empty() {
+            return Err(fail_with(
+                "value must be set: the tree's root has no name to default to".to_owned(),
+            ));
+        }
+    }
+    if let Some(path) = &c.target_file_path {
+        #[derive(Deserialize)]
+        struct Targets {
+            #[serde(default)]
+            targets: Vec<ValueAddTarget>,
+        }
+        let bytes = builder.read_file(loaded, path)?;
+        let mut document = parse_patch(path, &bytes)
+            .map_err(&fail_with)?
+            .into_iter()
+            .next()
+            .unwrap_or(Value::Null);
+        super::types::canonical_keys(&mut document);
+        let more: Targets =
+            serde_json::from_value(document).map_err(|e| fail_with(format!("{path}: {e}")))?;
+        c.targets.extend(more.targets);
+    }
+    if c.targets.is_empty() {
+        return Err(fail_with("must specify at least one target".to_owned()));
+    }
+    for target in &c.targets {
+        if target.field_path.is_empty() {
+            return Err(fail_with("fieldPath cannot be empty".to_owned()));
+        }
+        if target.file_path_position < 0 {
+            return Err(fail_with(format!(
+                "value of FilePathPosition ({}) cannot be negative",
+                target.file_path_position
+            )));
+        }
+    }
+    acc.touched();
+    let cluster_kinds = acc.config.cluster_scoped_kinds.clone();
+    for target in &c.targets {
+        let selection = target
+            .selector
+            .as_ref()
+            .map(super::select::Selection::new)
+            .transpose()
+            .map_err(&fail_with)?;
+        // Field names may hold `/` escaped as `\/`.
+        let mut fields: Vec<String> = Vec::new();
+        for part in target.field_path.split('/') {
+            match fields.last_mut() {
+                Some(last) if last.ends_with('\\') => {
+                    last.pop();
+                    last.push('/');
+                    last.push_str(part);
+                }
+                _ => fields.push(part.to_owned()),
+            }
+        }
+        for resource in &mut acc.resources {
+            if selection.as_ref().is_some_and(|s| !s.matches(resource)) {
+                continue;
+            }
+            if fields == ["metadata", "namespace"] {
+                let (group, _, kind, _, _) = resource.id_parts();
+                let cluster = super::resource::is_cluster_scoped(group, kind)
+                    || cluster_kinds.iter().any(|(g, k)| g == group && k == kind);
+                if !cluster {
+                    resource.remember_id();
+                    resource
+                        .metadata_mut()
+                        .insert("namespace".to_owned(), Value::String(value.clone()));
+                }
+                continue;
+            }
+            let position = usize::try_from(target.file_path_position).unwrap_or(0);
+            set_scalar(&mut resource.object, &fields, &value, position)
+                .map_err(|m| fail_with(format!("{}: {m}", target.field_path)))?;
+        }
+    }
+    Ok(())
+}
+
+/// Sets the scalar at `fields` below `object` (creating mappings on the way) to `value`, or,
+/// when `position` is above zero, inserts `value` into the path it holds at `position - 1`.
+fn set_scalar(
+    object: &mut Value,
+    fields: &[String],
+    value: &str,
+    position: usize,
+) -> std::result::Result<(), String> {
+    let mut node = object;
+    for field in fields {
+        let map = match node {
+            Value::Object(map) => map,
+            Value::Null => {
+                *node = Value::Object(serde_json::Map::new());
+                match node {
+                    Value::Object(map) => map,
+                    _ => unreachable!("just made a mapping"),
+                }
+            }
+            _ => return Err(format!("{field} is below a field that is not a mapping")),
+        };
+        node = map.entry(field.clone()).or_insert(Value::Null);
+    }
+    let old = match node {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        _ => return Err("the field holds a mapping or a list, not a scalar".to_owned()),
+    };
+    let new = if position > 0 {
+        insert_path_part(&old, position - 1, value)
+    } else {
+        value.to_owned()
+    };
+    *node = Value::String(new);
+    Ok(())
+}
+
+/// `path` with `part` inserted as its `index`-th element (at the end when `index` is past
+/// it); a leading `/` stays leading.
+fn insert_path_part(path: &str, index: usize, part: &str) -> String {
+    let absolute = path.starts_with('/');
+    let mut parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+    parts.insert(index.min(parts.len()), part);
+    let joined = parts.join("/");
+    if absolute {
+        format!("/{joined}")
+    } else {
+        joined
+    }
+}
+
+#[cfg(test)]
+mod value_add_tests {
+    use super::insert_path_part;
+
+    #[test]
+    fn path_parts_go_where_kustomize_puts_them() {
+        for (old, index, new) in [
+            ("", 0, "PEACH"),
+            ("/", 0, "/PEACH"),
+            ("pie", 0, "PEACH/pie"),
+            ("/pie", 0, "/PEACH/pie"),
+            ("raw", 1, "raw/PEACH"),
+            ("/raw", 9, "/raw/PEACH"),
+            ("a/nice/warm/pie", 3, "a/nice/warm/PEACH/pie"),
+            ("/a/nice/warm/pie", 3, "/a/nice/warm/PEACH/pie"),
+        ] {
+            assert_eq!(
+                insert_path_part(old, index, "PEACH"),
+                new,
+                "{old} at {index}"
+            );
+        }
+    }
 }

@@ -170,6 +170,20 @@ pub(crate) struct Resource {
     /// Where it came from, as `buildMetadata: [originAnnotations]` reports it: a file of the
     /// tree, or the generator that made it.
     pub source: Source,
+    /// The transformers that ran while it was in the build, in order, as
+    /// `buildMetadata: [transformerAnnotations]` reports them.
+    pub transformations: Vec<std::sync::Arc<Transformation>>,
+}
+
+/// A transformer as `buildMetadata: [transformerAnnotations]` names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Transformation {
+    /// The file it is configured in (a tree path).
+    pub configured_in: String,
+    pub api_version: String,
+    pub kind: String,
+    pub name: Option<String>,
+    pub namespace: Option<String>,
 }
 
 /// Where a resource came from.
@@ -213,6 +227,7 @@ impl Resource {
             suffixes: Vec::new(),
             vars: Vec::new(),
             source: Source::File,
+            transformations: Vec::new(),
         }
     }
 

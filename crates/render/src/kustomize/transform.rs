@@ -10,7 +10,9 @@ use super::fieldspec::{FieldSpec, apply_specs};
 use super::patch;
 use super::plugins;
 use super::replace;
-use super::resource::{ResId, effective_namespace, ensure_object, is_cluster_scoped};
+use super::resource::{
+    ResId, Transformation, effective_namespace, ensure_object, is_cluster_scoped,
+};
 use super::select::Selection;
 use super::types::{Image, Label, Patch, Replica};
 
@@ -48,35 +50,52 @@ pub(crate) fn run_builtin(
         file: file.to_owned(),
         message,
     };
-    for entry in k.patches_strategic_merge.iter().flatten() {
-        patch_strategic_entry(builder, loaded, acc, entry)?;
+    let builtin = |kind: &str| Transformation {
+        configured_in: file.to_owned(),
+        api_version: "builtin".to_owned(),
+        kind: kind.to_owned(),
+        name: None,
+        namespace: None,
+    };
+    if let Some(entries) = k.patches_strategic_merge.as_ref().filter(|e| !e.is_empty()) {
+        for entry in entries {
+            patch_strategic_entry(builder, loaded, acc, entry)?;
+        }
+        builder.ran(acc, builtin("PatchStrategicMergeTransformer"));
     }
     for entry in k.patches.iter().flatten() {
         patch_entry(builder, loaded, acc, entry, false)?;
+        builder.ran(acc, builtin("PatchTransformer"));
     }
     if let Some(namespace) = k.namespace.as_deref().filter(|n| !n.is_empty()) {
         let specs = acc.config.namespace.clone();
         namespace_with(acc, namespace, &specs, false, "defaultOnly").map_err(err)?;
+        builder.ran(acc, builtin("NamespaceTransformer"));
     }
     if let Some(prefix) = k.name_prefix.as_deref().filter(|p| !p.is_empty()) {
         let specs = acc.config.name_prefix.clone();
         prefix_suffix_with(acc, prefix, "", &specs);
+        builder.ran(acc, builtin("PrefixTransformer"));
     }
     if let Some(suffix) = k.name_suffix.as_deref().filter(|s| !s.is_empty()) {
         let specs = acc.config.name_suffix.clone();
         prefix_suffix_with(acc, "", suffix, &specs);
+        builder.ran(acc, builtin("SuffixTransformer"));
     }
     for label in k.labels.iter().flatten() {
         apply_labels(acc, label).map_err(err)?;
+        builder.ran(acc, builtin("LabelTransformer"));
     }
     if let Some(labels) = k.common_labels.as_ref().filter(|l| !l.is_empty()) {
         let mut specs = acc.config.common_labels.clone();
         specs.extend(acc.config.labels.iter().cloned());
         add_pairs(acc, labels, &specs).map_err(err)?;
+        builder.ran(acc, builtin("LabelTransformer"));
     }
     if let Some(annotations) = k.common_annotations.as_ref().filter(|a| !a.is_empty()) {
         let specs = acc.config.common_annotations.clone();
         add_pairs(acc, annotations, &specs).map_err(err)?;
+        builder.ran(acc, builtin("AnnotationsTransformer"));
     }
     for entry in k.patches_json6902.iter().flatten() {
         if entry
@@ -88,10 +107,12 @@ pub(crate) fn run_builtin(
             return fail(file, "patchesJson6902: must specify the target name");
         }
         patch_entry(builder, loaded, acc, entry, true)?;
+        builder.ran(acc, builtin("PatchJson6902Transformer"));
     }
     for replica in k.replicas.iter().flatten() {
         let specs = acc.config.replicas.clone();
         replicas_with(acc, replica, &specs).map_err(err)?;
+        builder.ran(acc, builtin("ReplicaCountTransformer"));
     }
     for image in k
         .images
@@ -101,9 +122,11 @@ pub(crate) fn run_builtin(
     {
         let specs = acc.config.images.clone();
         image_with(acc, image, &specs, true).map_err(err)?;
+        builder.ran(acc, builtin("ImageTagTransformer"));
     }
     for entry in k.replacements.iter().flatten() {
         replace::apply_entry(builder, loaded, acc, entry)?;
+        builder.ran(acc, builtin("ReplacementTransformer"));
     }
     plugins::run_transformers(builder, loaded, acc)?;
     Ok(())
