@@ -121,8 +121,10 @@ impl Accumulated {
             return fail(
                 file,
                 format!(
-                    "may not add resource with an already registered id: {id} (from {} and {})",
-                    self.resources[existing].origin, resource.origin
+                    "may not add resource with an already registered id: {} (from {} and {})",
+                    super::transform::go_id(&id),
+                    self.resources[existing].origin,
+                    resource.origin
                 ),
             );
         }
@@ -494,7 +496,10 @@ impl<'t> Builder<'t> {
             acc.schemas.clear();
             match (&openapi.path, &openapi.version) {
                 (Some(_), Some(_)) => {
-                    return fail(file, "the openapi field may set path or version, not both");
+                    return fail(
+                        file,
+                        "the openapi field sets both path and version: builtin version and custom schema provided, cannot use both",
+                    );
                 }
                 (Some(path), None) => {
                     let resolved = self.resolve_file(loaded, path)?;
@@ -626,7 +631,14 @@ impl<'t> Builder<'t> {
         })?;
         match self.tree.kind(&path).ok().flatten() {
             Some(EntryKind::Dir) => {
-                let sub = self.load(&path)?;
+                let sub = self.load(&path).map_err(|f| Failure {
+                    file: file.to_owned(),
+                    message: if f.file == path {
+                        format!("accumulating resources: {entry}: {}", f.message)
+                    } else {
+                        format!("accumulating resources: {entry}: {}: {}", f.file, f.message)
+                    },
+                })?;
                 if sub.kustomization.kind.as_deref() == Some("Component") {
                     return fail(
                         &sub.file,

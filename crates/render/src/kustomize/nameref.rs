@@ -340,7 +340,7 @@ impl Context<'_> {
                 Err(format!(
                     " found multiple possible referrals: {}",
                     left.iter()
-                        .map(|&i| self.known[i].current.to_string())
+                        .map(|&i| super::transform::go_id(&self.known[i].current))
                         .collect::<Vec<_>>()
                         .join(", ")
                 ))

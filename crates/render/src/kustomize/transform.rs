@@ -313,9 +313,16 @@ pub(crate) fn patch_entry(
             builder.read_file(loaded, path)?,
             builder.resolve_file(loaded, path)?,
         ),
-        (None, Some(patch)) => (patch.trim().as_bytes().to_vec(), file.to_owned()),
-        (None, None) if json6902 => return fail(file, "empty file path and empty jsonOp"),
-        (None, None) => return fail(file, "must specify one of patch and path in patch"),
+        (None, Some(patch)) if !patch.trim().is_empty() => {
+            (patch.trim().as_bytes().to_vec(), file.to_owned())
+        }
+        (None, _) if json6902 => return fail(file, "empty file path and empty jsonOp"),
+        (None, _) => {
+            return fail(
+                file,
+                "must specify one of patch and path in a patches entry".to_owned(),
+            );
+        }
     };
     let err = |m: String| at(file, m);
     let mut documents = builder.parse_patch(&name, &text).map_err(err)?;
@@ -348,7 +355,7 @@ pub(crate) fn patch_entry(
             return fail(
                 file,
                 format!(
-                    "must specify a target for patch {}",
+                    "must specify a target for JSON patch {}",
                     String::from_utf8_lossy(&text).trim()
                 ),
             );
@@ -492,7 +499,11 @@ pub(crate) fn namespace_with(
                     *value = json!(namespace);
                     Ok(())
                 }
-                _ => Err("namespace field specs must target scalar nodes".to_owned()),
+                _ => Err(format!(
+                    "namespace field specs must target scalar nodes: considering field '{}' of object {}",
+                    spec.path.join("/"),
+                    go_id(&id)
+                )),
             }
         })?;
     }

@@ -180,9 +180,10 @@ fn a_directory_without_a_kustomization_is_named() {
         ],
         "",
     );
-    assert!(
-        err.starts_with("base: unable to find one of 'kustomization.yaml'"),
-        "{err}"
+    // The kustomization that names the directory, the entry, and what is missing.
+    assert_eq!(
+        err,
+        "kustomization.yaml: accumulating resources: base: unable to find one of 'kustomization.yaml', 'kustomization.yml' or 'Kustomization' in directory"
     );
 }
 
