@@ -3,24 +3,23 @@
 //!
 //! Inputs:
 //!
-//! - `corpus`: three trees of the shared corpus whose reference output is kubectl kustomize's:
-//!   a small Flux overlay (`flux2-kustomize-helm-example/apps/staging`), an overlay with four
-//!   components (`microservices-demo/kustomize/tests/service-mesh-istio-with-all-components`)
-//!   and kube-prometheus v0.18.0 (130 objects, large CRDs);
+//! - `corpus`: every tree of the shared corpus whose reference output is kubectl kustomize's
+//!   (the `kubectl kustomize` rows of its `EXPECTED.tsv`: Flux overlays, microservices-demo's
+//!   components, kube-prometheus with its large CRDs, …);
 //! - `generated`: an overlay made before measuring, over a base of N applications, each a
 //!   Deployment, a Service and a ConfigMap the Deployment reads (3N objects): `namePrefix`,
 //!   `namespace`, `commonLabels`, `images`, and 100 strategic-merge patches. N is 1,000 and
 //!   333 (about 3,000 and 1,000 objects), to show how time grows.
 //!
 //! Each iteration renders from the directory on disk, as kubectl does. `converge-warm` renders
-//! the generated overlays again with a warm `ParseCache` after one application file changed. kubectl runs under
-//! criterion for the corpus trees; on the generated overlays (about a minute each) it runs
-//! once, timed, and the table reports that single run. After the criterion run a table of the
-//! ratios goes to stderr. Under `cargo test --benches` (which only checks that everything
+//! the generated overlays again through a `ParseCache` after one application file changed
+//! (an incremental re-render). kubectl runs under criterion for the corpus trees; on the
+//! generated overlays (about a minute each) it runs once, timed, and the table reports that
+//! single run. After the criterion run the tables of the ratios go to stderr. Under `cargo test --benches` (which only checks that everything
 //! runs) the generated overlay has 100 applications and kubectl is not run.
 //!
 //! ```text
-//! cargo bench --bench render_kustomize                           # about 10 minutes
+//! cargo bench --bench render_kustomize                           # about 20 minutes
 //! CONVERGE_BENCH_PEERS=0 cargo bench --bench render_kustomize    # converge alone
 //! ```
 //!
@@ -41,14 +40,20 @@ use criterion::{BenchmarkId, Criterion};
 use results::{criterion_home, measured};
 use serde_json::Value;
 
-const CORPUS_TREES: [(&str, &str); 3] = [
-    ("flux-staging", "flux2-kustomize-helm-example/apps/staging"),
-    (
-        "microservices-components",
-        "microservices-demo/kustomize/tests/service-mesh-istio-with-all-components",
-    ),
-    ("kube-prometheus", "kube-prometheus-v0.18.0"),
-];
+/// The trees of the shared corpus whose reference output is `kubectl kustomize`'s (from its
+/// `EXPECTED.tsv`).
+fn corpus_trees(corpus: &Path) -> Vec<String> {
+    let index = std::fs::read_to_string(corpus.join("EXPECTED.tsv")).expect("EXPECTED.tsv");
+    index
+        .lines()
+        .skip(1)
+        .filter_map(|row| {
+            let fields: Vec<&str> = row.split('\t').collect();
+            (fields.len() > 1 && fields[1].starts_with("kubectl kustomize"))
+                .then(|| fields[0].to_owned())
+        })
+        .collect()
+}
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -80,6 +85,7 @@ fn main() {
         }
     }
 
+    let trees = corpus_trees(&corpus);
     let sizes: &[usize] = if benchmarking { &[333, 1_000] } else { &[100] };
     let generated: Vec<(usize, tempfile::TempDir)> =
         sizes.iter().map(|&n| (n, generate_overlay(n))).collect();
@@ -114,12 +120,12 @@ fn main() {
         .configure_from_args();
     {
         let mut group = c.benchmark_group("corpus");
-        for (name, path) in CORPUS_TREES {
-            group.bench_with_input(BenchmarkId::new("converge", name), &path, |b, path| {
+        for path in &trees {
+            group.bench_with_input(BenchmarkId::new("converge", path), path, |b, path| {
                 b.iter(|| black_box(render(&corpus, path)))
             });
             if peers {
-                group.bench_with_input(BenchmarkId::new("kubectl", name), &path, |b, path| {
+                group.bench_with_input(BenchmarkId::new("kubectl", path), path, |b, path| {
                     b.iter(|| black_box(kubectl_build(&kubectl, &corpus.join(path))))
                 });
             }
@@ -171,13 +177,13 @@ fn main() {
         let mut table = String::from(
             "\n| input | objects | converge | kubectl kustomize | kubectl / converge |\n|---|---:|---:|---:|---:|\n",
         );
-        for (name, path) in CORPUS_TREES {
+        for path in &trees {
             let objects = render(&corpus, path);
-            let ours = measured("corpus", "converge", Some(name), started);
-            let theirs = measured("corpus", "kubectl", Some(name), started);
+            let ours = measured("corpus", "converge", Some(path), started);
+            let theirs = measured("corpus", "kubectl", Some(path), started);
             if let (Some(ours), Some(theirs)) = (ours, theirs) {
                 table.push_str(&format!(
-                    "| {name} | {objects} | {} | {} | {:.0}× |\n",
+                    "| {path} | {objects} | {} | {} | {:.0}× |\n",
                     ms(ours),
                     ms(theirs),
                     theirs / ours
@@ -201,6 +207,26 @@ fn main() {
             ));
         }
         eprintln!("{table}");
+    }
+    // The re-render after one file changed, against a cold render, converge alone.
+    let mut warm = String::from(
+        "\n| generated overlay | cold render | re-render after one file changed | share |\n|---:|---:|---:|---:|\n",
+    );
+    for (n, _) in &generated {
+        let param = (3 * n).to_string();
+        let cold = measured("generated", "converge", Some(&param), started);
+        let again = measured("generated", "converge-warm", Some(&param), started);
+        if let (Some(cold), Some(again)) = (cold, again) {
+            warm.push_str(&format!(
+                "| {param} objects | {} | {} | {:.1}% |\n",
+                ms(cold),
+                ms(again),
+                100.0 * again / cold
+            ));
+        }
+    }
+    if benchmarking {
+        eprintln!("{warm}");
     }
 }
 

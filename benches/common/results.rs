@@ -25,7 +25,16 @@ pub(crate) fn measured(
     param: Option<&str>,
     since: SystemTime,
 ) -> Option<f64> {
-    let safe = |s: &str| s.replace(['?', '"', '/', '\\', '*', '<', '>', ':', '|', '^'], "_");
+    // As criterion names its directories: unsafe characters replaced, at most 64 bytes.
+    let safe = |s: &str| {
+        let mut safe = s.replace(['?', '"', '/', '\\', '*', '<', '>', ':', '|', '^'], "_");
+        let mut end = safe.len().min(64);
+        while !safe.is_char_boundary(end) {
+            end -= 1;
+        }
+        safe.truncate(end);
+        safe
+    };
     let mut path = criterion_home().join(safe(group)).join(safe(function));
     if let Some(p) = param {
         path.push(safe(p));
