@@ -66,7 +66,12 @@ impl fmt::Display for Origin {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Manifest {
     /// Shared: manifests are cloned often (caches, plans) and never changed in place.
-    object: Arc<Value>,
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug, PartialEq)]
+struct Inner {
+    object: Value,
     id: ObjectRef,
     origin: Origin,
 }
@@ -80,9 +85,7 @@ impl Manifest {
     pub fn new(object: Value, origin: Origin) -> Result<Self, Error> {
         match identify(&object) {
             Ok(id) => Ok(Manifest {
-                object: Arc::new(object),
-                id,
-                origin,
+                inner: Arc::new(Inner { object, id, origin }),
             }),
             Err(reason) => Err(Error::NotAnObject {
                 file: origin.file,
@@ -95,22 +98,25 @@ impl Manifest {
 
     /// The object.
     pub fn object(&self) -> &Value {
-        &self.object
+        &self.inner.object
     }
 
     /// The object's identity.
     pub fn id(&self) -> &ObjectRef {
-        &self.id
+        &self.inner.id
     }
 
     /// Where the object came from.
     pub fn origin(&self) -> &Origin {
-        &self.origin
+        &self.inner.origin
     }
 
     /// Takes the object out (a copy when a clone of this manifest still holds it).
     pub fn into_object(self) -> Value {
-        Arc::try_unwrap(self.object).unwrap_or_else(|shared| Value::clone(&shared))
+        match Arc::try_unwrap(self.inner) {
+            Ok(inner) => inner.object,
+            Err(shared) => shared.object.clone(),
+        }
     }
 
     /// Replaces the object, keeping the origin; the identity is read again from the new object.
@@ -118,7 +124,11 @@ impl Manifest {
     /// # Errors
     /// As [`Manifest::new`].
     pub fn with_object(self, object: Value) -> Result<Self, Error> {
-        Manifest::new(object, self.origin)
+        let origin = match Arc::try_unwrap(self.inner) {
+            Ok(inner) => inner.origin,
+            Err(shared) => shared.origin.clone(),
+        };
+        Manifest::new(object, origin)
     }
 }
 

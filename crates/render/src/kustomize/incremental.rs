@@ -287,15 +287,34 @@ pub(crate) enum Outcome {
 impl Plan {
     /// Compares the tree with the recorded one, reading every resource file.
     pub(crate) fn check(&self, tree: &dyn FileTree) -> Outcome {
-        let mut changed = HashMap::new();
-        for (path, file) in &self.files {
-            match tree.read(path) {
-                Ok(bytes) if digest(&bytes) == file.digest => {}
-                Ok(bytes) => {
-                    changed.insert(path.clone(), bytes);
+        // Reading and hashing thousands of files is most of a re-render: two threads share it.
+        let files: Vec<(&String, &FilePlan)> = self.files.iter().collect();
+        let compare = |part: &[(&String, &FilePlan)]| -> Option<Vec<(String, Vec<u8>)>> {
+            let mut changed = Vec::new();
+            for (path, file) in part {
+                let bytes = tree.read(path).ok()?;
+                if digest(&bytes) != file.digest {
+                    changed.push(((*path).clone(), bytes));
                 }
-                Err(_) => return Outcome::Rebuild,
             }
+            Some(changed)
+        };
+        let results = if files.len() < 64 {
+            vec![compare(&files)]
+        } else {
+            let (first, second) = files.split_at(files.len() / 2);
+            std::thread::scope(|scope| {
+                let other = scope.spawn(|| compare(second));
+                let mine = compare(first);
+                vec![mine, other.join().unwrap_or(None)]
+            })
+        };
+        let mut changed = HashMap::new();
+        for result in results {
+            let Some(part) = result else {
+                return Outcome::Rebuild;
+            };
+            changed.extend(part);
         }
         if !changed.is_empty() {
             return if self.local {
