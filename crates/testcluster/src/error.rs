@@ -1,0 +1,10 @@
+//! The crate's error.
+
+/// What can go wrong running a cluster.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The server could not bind or serve.
+    #[error("testcluster: {0}")]
+    Io(#[source] std::io::Error),
+}

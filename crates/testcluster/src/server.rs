@@ -1,0 +1,537 @@
+//! The HTTP side: Kubernetes REST paths, discovery, and the verbs on resources.
+
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use crate::kinds::{Kind, VERBS};
+use crate::select::{FieldSelector, LabelSelector};
+use crate::status::ApiError;
+use crate::store::{ListOptions, Store, WriteOptions};
+
+/// What every request handler shares.
+#[derive(Debug, Clone)]
+pub(crate) struct Shared {
+    pub store: Arc<Mutex<Store>>,
+    /// `host:port` the cluster listens on, for discovery.
+    pub address: String,
+}
+
+/// The Kubernetes version the cluster answers as.
+pub(crate) const KUBERNETES_VERSION: (&str, &str) = ("1", "35");
+
+/// Serves one request.
+pub(crate) async fn handle(
+    State(shared): State<Shared>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let query = Query::parse(uri.query().unwrap_or_default());
+    let result = route(&shared, &method, uri.path(), &query, &headers, &body);
+    match result {
+        Ok((code, value)) => json_response(code, &value),
+        Err(error) => json_response(error.code, &error.to_status()),
+    }
+}
+
+fn json_response(code: u16, value: &Value) -> Response {
+    let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        value.to_string(),
+    )
+        .into_response()
+}
+
+/// A request's query parameters, percent-decoded.
+#[derive(Debug, Default)]
+pub(crate) struct Query(Vec<(String, String)>);
+
+impl Query {
+    pub(crate) fn parse(text: &str) -> Query {
+        Query(
+            text.split('&')
+                .filter(|p| !p.is_empty())
+                .map(|pair| {
+                    let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                    (decode(k), decode(v))
+                })
+                .collect(),
+        )
+    }
+
+    pub(crate) fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn flag(&self, key: &str) -> bool {
+        matches!(self.get(key), Some("true" | "1"))
+    }
+}
+
+/// Percent-decoding, with `+` as a space.
+fn decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    Some(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// What a resource path names.
+enum Target {
+    Collection {
+        namespace: Option<String>,
+    },
+    Object {
+        namespace: Option<String>,
+        name: String,
+        subresource: Option<String>,
+    },
+}
+
+fn route(
+    shared: &Shared,
+    method: &Method,
+    path: &str,
+    query: &Query,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(u16, Value), ApiError> {
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let mut store = shared.store.lock().unwrap_or_else(|p| p.into_inner());
+    let (group, version, rest): (&str, &str, &[&str]) = match segments.as_slice() {
+        ["version"] => return Ok((200, version_info())),
+        ["api"] => {
+            return Ok((
+                200,
+                json!({
+                    "kind": "APIVersions",
+                    "versions": ["v1"],
+                    "serverAddressByClientCIDRs": [
+                        {"clientCIDR": "0.0.0.0/0", "serverAddress": shared.address}
+                    ],
+                }),
+            ));
+        }
+        ["apis"] => return Ok((200, group_list(store.kinds()))),
+        ["apis", group] => {
+            return group_list(store.kinds())["groups"]
+                .as_array()
+                .and_then(|groups| groups.iter().find(|g| g["name"] == *group))
+                .map(|g| {
+                    let mut g = g.clone();
+                    g["kind"] = json!("APIGroup");
+                    g["apiVersion"] = json!("v1");
+                    (200, g)
+                })
+                .ok_or_else(ApiError::no_route);
+        }
+        ["api", version, rest @ ..] => ("", *version, rest),
+        ["apis", group, version, rest @ ..] => (*group, *version, rest),
+        _ => return Err(ApiError::no_route()),
+    };
+    if rest.is_empty() {
+        return resource_list(store.kinds(), group, version).map(|v| (200, v));
+    }
+    let (plural, target) = match rest {
+        ["namespaces", name, sub @ ("status" | "finalize")] => (
+            "namespaces",
+            Target::Object {
+                namespace: None,
+                name: (*name).to_owned(),
+                subresource: Some((*sub).to_owned()),
+            },
+        ),
+        ["namespaces", ns, plural] => (
+            *plural,
+            Target::Collection {
+                namespace: Some((*ns).to_owned()),
+            },
+        ),
+        ["namespaces", ns, plural, name] => (
+            *plural,
+            Target::Object {
+                namespace: Some((*ns).to_owned()),
+                name: (*name).to_owned(),
+                subresource: None,
+            },
+        ),
+        ["namespaces", ns, plural, name, sub] => (
+            *plural,
+            Target::Object {
+                namespace: Some((*ns).to_owned()),
+                name: (*name).to_owned(),
+                subresource: Some((*sub).to_owned()),
+            },
+        ),
+        [plural] => (*plural, Target::Collection { namespace: None }),
+        [plural, name] => (
+            *plural,
+            Target::Object {
+                namespace: None,
+                name: (*name).to_owned(),
+                subresource: None,
+            },
+        ),
+        [plural, name, sub] => (
+            *plural,
+            Target::Object {
+                namespace: None,
+                name: (*name).to_owned(),
+                subresource: Some((*sub).to_owned()),
+            },
+        ),
+        _ => return Err(ApiError::no_route()),
+    };
+    let kind = store
+        .kind(group, plural)
+        .filter(|k| k.version == version)
+        .cloned()
+        .ok_or_else(ApiError::no_route)?;
+    let namespace_given = match &target {
+        Target::Collection { namespace } | Target::Object { namespace, .. } => namespace.is_some(),
+    };
+    if namespace_given && !kind.namespaced {
+        return Err(ApiError::no_route());
+    }
+    let options = WriteOptions {
+        dry_run: query.get("dryRun") == Some("All"),
+    };
+    match (method, target) {
+        (&Method::GET, Target::Collection { namespace }) => {
+            if query.flag("watch") {
+                return Err(ApiError::method_not_allowed());
+            }
+            let list = ListOptions {
+                labels: query
+                    .get("labelSelector")
+                    .map(LabelSelector::parse)
+                    .transpose()?,
+                fields: query
+                    .get("fieldSelector")
+                    .map(|s| FieldSelector::parse(s, &kind.kind))
+                    .transpose()?,
+                limit: query.get("limit").and_then(|l| l.parse().ok()),
+                continue_from: query
+                    .get("continue")
+                    .filter(|c| !c.is_empty())
+                    .map(str::to_owned),
+            };
+            store
+                .list(&kind, namespace.as_deref(), &list)
+                .map(|v| (200, v))
+        }
+        (&Method::POST, Target::Collection { namespace }) => {
+            if kind.namespaced && namespace.is_none() {
+                return Err(ApiError::method_not_allowed());
+            }
+            let object = parse_body(headers, body)?;
+            store
+                .create(&kind, namespace.as_deref(), object, &options)
+                .map(|v| (201, v))
+        }
+        (
+            &Method::GET,
+            Target::Object {
+                namespace,
+                name,
+                subresource,
+            },
+        ) => {
+            check_object_target(&kind, namespace.as_deref(), subresource.as_deref())?;
+            store
+                .get(&kind, namespace.as_deref(), &name)
+                .map(|v| (200, v))
+        }
+        (
+            &Method::PUT,
+            Target::Object {
+                namespace,
+                name,
+                subresource,
+            },
+        ) => {
+            check_object_target(&kind, namespace.as_deref(), subresource.as_deref())?;
+            let object = parse_body(headers, body)?;
+            store
+                .update(
+                    &kind,
+                    namespace.as_deref(),
+                    &name,
+                    object,
+                    subresource.as_deref(),
+                    &options,
+                )
+                .map(|v| (200, v))
+        }
+        (
+            &Method::PATCH,
+            Target::Object {
+                namespace,
+                name,
+                subresource,
+            },
+        ) => {
+            check_object_target(&kind, namespace.as_deref(), subresource.as_deref())?;
+            let content_type = headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_owned();
+            let current = store.get(&kind, namespace.as_deref(), &name)?;
+            let patched = patch(&kind, &current, &content_type, body)?;
+            store
+                .update(
+                    &kind,
+                    namespace.as_deref(),
+                    &name,
+                    patched,
+                    subresource.as_deref(),
+                    &options,
+                )
+                .map(|v| (200, v))
+        }
+        (
+            &Method::DELETE,
+            Target::Object {
+                namespace,
+                name,
+                subresource,
+            },
+        ) => {
+            if subresource.is_some() {
+                return Err(ApiError::method_not_allowed());
+            }
+            check_object_target(&kind, namespace.as_deref(), None)?;
+            store
+                .delete(&kind, namespace.as_deref(), &name, &options)
+                .map(|v| (200, v))
+        }
+        (&Method::DELETE, Target::Collection { namespace }) => {
+            let list = ListOptions {
+                labels: query
+                    .get("labelSelector")
+                    .map(LabelSelector::parse)
+                    .transpose()?,
+                fields: query
+                    .get("fieldSelector")
+                    .map(|s| FieldSelector::parse(s, &kind.kind))
+                    .transpose()?,
+                ..ListOptions::default()
+            };
+            let listed = store.list(&kind, namespace.as_deref(), &list)?;
+            let mut deleted = Vec::new();
+            for item in listed["items"].as_array().into_iter().flatten() {
+                let ns = item.pointer("/metadata/namespace").and_then(Value::as_str);
+                let name = item
+                    .pointer("/metadata/name")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                deleted.push(store.delete(&kind, ns, name, &options)?);
+            }
+            Ok((
+                200,
+                json!({
+                    "apiVersion": kind.api_version(),
+                    "kind": format!("{}List", kind.kind),
+                    "metadata": {"resourceVersion": store.revision().to_string()},
+                    "items": deleted,
+                }),
+            ))
+        }
+        _ => Err(ApiError::method_not_allowed()),
+    }
+}
+
+/// Refuses object paths the kind does not serve: a namespaced kind without its namespace, a
+/// subresource other than `status`.
+fn check_object_target(
+    kind: &Kind,
+    namespace: Option<&str>,
+    subresource: Option<&str>,
+) -> Result<(), ApiError> {
+    if kind.namespaced && namespace.is_none() {
+        return Err(ApiError::no_route());
+    }
+    match subresource {
+        None => Ok(()),
+        Some("status") if kind.status => Ok(()),
+        Some("finalize") if kind.kind == "Namespace" => Ok(()),
+        Some(_) => Err(ApiError::no_route()),
+    }
+}
+
+/// The request's object: JSON, or YAML when the request says so.
+fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<Value, ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json");
+    if content_type.contains("yaml") {
+        return Err(ApiError::unsupported_media_type(content_type));
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}")))
+}
+
+/// `current` with the patch in `body` applied, by its content type.
+fn patch(kind: &Kind, current: &Value, content_type: &str, body: &[u8]) -> Result<Value, ApiError> {
+    let patch: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("the patch is not valid JSON: {e}")))?;
+    match content_type {
+        "application/merge-patch+json" => {
+            let mut patched = current.clone();
+            converge_diff::merge_patch::apply_merge_patch(&mut patched, &patch);
+            Ok(patched)
+        }
+        "application/json-patch+json" => {
+            let operations = converge_diff::json_patch::JsonPatch::from_value(&patch)
+                .map_err(|e| ApiError::bad_request(e.to_string()))?;
+            let mut patched = current.clone();
+            operations.apply(&mut patched).map_err(|e| {
+                ApiError::invalid(
+                    &kind.group,
+                    &kind.kind,
+                    "",
+                    vec![(String::new(), "FieldValueInvalid".to_owned(), e.to_string())],
+                )
+            })?;
+            Ok(patched)
+        }
+        "application/strategic-merge-patch+json" => {
+            let schema = converge_diff::schema::Schema::kubernetes()
+                .for_kind(&kind.group, &kind.version, &kind.kind)
+                .ok_or_else(|| ApiError::unsupported_media_type(content_type))?;
+            converge_diff::strategic::apply_strategic_patch(current, &patch, schema)
+                .map_err(|e| ApiError::bad_request(e.to_string()))
+        }
+        other => Err(ApiError::unsupported_media_type(other)),
+    }
+}
+
+fn version_info() -> Value {
+    let (major, minor) = KUBERNETES_VERSION;
+    json!({
+        "major": major,
+        "minor": minor,
+        "gitVersion": format!("v{major}.{minor}.0"),
+        "gitCommit": "converge-testcluster",
+        "gitTreeState": "clean",
+        "buildDate": "2026-01-01T00:00:00Z",
+        "goVersion": "go1.25",
+        "compiler": "gc",
+        "platform": "linux/amd64",
+    })
+}
+
+/// `/apis`: every group but the core one, with its versions.
+fn group_list(kinds: &[Kind]) -> Value {
+    let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+    for kind in kinds.iter().filter(|k| !k.group.is_empty()) {
+        match groups.iter_mut().find(|(g, _)| *g == kind.group) {
+            Some((_, versions)) => {
+                if !versions.contains(&kind.version) {
+                    versions.push(kind.version.clone());
+                }
+            }
+            None => groups.push((kind.group.clone(), vec![kind.version.clone()])),
+        }
+    }
+    let groups: Vec<Value> = groups
+        .into_iter()
+        .map(|(group, versions)| {
+            let entries: Vec<Value> = versions
+                .iter()
+                .map(|v| json!({"groupVersion": format!("{group}/{v}"), "version": v}))
+                .collect();
+            json!({
+                "name": group,
+                "versions": entries,
+                "preferredVersion": entries.first().cloned().unwrap_or(Value::Null),
+            })
+        })
+        .collect();
+    json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
+}
+
+/// `/api/v1` or `/apis/<group>/<version>`: the resources served there.
+fn resource_list(kinds: &[Kind], group: &str, version: &str) -> Result<Value, ApiError> {
+    let served: Vec<&Kind> = kinds
+        .iter()
+        .filter(|k| k.group == group && k.version == version)
+        .collect();
+    if served.is_empty() {
+        return Err(ApiError::no_route());
+    }
+    let mut resources = Vec::new();
+    for kind in served {
+        resources.push(json!({
+            "name": kind.plural,
+            "singularName": kind.singular,
+            "namespaced": kind.namespaced,
+            "kind": kind.kind,
+            "verbs": VERBS,
+            "shortNames": kind.short_names,
+        }));
+        if kind.status {
+            resources.push(json!({
+                "name": format!("{}/status", kind.plural),
+                "singularName": "",
+                "namespaced": kind.namespaced,
+                "kind": kind.kind,
+                "verbs": ["get", "patch", "update"],
+            }));
+        }
+    }
+    Ok(json!({
+        "kind": "APIResourceList",
+        "apiVersion": "v1",
+        "groupVersion": if group.is_empty() { version.to_owned() } else { format!("{group}/{version}") },
+        "resources": resources,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queries_are_percent_decoded() {
+        let query = Query::parse("labelSelector=app%3Dweb%2Ctier+in+(a)&dryRun=All&x");
+        assert_eq!(query.get("labelSelector"), Some("app=web,tier in (a)"));
+        assert_eq!(query.get("dryRun"), Some("All"));
+        assert_eq!(query.get("x"), Some(""));
+    }
+}

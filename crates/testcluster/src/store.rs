@@ -1,0 +1,632 @@
+//! The objects the cluster holds, and the verbs on them.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde_json::{Map, Value, json};
+
+use crate::kinds::{Kind, built_in};
+use crate::meta;
+use crate::select::{FieldSelector, LabelSelector};
+use crate::status::ApiError;
+
+/// Namespaces every cluster starts with.
+const INITIAL_NAMESPACES: [&str; 4] = ["default", "kube-system", "kube-public", "kube-node-lease"];
+
+/// What a write asks beyond its object.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct WriteOptions {
+    /// `dryRun=All`: everything but storing.
+    pub dry_run: bool,
+}
+
+/// A list request's parameters.
+#[derive(Debug, Default)]
+pub(crate) struct ListOptions {
+    pub labels: Option<LabelSelector>,
+    pub fields: Option<FieldSelector>,
+    pub limit: Option<usize>,
+    pub continue_from: Option<String>,
+}
+
+/// The cluster's state.
+#[derive(Debug)]
+pub(crate) struct Store {
+    kinds: Vec<Kind>,
+    /// Objects by (group, plural), then by (namespace, name).
+    objects: HashMap<(String, String), BTreeMap<(String, String), Value>>,
+    /// The last resourceVersion given out.
+    revision: u64,
+}
+
+impl Store {
+    pub(crate) fn new() -> Store {
+        let mut store = Store {
+            kinds: built_in(),
+            objects: HashMap::new(),
+            revision: 0,
+        };
+        for name in INITIAL_NAMESPACES {
+            let namespace = json!({
+                "apiVersion": "v1",
+                "kind": "Namespace",
+                "metadata": {"name": name},
+            });
+            let kind = store.kind("", "namespaces").cloned();
+            if let Some(kind) = kind {
+                // The initial namespaces are valid by construction.
+                let _ = store.create(&kind, None, namespace, &WriteOptions::default());
+            }
+        }
+        store
+    }
+
+    /// The kinds served, in discovery order.
+    pub(crate) fn kinds(&self) -> &[Kind] {
+        &self.kinds
+    }
+
+    /// The kind served at `group`/`plural`.
+    pub(crate) fn kind(&self, group: &str, plural: &str) -> Option<&Kind> {
+        self.kinds
+            .iter()
+            .find(|k| k.group == group && k.plural == plural)
+    }
+
+    /// The current resourceVersion of the whole cluster.
+    pub(crate) fn revision(&self) -> u64 {
+        self.revision
+    }
+
+    fn next_revision(&mut self) -> String {
+        self.revision += 1;
+        self.revision.to_string()
+    }
+
+    fn table(&self, kind: &Kind) -> Option<&BTreeMap<(String, String), Value>> {
+        self.objects.get(&(kind.group.clone(), kind.plural.clone()))
+    }
+
+    fn table_mut(&mut self, kind: &Kind) -> &mut BTreeMap<(String, String), Value> {
+        self.objects
+            .entry((kind.group.clone(), kind.plural.clone()))
+            .or_default()
+    }
+
+    /// The object `name` of `kind` in `namespace`.
+    pub(crate) fn get(
+        &self,
+        kind: &Kind,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<Value, ApiError> {
+        self.table(kind)
+            .and_then(|t| t.get(&(namespace.unwrap_or_default().to_owned(), name.to_owned())))
+            .cloned()
+            .ok_or_else(|| ApiError::not_found(&kind.group, &kind.plural, name))
+    }
+
+    /// The objects of `kind` (in `namespace`, or everywhere), as a `…List`.
+    pub(crate) fn list(
+        &self,
+        kind: &Kind,
+        namespace: Option<&str>,
+        options: &ListOptions,
+    ) -> Result<Value, ApiError> {
+        let empty = BTreeMap::new();
+        let table = self.table(kind).unwrap_or(&empty);
+        let start = match &options.continue_from {
+            Some(token) => Some(decode_continue(token)?),
+            None => None,
+        };
+        let mut items = Vec::new();
+        let mut next = None;
+        for ((ns, name), object) in table {
+            if namespace.is_some_and(|wanted| wanted != ns) {
+                continue;
+            }
+            if let Some((start_ns, start_name)) = &start
+                && (ns, name) <= (start_ns, start_name)
+            {
+                continue;
+            }
+            if options.labels.as_ref().is_some_and(|s| !s.matches(object)) {
+                continue;
+            }
+            if options.fields.as_ref().is_some_and(|s| !s.matches(object)) {
+                continue;
+            }
+            if options
+                .limit
+                .is_some_and(|limit| limit > 0 && items.len() == limit)
+            {
+                next = Some(encode_continue(ns, name));
+                break;
+            }
+            items.push(list_item(object));
+        }
+        // The token names the last item returned, so listing goes on after it.
+        let continue_token = next.map(|_| {
+            items
+                .last()
+                .map(|last: &Value| {
+                    encode_continue(
+                        text(last, "/metadata/namespace"),
+                        text(last, "/metadata/name"),
+                    )
+                })
+                .unwrap_or_default()
+        });
+        let mut metadata = json!({"resourceVersion": self.revision.to_string()});
+        if let Some(token) = continue_token {
+            metadata["continue"] = json!(token);
+        }
+        Ok(json!({
+            "apiVersion": kind.api_version(),
+            "kind": format!("{}List", kind.kind),
+            "metadata": metadata,
+            "items": items,
+        }))
+    }
+
+    /// Creates `object` as `kind` in `namespace`.
+    pub(crate) fn create(
+        &mut self,
+        kind: &Kind,
+        namespace: Option<&str>,
+        mut object: Value,
+        options: &WriteOptions,
+    ) -> Result<Value, ApiError> {
+        check_type(kind, &object)?;
+        let namespace = self.check_namespace(kind, namespace, &object)?;
+        let meta = metadata_mut(&mut object)?;
+        let mut name = meta
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        if name.is_empty() {
+            match meta.get("generateName").and_then(Value::as_str) {
+                Some(prefix) if !prefix.is_empty() => {
+                    name = format!("{prefix}{}", meta::name_suffix());
+                }
+                _ => {
+                    return Err(ApiError::invalid(
+                        &kind.group,
+                        &kind.kind,
+                        "",
+                        vec![(
+                            "metadata.name".to_owned(),
+                            "FieldValueRequired".to_owned(),
+                            "Required value: name or generateName is required".to_owned(),
+                        )],
+                    ));
+                }
+            }
+        }
+        meta.insert("name".to_owned(), json!(name));
+        if let Some(ns) = &namespace {
+            meta.insert("namespace".to_owned(), json!(ns));
+        }
+        for field in [
+            "uid",
+            "resourceVersion",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "generation",
+            "selfLink",
+        ] {
+            meta.remove(field);
+        }
+        meta.insert("uid".to_owned(), json!(meta::uid()));
+        meta.insert("creationTimestamp".to_owned(), json!(meta::now()));
+        if kind.generation {
+            meta.insert("generation".to_owned(), json!(1));
+        }
+        validate(kind, &object)?;
+        let key = (namespace.clone().unwrap_or_default(), name.clone());
+        if self.table(kind).is_some_and(|t| t.contains_key(&key)) {
+            return Err(ApiError::already_exists(&kind.group, &kind.plural, &name));
+        }
+        if kind.kind == "Namespace" {
+            object["spec"] = json!({"finalizers": ["kubernetes"]});
+            object["status"] = json!({"phase": "Active"});
+        }
+        if options.dry_run {
+            return Ok(object);
+        }
+        let revision = self.next_revision();
+        object["metadata"]["resourceVersion"] = json!(revision);
+        self.table_mut(kind).insert(key, object.clone());
+        Ok(object)
+    }
+
+    /// Replaces the object `name` with `object` (or, for `status`, only its status).
+    pub(crate) fn update(
+        &mut self,
+        kind: &Kind,
+        namespace: Option<&str>,
+        name: &str,
+        mut object: Value,
+        subresource: Option<&str>,
+        options: &WriteOptions,
+    ) -> Result<Value, ApiError> {
+        check_type(kind, &object)?;
+        let current = self.get(kind, namespace, name)?;
+        let given_name = text(&object, "/metadata/name");
+        if !given_name.is_empty() && given_name != name {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({given_name}) does not match the name on the URL ({name})"
+            )));
+        }
+        if let Some(ns) = namespace {
+            let given = text(&object, "/metadata/namespace");
+            if !given.is_empty() && given != ns {
+                return Err(ApiError::bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request",
+                ));
+            }
+        }
+        let given_version = text(&object, "/metadata/resourceVersion");
+        if !given_version.is_empty() && given_version != text(&current, "/metadata/resourceVersion")
+        {
+            return Err(ApiError::conflict(&kind.group, &kind.plural, name));
+        }
+        match subresource {
+            Some("status") => {
+                // Only the status changes.
+                let status = object.get("status").cloned();
+                object = current.clone();
+                match status {
+                    Some(status) => object["status"] = status,
+                    None => {
+                        if let Value::Object(map) = &mut object {
+                            map.remove("status");
+                        }
+                    }
+                }
+            }
+            Some(other) => {
+                return Err(ApiError::bad_request(format!(
+                    "the subresource {other:?} is not served"
+                )));
+            }
+            None => {
+                if kind.status {
+                    match current.get("status") {
+                        Some(status) => object["status"] = status.clone(),
+                        None => {
+                            if let Value::Object(map) = &mut object {
+                                map.remove("status");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let meta = metadata_mut(&mut object)?;
+        meta.insert("name".to_owned(), json!(name));
+        if let Some(ns) = namespace {
+            meta.insert("namespace".to_owned(), json!(ns));
+        }
+        // What the server owns stays as it was.
+        for field in [
+            "uid",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "generation",
+        ] {
+            match current["metadata"].get(field) {
+                Some(value) => {
+                    meta.insert(field.to_owned(), value.clone());
+                }
+                None => {
+                    meta.remove(field);
+                }
+            }
+        }
+        if kind.generation && spec_changed(&current, &object) {
+            let generation = current["metadata"]["generation"].as_i64().unwrap_or(0) + 1;
+            object["metadata"]["generation"] = json!(generation);
+        }
+        validate(kind, &object)?;
+        if kind.kind == "Namespace"
+            && let Some(spec) = current.get("spec")
+        {
+            object["spec"] = spec.clone();
+        }
+        object["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"].clone();
+        if object == current || options.dry_run {
+            // Nothing changed: no new resourceVersion, as the API server does.
+            return Ok(object);
+        }
+        let revision = self.next_revision();
+        object["metadata"]["resourceVersion"] = json!(revision);
+        let key = (namespace.unwrap_or_default().to_owned(), name.to_owned());
+        let finished = object["metadata"].get("deletionTimestamp").is_some()
+            && object["metadata"]
+                .get("finalizers")
+                .and_then(Value::as_array)
+                .is_none_or(Vec::is_empty);
+        if finished {
+            // The last finalizer is gone from an object being deleted: it goes.
+            self.table_mut(kind).remove(&key);
+            self.finish_namespaces();
+        } else {
+            self.table_mut(kind).insert(key, object.clone());
+        }
+        Ok(object)
+    }
+
+    /// Deletes the object `name`: at once, or, while it has finalizers, by marking it.
+    pub(crate) fn delete(
+        &mut self,
+        kind: &Kind,
+        namespace: Option<&str>,
+        name: &str,
+        options: &WriteOptions,
+    ) -> Result<Value, ApiError> {
+        let mut object = self.get(kind, namespace, name)?;
+        if options.dry_run {
+            return Ok(object);
+        }
+        let key = (namespace.unwrap_or_default().to_owned(), name.to_owned());
+        let has_finalizers = object["metadata"]
+            .get("finalizers")
+            .and_then(Value::as_array)
+            .is_some_and(|f| !f.is_empty());
+        if kind.kind == "Namespace" {
+            return Ok(self.delete_namespace(kind, name, object));
+        }
+        if has_finalizers {
+            if object["metadata"].get("deletionTimestamp").is_none() {
+                object["metadata"]["deletionTimestamp"] = json!(meta::now());
+                object["metadata"]["deletionGracePeriodSeconds"] = json!(0);
+                object["metadata"]["resourceVersion"] = json!(self.next_revision());
+                self.table_mut(kind).insert(key, object.clone());
+            }
+            return Ok(object);
+        }
+        self.table_mut(kind).remove(&key);
+        self.next_revision();
+        self.finish_namespaces();
+        Ok(object)
+    }
+
+    /// Marks a namespace terminating and deletes what it holds; it goes when it is empty.
+    fn delete_namespace(&mut self, kind: &Kind, name: &str, mut namespace: Value) -> Value {
+        if namespace["metadata"].get("deletionTimestamp").is_none() {
+            namespace["metadata"]["deletionTimestamp"] = json!(meta::now());
+            namespace["metadata"]["deletionGracePeriodSeconds"] = json!(0);
+        }
+        namespace["status"] = json!({"phase": "Terminating"});
+        namespace["metadata"]["resourceVersion"] = json!(self.next_revision());
+        self.table_mut(kind)
+            .insert((String::new(), name.to_owned()), namespace.clone());
+        let held: Vec<(Kind, String)> = self
+            .kinds
+            .iter()
+            .filter(|k| k.namespaced)
+            .flat_map(|k| {
+                self.table(k)
+                    .into_iter()
+                    .flat_map(|t| t.keys())
+                    .filter(|(ns, _)| ns == name)
+                    .map(|(_, n)| (k.clone(), n.clone()))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        for (kind, object) in held {
+            // Each goes, or waits for its finalizers.
+            let _ = self.delete(&kind, Some(name), &object, &WriteOptions::default());
+        }
+        self.finish_namespaces();
+        namespace
+    }
+
+    /// Removes terminating namespaces that hold nothing any more.
+    fn finish_namespaces(&mut self) {
+        let Some(kind) = self.kind("", "namespaces").cloned() else {
+            return;
+        };
+        let terminating: Vec<String> = self
+            .table(&kind)
+            .into_iter()
+            .flat_map(|t| t.iter())
+            .filter(|(_, ns)| ns["metadata"].get("deletionTimestamp").is_some())
+            .map(|((_, name), _)| name.clone())
+            .collect();
+        for name in terminating {
+            let empty = self.kinds.iter().filter(|k| k.namespaced).all(|k| {
+                self.table(k)
+                    .is_none_or(|t| !t.keys().any(|(ns, _)| *ns == name))
+            });
+            if empty {
+                self.table_mut(&kind).remove(&(String::new(), name));
+                self.next_revision();
+            }
+        }
+    }
+
+    /// The namespace an object of `kind` goes to: the request's, which must exist and not be
+    /// terminating; `None` for cluster-scoped kinds.
+    fn check_namespace(
+        &self,
+        kind: &Kind,
+        namespace: Option<&str>,
+        object: &Value,
+    ) -> Result<Option<String>, ApiError> {
+        if !kind.namespaced {
+            return Ok(None);
+        }
+        let given = text(object, "/metadata/namespace");
+        let namespace = match namespace {
+            Some(ns) => {
+                if !given.is_empty() && given != ns {
+                    return Err(ApiError::bad_request(
+                        "the namespace of the provided object does not match the namespace sent on the request",
+                    ));
+                }
+                ns.to_owned()
+            }
+            None if !given.is_empty() => given.to_owned(),
+            None => "default".to_owned(),
+        };
+        let namespaces = self.kind("", "namespaces").and_then(|k| self.table(k));
+        match namespaces.and_then(|t| t.get(&(String::new(), namespace.clone()))) {
+            None => Err(ApiError::not_found("", "namespaces", &namespace)),
+            Some(ns) if ns["metadata"].get("deletionTimestamp").is_some() => {
+                Err(ApiError::forbidden(format!(
+                    "{} \"{}\" is forbidden: unable to create new content in namespace {namespace} because it is being terminated",
+                    kind.plural,
+                    text(object, "/metadata/name")
+                )))
+            }
+            Some(_) => Ok(Some(namespace)),
+        }
+    }
+}
+
+/// `object` as a list item: the API server leaves `apiVersion` and `kind` out.
+fn list_item(object: &Value) -> Value {
+    let mut item = object.clone();
+    if let Value::Object(map) = &mut item {
+        map.remove("apiVersion");
+        map.remove("kind");
+    }
+    item
+}
+
+fn encode_continue(namespace: &str, name: &str) -> String {
+    let raw = format!("{namespace}/{name}");
+    raw.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+fn decode_continue(token: &str) -> Result<(String, String), ApiError> {
+    let bad = || ApiError::bad_request(format!("invalid continue token {token:?}"));
+    if !token.len().is_multiple_of(2) {
+        return Err(bad());
+    }
+    let bytes = (0..token.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&token[i..i + 2], 16))
+        .collect::<Result<Vec<u8>, _>>()
+        .map_err(|_| bad())?;
+    let raw = String::from_utf8(bytes).map_err(|_| bad())?;
+    let (namespace, name) = raw.split_once('/').ok_or_else(bad)?;
+    Ok((namespace.to_owned(), name.to_owned()))
+}
+
+/// The text at `pointer`, or empty.
+pub(crate) fn text<'a>(object: &'a Value, pointer: &str) -> &'a str {
+    object
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+}
+
+fn metadata_mut(object: &mut Value) -> Result<&mut Map<String, Value>, ApiError> {
+    let Value::Object(map) = object else {
+        return Err(ApiError::bad_request("the object is not a JSON object"));
+    };
+    let meta = map
+        .entry("metadata")
+        .or_insert_with(|| Value::Object(Map::new()));
+    match meta {
+        Value::Object(meta) => Ok(meta),
+        _ => Err(ApiError::bad_request("metadata is not a JSON object")),
+    }
+}
+
+/// Refuses an object whose `apiVersion` and `kind` are not those of the URL.
+fn check_type(kind: &Kind, object: &Value) -> Result<(), ApiError> {
+    if !object.is_object() {
+        return Err(ApiError::bad_request("the object is not a JSON object"));
+    }
+    let given_kind = text(object, "/kind");
+    let given_version = text(object, "/apiVersion");
+    if (!given_kind.is_empty() && given_kind != kind.kind)
+        || (!given_version.is_empty() && given_version != kind.api_version())
+    {
+        return Err(ApiError::bad_request(format!(
+            "the API version in the data ({given_version}) does not match the expected API version ({})",
+            kind.api_version()
+        )));
+    }
+    Ok(())
+}
+
+/// Whether anything but metadata and status changed.
+fn spec_changed(before: &Value, after: &Value) -> bool {
+    let strip = |object: &Value| -> Value {
+        let mut object = object.clone();
+        if let Value::Object(map) = &mut object {
+            map.remove("metadata");
+            map.remove("status");
+        }
+        object
+    };
+    strip(before) != strip(after)
+}
+
+/// Validates names, labels and annotations as the API server does.
+fn validate(kind: &Kind, object: &Value) -> Result<(), ApiError> {
+    let name = text(object, "/metadata/name");
+    let mut causes: Vec<(String, String, String)> = Vec::new();
+    let name_errors = if matches!(kind.kind.as_str(), "Namespace" | "Service") {
+        meta::dns_label_errors(name)
+    } else {
+        meta::dns_subdomain_errors(name)
+    };
+    for error in name_errors {
+        causes.push((
+            "metadata.name".to_owned(),
+            "FieldValueInvalid".to_owned(),
+            format!("Invalid value: {name:?}: {error}"),
+        ));
+    }
+    if let Some(Value::Object(labels)) = object.pointer("/metadata/labels") {
+        for (key, value) in labels {
+            for error in meta::qualified_name_errors(key) {
+                causes.push((
+                    "metadata.labels".to_owned(),
+                    "FieldValueInvalid".to_owned(),
+                    format!("Invalid value: {key:?}: {error}"),
+                ));
+            }
+            match value {
+                Value::String(value) => {
+                    for error in meta::label_value_errors(value) {
+                        causes.push((
+                            "metadata.labels".to_owned(),
+                            "FieldValueInvalid".to_owned(),
+                            format!("Invalid value: {value:?}: {error}"),
+                        ));
+                    }
+                }
+                _ => causes.push((
+                    "metadata.labels".to_owned(),
+                    "FieldValueInvalid".to_owned(),
+                    format!("Invalid value: {key:?}: label values are strings"),
+                )),
+            }
+        }
+    }
+    if let Some(Value::Object(annotations)) = object.pointer("/metadata/annotations") {
+        for key in annotations.keys() {
+            for error in meta::qualified_name_errors(key) {
+                causes.push((
+                    "metadata.annotations".to_owned(),
+                    "FieldValueInvalid".to_owned(),
+                    format!("Invalid value: {key:?}: {error}"),
+                ));
+            }
+        }
+    }
+    if causes.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(&kind.group, &kind.kind, name, causes))
+    }
+}

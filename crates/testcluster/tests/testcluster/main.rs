@@ -1,0 +1,402 @@
+//! The cluster driven by `kube::Client` over HTTP, as a controller would drive a real one.
+
+use converge_testcluster::TestCluster;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::{Api, Client, Config};
+use serde_json::json;
+
+mod kubectl;
+
+async fn client(cluster: &TestCluster) -> Client {
+    let url = cluster.url().parse().expect("url");
+    Client::try_from(Config::new(url)).expect("client")
+}
+
+/// The reason and code of a failed request.
+fn failure(error: kube::Error) -> (String, u16, String) {
+    match error {
+        kube::Error::Api(status) => (status.reason.clone(), status.code, status.message.clone()),
+        other => panic!("expected a Status from the server, got {other}"),
+    }
+}
+
+fn config_map(name: &str, data: serde_json::Value) -> ConfigMap {
+    serde_json::from_value(json!({
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": name, "labels": {"app": "web"}},
+        "data": data,
+    }))
+    .expect("config map")
+}
+
+fn deployment(name: &str, image: &str) -> Deployment {
+    serde_json::from_value(json!({
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name},
+        "spec": {
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "web", "image": image}]},
+            },
+        },
+    }))
+    .expect("deployment")
+}
+
+#[tokio::test]
+async fn objects_are_created_read_listed_and_refused_twice() {
+    let cluster = TestCluster::start().await.expect("start");
+    let api: Api<ConfigMap> = Api::namespaced(client(&cluster).await, "default");
+    let created = api
+        .create(
+            &PostParams::default(),
+            &config_map("web", json!({"a": "1"})),
+        )
+        .await
+        .expect("create");
+    let meta = &created.metadata;
+    assert_eq!(meta.namespace.as_deref(), Some("default"));
+    assert!(meta.uid.as_deref().is_some_and(|u| u.len() == 36));
+    assert!(meta.resource_version.is_some());
+    assert!(meta.creation_timestamp.is_some());
+
+    let read = api.get("web").await.expect("get");
+    assert_eq!(read, created);
+    let (reason, code, message) = failure(
+        api.create(&PostParams::default(), &config_map("web", json!({})))
+            .await
+            .expect_err("exists"),
+    );
+    assert_eq!((reason.as_str(), code), ("AlreadyExists", 409));
+    assert_eq!(message, "configmaps \"web\" already exists");
+    let (reason, code, message) = failure(api.get("nope").await.expect_err("missing"));
+    assert_eq!((reason.as_str(), code), ("NotFound", 404));
+    assert_eq!(message, "configmaps \"nope\" not found");
+
+    // generateName, selectors, and pages.
+    for _ in 0..3 {
+        let mut generated = config_map("", json!({}));
+        generated.metadata.name = None;
+        generated.metadata.generate_name = Some("gen-".to_owned());
+        generated.metadata.labels = None;
+        let made = api
+            .create(&PostParams::default(), &generated)
+            .await
+            .expect("generate");
+        assert!(
+            made.metadata
+                .name
+                .as_deref()
+                .is_some_and(|n| n.starts_with("gen-") && n.len() == 9)
+        );
+    }
+    let labelled = api
+        .list(&ListParams::default().labels("app=web"))
+        .await
+        .expect("list");
+    assert_eq!(labelled.items.len(), 1);
+    let unlabelled = api
+        .list(&ListParams::default().labels("!app"))
+        .await
+        .expect("list");
+    assert_eq!(unlabelled.items.len(), 3);
+    let first = api
+        .list(&ListParams::default().limit(2))
+        .await
+        .expect("page");
+    assert_eq!(first.items.len(), 2);
+    let token = first.metadata.continue_.clone().expect("a continue token");
+    let second = api
+        .list(&ListParams::default().limit(2).continue_token(&token))
+        .await
+        .expect("page");
+    assert_eq!(second.items.len(), 2);
+    assert!(
+        second
+            .metadata
+            .continue_
+            .as_deref()
+            .is_none_or(str::is_empty)
+    );
+    let names: Vec<String> = first
+        .items
+        .iter()
+        .chain(&second.items)
+        .filter_map(|c| c.metadata.name.clone())
+        .collect();
+    assert_eq!(names.len(), 4);
+    assert!(names.contains(&"web".to_owned()));
+}
+
+#[tokio::test]
+async fn updates_need_the_current_resource_version() {
+    let cluster = TestCluster::start().await.expect("start");
+    let api: Api<ConfigMap> = Api::namespaced(client(&cluster).await, "default");
+    let created = api
+        .create(
+            &PostParams::default(),
+            &config_map("web", json!({"a": "1"})),
+        )
+        .await
+        .expect("create");
+    let mut changed = created.clone();
+    changed.data = Some([("a".to_owned(), "2".to_owned())].into());
+    let updated = api
+        .replace("web", &PostParams::default(), &changed)
+        .await
+        .expect("update");
+    assert_ne!(
+        updated.metadata.resource_version,
+        created.metadata.resource_version
+    );
+    assert_eq!(updated.metadata.uid, created.metadata.uid);
+    // A writer that read before the update loses.
+    let (reason, code, message) = failure(
+        api.replace("web", &PostParams::default(), &changed)
+            .await
+            .expect_err("stale"),
+    );
+    assert_eq!((reason.as_str(), code), ("Conflict", 409));
+    assert!(
+        message.starts_with("Operation cannot be fulfilled on configmaps \"web\""),
+        "{message}"
+    );
+    // An update that changes nothing keeps the resourceVersion.
+    let same = api
+        .replace("web", &PostParams::default(), &updated)
+        .await
+        .expect("no-op");
+    assert_eq!(
+        same.metadata.resource_version,
+        updated.metadata.resource_version
+    );
+}
+
+#[tokio::test]
+async fn patches_merge_as_kubernetes_merges_them() {
+    let cluster = TestCluster::start().await.expect("start");
+    let api: Api<Deployment> = Api::namespaced(client(&cluster).await, "default");
+    let created = api
+        .create(&PostParams::default(), &deployment("web", "web:1"))
+        .await
+        .expect("create");
+    assert_eq!(created.metadata.generation, Some(1));
+
+    // Strategic merge: containers merge by name.
+    let patched = api
+        .patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Strategic(json!({"spec": {"template": {"spec": {"containers": [
+                {"name": "sidecar", "image": "proxy:1"}
+            ]}}}})),
+        )
+        .await
+        .expect("strategic");
+    let containers = &patched
+        .spec
+        .as_ref()
+        .expect("spec")
+        .template
+        .spec
+        .as_ref()
+        .expect("pod")
+        .containers;
+    let names: Vec<&str> = containers.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["sidecar", "web"]);
+    assert_eq!(patched.metadata.generation, Some(2));
+
+    // Merge patch: lists are replaced.
+    let merged = api
+        .patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"template": {"spec": {"containers": [
+                {"name": "web", "image": "web:2"}
+            ]}}}})),
+        )
+        .await
+        .expect("merge");
+    let containers = &merged
+        .spec
+        .as_ref()
+        .expect("spec")
+        .template
+        .spec
+        .as_ref()
+        .expect("pod")
+        .containers;
+    assert_eq!(containers.len(), 1);
+    assert_eq!(merged.metadata.generation, Some(3));
+
+    // Labels are metadata: no new generation.
+    let labelled = api
+        .patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {"team": "a"}}})),
+        )
+        .await
+        .expect("labels");
+    assert_eq!(labelled.metadata.generation, Some(3));
+
+    // JSON patch, with a failing test operation.
+    let error = api
+        .patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Json::<()>(
+                serde_json::from_value(json!([
+                    {"op": "test", "path": "/spec/replicas", "value": 7}
+                ]))
+                .expect("json patch"),
+            ),
+        )
+        .await
+        .expect_err("test fails");
+    assert_eq!(failure(error).1, 422);
+
+    // The status subresource is the only way to change status.
+    let with_status = api
+        .patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"replicas": 3}})),
+        )
+        .await
+        .expect("patch main resource");
+    assert!(with_status.status.is_none());
+    let status = api
+        .patch_status(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"replicas": 3}})),
+        )
+        .await
+        .expect("patch status");
+    assert_eq!(status.status.and_then(|s| s.replicas), Some(3));
+}
+
+#[tokio::test]
+async fn names_labels_and_namespaces_are_checked() {
+    let cluster = TestCluster::start().await.expect("start");
+    let client = client(&cluster).await;
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    let (reason, code, message) = failure(
+        api.create(&PostParams::default(), &config_map("Bad_Name", json!({})))
+            .await
+            .expect_err("invalid"),
+    );
+    assert_eq!((reason.as_str(), code), ("Invalid", 422));
+    assert!(message.starts_with("ConfigMap \"Bad_Name\" is invalid: metadata.name: Invalid value: \"Bad_Name\": a lowercase RFC 1123 subdomain"), "{message}");
+
+    let elsewhere: Api<ConfigMap> = Api::namespaced(client.clone(), "missing");
+    let (reason, code, message) = failure(
+        elsewhere
+            .create(&PostParams::default(), &config_map("web", json!({})))
+            .await
+            .expect_err("no namespace"),
+    );
+    assert_eq!((reason.as_str(), code), ("NotFound", 404));
+    assert_eq!(message, "namespaces \"missing\" not found");
+
+    // Dry runs store nothing.
+    api.create(
+        &PostParams {
+            dry_run: true,
+            ..PostParams::default()
+        },
+        &config_map("dry", json!({})),
+    )
+    .await
+    .expect("dry run");
+    assert_eq!(
+        failure(api.get("dry").await.expect_err("not stored")).1,
+        404
+    );
+}
+
+#[tokio::test]
+async fn finalizers_hold_deletion_and_namespaces_terminate() {
+    let cluster = TestCluster::start().await.expect("start");
+    let client = client(&cluster).await;
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let mut team: Namespace =
+        serde_json::from_value(json!({"metadata": {"name": "team"}})).expect("ns");
+    team = namespaces
+        .create(&PostParams::default(), &team)
+        .await
+        .expect("namespace");
+    assert_eq!(team.status.and_then(|s| s.phase).as_deref(), Some("Active"));
+
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), "team");
+    let mut held = config_map("held", json!({}));
+    held.metadata.finalizers = Some(vec!["example.com/hold".to_owned()]);
+    api.create(&PostParams::default(), &held)
+        .await
+        .expect("create");
+    api.create(&PostParams::default(), &config_map("free", json!({})))
+        .await
+        .expect("create");
+
+    namespaces
+        .delete("team", &DeleteParams::default())
+        .await
+        .expect("delete namespace");
+    let terminating = namespaces.get("team").await.expect("still there");
+    assert_eq!(
+        terminating.status.and_then(|s| s.phase).as_deref(),
+        Some("Terminating")
+    );
+    assert_eq!(failure(api.get("free").await.expect_err("deleted")).1, 404);
+    let marked = api.get("held").await.expect("held by its finalizer");
+    assert!(marked.metadata.deletion_timestamp.is_some());
+    let (reason, code, _) = failure(
+        api.create(&PostParams::default(), &config_map("late", json!({})))
+            .await
+            .expect_err("terminating"),
+    );
+    assert_eq!((reason.as_str(), code), ("Forbidden", 403));
+
+    // Removing the finalizer lets the object go, and then the namespace.
+    api.patch(
+        "held",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"finalizers": null}})),
+    )
+    .await
+    .expect("release");
+    assert_eq!(failure(api.get("held").await.expect_err("gone")).1, 404);
+    assert_eq!(
+        failure(namespaces.get("team").await.expect_err("gone")).1,
+        404
+    );
+}
+
+#[tokio::test]
+async fn discovery_finds_the_built_in_kinds() {
+    let cluster = TestCluster::start().await.expect("start");
+    let discovery = kube::discovery::Discovery::new(client(&cluster).await)
+        .run()
+        .await
+        .expect("discovery");
+    let apps = discovery.get("apps").expect("the apps group");
+    let kinds: Vec<String> = apps
+        .recommended_resources()
+        .into_iter()
+        .map(|(resource, _)| resource.kind)
+        .collect();
+    assert!(kinds.contains(&"Deployment".to_owned()), "{kinds:?}");
+    let (resource, capabilities) = discovery
+        .groups()
+        .flat_map(|g| g.recommended_resources())
+        .find(|(r, _)| r.kind == "ConfigMap")
+        .expect("configmaps");
+    assert_eq!(resource.plural, "configmaps");
+    assert_eq!(capabilities.scope, kube::discovery::Scope::Namespaced);
+}
