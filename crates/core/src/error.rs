@@ -7,6 +7,14 @@
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// A label selector that cannot be read.
+    #[error("invalid label selector {selector:?}: {reason}")]
+    InvalidSelector {
+        /// The selector as given.
+        selector: String,
+        /// What in it is wrong.
+        reason: String,
+    },
     /// A document is not valid YAML or JSON.
     #[error("{file}:{line}:{column}: invalid {format}: {message}")]
     Syntax {

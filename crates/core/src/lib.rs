@@ -5,6 +5,7 @@ mod codec;
 mod error;
 mod manifest;
 mod object_ref;
+mod selector;
 mod tree;
 
 pub use base64::base64;
@@ -15,6 +16,7 @@ pub use codec::{
 pub use error::Error;
 pub use manifest::{Manifest, Origin, index_by_key};
 pub use object_ref::{ObjectKey, ObjectRef};
+pub use selector::LabelSelector;
 pub use tree::{
     DirTree, EntryKind, FileTree, TreeEntry, normalize_path, walk_all_files, walk_files,
 };

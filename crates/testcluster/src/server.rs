@@ -225,154 +225,110 @@ fn route(
     let options = WriteOptions {
         dry_run: query.get("dryRun") == Some("All"),
     };
-    match (method, target) {
-        (&Method::GET, Target::Collection { namespace }) => {
-            if query.flag("watch") {
-                return Err(ApiError::method_not_allowed());
+    match target {
+        Target::Collection { namespace } => {
+            let namespace = namespace.as_deref();
+            match *method {
+                Method::GET => {
+                    if query.flag("watch") {
+                        return Err(ApiError::method_not_allowed());
+                    }
+                    let list = ListOptions {
+                        limit: query.get("limit").and_then(|l| l.parse().ok()),
+                        continue_from: query
+                            .get("continue")
+                            .filter(|c| !c.is_empty())
+                            .map(str::to_owned),
+                        ..selectors(query, &kind)?
+                    };
+                    store.list(&kind, namespace, &list).map(|v| (200, v))
+                }
+                Method::POST => {
+                    if kind.namespaced && namespace.is_none() {
+                        return Err(ApiError::method_not_allowed());
+                    }
+                    let object = parse_body(headers, body)?;
+                    store
+                        .create(&kind, namespace, object, &options)
+                        .map(|v| (201, v))
+                }
+                Method::DELETE => {
+                    let listed = store.list(&kind, namespace, &selectors(query, &kind)?)?;
+                    let mut deleted = Vec::new();
+                    for item in listed["items"].as_array().into_iter().flatten() {
+                        let ns = item.pointer("/metadata/namespace").and_then(Value::as_str);
+                        let name = item
+                            .pointer("/metadata/name")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default();
+                        deleted.push(store.delete(&kind, ns, name, &options)?);
+                    }
+                    Ok((
+                        200,
+                        json!({
+                            "apiVersion": kind.api_version(),
+                            "kind": format!("{}List", kind.kind),
+                            "metadata": {"resourceVersion": store.revision().to_string()},
+                            "items": deleted,
+                        }),
+                    ))
+                }
+                _ => Err(ApiError::method_not_allowed()),
             }
-            let list = ListOptions {
-                labels: query
-                    .get("labelSelector")
-                    .map(LabelSelector::parse)
-                    .transpose()?,
-                fields: query
-                    .get("fieldSelector")
-                    .map(|s| FieldSelector::parse(s, &kind.kind))
-                    .transpose()?,
-                limit: query.get("limit").and_then(|l| l.parse().ok()),
-                continue_from: query
-                    .get("continue")
-                    .filter(|c| !c.is_empty())
-                    .map(str::to_owned),
-            };
-            store
-                .list(&kind, namespace.as_deref(), &list)
-                .map(|v| (200, v))
         }
-        (&Method::POST, Target::Collection { namespace }) => {
-            if kind.namespaced && namespace.is_none() {
-                return Err(ApiError::method_not_allowed());
+        Target::Object {
+            namespace,
+            name,
+            subresource,
+        } => {
+            let (namespace, subresource) = (namespace.as_deref(), subresource.as_deref());
+            check_object_target(&kind, namespace, subresource)?;
+            match *method {
+                Method::GET => store.get(&kind, namespace, &name).map(|v| (200, v)),
+                Method::PUT => {
+                    let object = parse_body(headers, body)?;
+                    store
+                        .update(&kind, namespace, &name, object, subresource, &options)
+                        .map(|v| (200, v))
+                }
+                Method::PATCH => {
+                    let content_type = headers
+                        .get(header::CONTENT_TYPE)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .split(';')
+                        .next()
+                        .unwrap_or_default()
+                        .trim()
+                        .to_owned();
+                    let current = store.get(&kind, namespace, &name)?;
+                    let patched = patch(&kind, &current, &content_type, body)?;
+                    store
+                        .update(&kind, namespace, &name, patched, subresource, &options)
+                        .map(|v| (200, v))
+                }
+                Method::DELETE if subresource.is_none() => store
+                    .delete(&kind, namespace, &name, &options)
+                    .map(|v| (200, v)),
+                _ => Err(ApiError::method_not_allowed()),
             }
-            let object = parse_body(headers, body)?;
-            store
-                .create(&kind, namespace.as_deref(), object, &options)
-                .map(|v| (201, v))
         }
-        (
-            &Method::GET,
-            Target::Object {
-                namespace,
-                name,
-                subresource,
-            },
-        ) => {
-            check_object_target(&kind, namespace.as_deref(), subresource.as_deref())?;
-            store
-                .get(&kind, namespace.as_deref(), &name)
-                .map(|v| (200, v))
-        }
-        (
-            &Method::PUT,
-            Target::Object {
-                namespace,
-                name,
-                subresource,
-            },
-        ) => {
-            check_object_target(&kind, namespace.as_deref(), subresource.as_deref())?;
-            let object = parse_body(headers, body)?;
-            store
-                .update(
-                    &kind,
-                    namespace.as_deref(),
-                    &name,
-                    object,
-                    subresource.as_deref(),
-                    &options,
-                )
-                .map(|v| (200, v))
-        }
-        (
-            &Method::PATCH,
-            Target::Object {
-                namespace,
-                name,
-                subresource,
-            },
-        ) => {
-            check_object_target(&kind, namespace.as_deref(), subresource.as_deref())?;
-            let content_type = headers
-                .get(header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default()
-                .split(';')
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .to_owned();
-            let current = store.get(&kind, namespace.as_deref(), &name)?;
-            let patched = patch(&kind, &current, &content_type, body)?;
-            store
-                .update(
-                    &kind,
-                    namespace.as_deref(),
-                    &name,
-                    patched,
-                    subresource.as_deref(),
-                    &options,
-                )
-                .map(|v| (200, v))
-        }
-        (
-            &Method::DELETE,
-            Target::Object {
-                namespace,
-                name,
-                subresource,
-            },
-        ) => {
-            if subresource.is_some() {
-                return Err(ApiError::method_not_allowed());
-            }
-            check_object_target(&kind, namespace.as_deref(), None)?;
-            store
-                .delete(&kind, namespace.as_deref(), &name, &options)
-                .map(|v| (200, v))
-        }
-        (&Method::DELETE, Target::Collection { namespace }) => {
-            let list = ListOptions {
-                labels: query
-                    .get("labelSelector")
-                    .map(LabelSelector::parse)
-                    .transpose()?,
-                fields: query
-                    .get("fieldSelector")
-                    .map(|s| FieldSelector::parse(s, &kind.kind))
-                    .transpose()?,
-                ..ListOptions::default()
-            };
-            let listed = store.list(&kind, namespace.as_deref(), &list)?;
-            let mut deleted = Vec::new();
-            for item in listed["items"].as_array().into_iter().flatten() {
-                let ns = item.pointer("/metadata/namespace").and_then(Value::as_str);
-                let name = item
-                    .pointer("/metadata/name")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default();
-                deleted.push(store.delete(&kind, ns, name, &options)?);
-            }
-            Ok((
-                200,
-                json!({
-                    "apiVersion": kind.api_version(),
-                    "kind": format!("{}List", kind.kind),
-                    "metadata": {"resourceVersion": store.revision().to_string()},
-                    "items": deleted,
-                }),
-            ))
-        }
-        _ => Err(ApiError::method_not_allowed()),
     }
+}
+
+/// The label and field selectors of a list or deletecollection request.
+fn selectors(query: &Query, kind: &Kind) -> Result<ListOptions, ApiError> {
+    Ok(ListOptions {
+        labels: query
+            .get("labelSelector")
+            .map(LabelSelector::parse)
+            .transpose()?,
+        fields: query
+            .get("fieldSelector")
+            .map(|s| FieldSelector::parse(s, &kind.kind))
+            .transpose()?,
+        ..ListOptions::default()
+    })
 }
 
 /// Refuses object paths the kind does not serve: a namespaced kind without its namespace, a

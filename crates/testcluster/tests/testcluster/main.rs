@@ -177,6 +177,27 @@ async fn updates_need_the_current_resource_version() {
     );
 }
 
+/// Patches the Deployment `web`.
+async fn patch_web(
+    api: &Api<Deployment>,
+    patch: Patch<serde_json::Value>,
+) -> kube::Result<Deployment> {
+    api.patch("web", &PatchParams::default(), &patch).await
+}
+
+/// The containers of a Deployment's pod template.
+fn pod_containers(deployment: &Deployment) -> &[k8s_openapi::api::core::v1::Container] {
+    &deployment
+        .spec
+        .as_ref()
+        .expect("spec")
+        .template
+        .spec
+        .as_ref()
+        .expect("pod")
+        .containers
+}
+
 #[tokio::test]
 async fn patches_merge_as_kubernetes_merges_them() {
     let cluster = TestCluster::start().await.expect("start");
@@ -188,61 +209,39 @@ async fn patches_merge_as_kubernetes_merges_them() {
     assert_eq!(created.metadata.generation, Some(1));
 
     // Strategic merge: containers merge by name.
-    let patched = api
-        .patch(
-            "web",
-            &PatchParams::default(),
-            &Patch::Strategic(json!({"spec": {"template": {"spec": {"containers": [
-                {"name": "sidecar", "image": "proxy:1"}
-            ]}}}})),
-        )
-        .await
-        .expect("strategic");
-    let containers = &patched
-        .spec
-        .as_ref()
-        .expect("spec")
-        .template
-        .spec
-        .as_ref()
-        .expect("pod")
-        .containers;
+    let patched = patch_web(
+        &api,
+        Patch::Strategic(json!({"spec": {"template": {"spec": {"containers": [
+            {"name": "sidecar", "image": "proxy:1"}
+        ]}}}})),
+    )
+    .await
+    .expect("strategic");
+    let containers = pod_containers(&patched);
     let names: Vec<&str> = containers.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(names, ["sidecar", "web"]);
     assert_eq!(patched.metadata.generation, Some(2));
 
     // Merge patch: lists are replaced.
-    let merged = api
-        .patch(
-            "web",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"template": {"spec": {"containers": [
-                {"name": "web", "image": "web:2"}
-            ]}}}})),
-        )
-        .await
-        .expect("merge");
-    let containers = &merged
-        .spec
-        .as_ref()
-        .expect("spec")
-        .template
-        .spec
-        .as_ref()
-        .expect("pod")
-        .containers;
+    let merged = patch_web(
+        &api,
+        Patch::Merge(json!({"spec": {"template": {"spec": {"containers": [
+            {"name": "web", "image": "web:2"}
+        ]}}}})),
+    )
+    .await
+    .expect("merge");
+    let containers = pod_containers(&merged);
     assert_eq!(containers.len(), 1);
     assert_eq!(merged.metadata.generation, Some(3));
 
     // Labels are metadata: no new generation.
-    let labelled = api
-        .patch(
-            "web",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"metadata": {"labels": {"team": "a"}}})),
-        )
-        .await
-        .expect("labels");
+    let labelled = patch_web(
+        &api,
+        Patch::Merge(json!({"metadata": {"labels": {"team": "a"}}})),
+    )
+    .await
+    .expect("labels");
     assert_eq!(labelled.metadata.generation, Some(3));
 
     // JSON patch, with a failing test operation.
@@ -262,12 +261,7 @@ async fn patches_merge_as_kubernetes_merges_them() {
     assert_eq!(failure(error).1, 422);
 
     // The status subresource is the only way to change status.
-    let with_status = api
-        .patch(
-            "web",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"status": {"replicas": 3}})),
-        )
+    let with_status = patch_web(&api, Patch::Merge(json!({"status": {"replicas": 3}})))
         .await
         .expect("patch main resource");
     assert!(with_status.status.is_none());
