@@ -4,5 +4,6 @@
 mod corpus;
 mod examples;
 mod oracle;
+mod rerender;
 mod strategic_oracle;
 mod support;

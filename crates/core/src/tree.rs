@@ -79,6 +79,15 @@ pub trait FileTree: Send + Sync + fmt::Debug {
     /// [`Error::NotFound`] when `path` does not exist, [`Error::InvalidPath`] when it is a
     /// directory or lies outside the tree, [`Error::Io`] when it cannot be read.
     fn read(&self, path: &str) -> Result<Vec<u8>, Error>;
+
+    /// A name for the contents of the file `path` that changes whenever they do, when the
+    /// tree knows one without reading the file (a git tree knows its blob ids); `None`
+    /// otherwise, and for anything that is not a file. Caches use it to skip reading files
+    /// they have seen.
+    fn content_id(&self, path: &str) -> Option<String> {
+        let _ = path;
+        None
+    }
 }
 
 /// Normalizes a relative tree path: drops `.` components, empty components and a trailing `/`,

@@ -205,33 +205,81 @@ impl ParseCache {
     /// # Errors
     /// As [`parse_manifests`]; errors are not kept.
     pub fn parse(&self, file: &str, bytes: &[u8]) -> Result<Vec<Manifest>, converge_core::Error> {
+        self.parse_identified(file, None, bytes)
+    }
+
+    fn key(parts: &[&[u8]]) -> [u8; 32] {
         let mut hasher = Sha256::new();
-        hasher.update(file.as_bytes());
-        hasher.update([0]);
-        hasher.update(bytes);
-        let key: [u8; 32] = hasher.finalize().into();
-        {
-            let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(found) = inner.entries.get(&key).cloned() {
-                inner.hits += 1;
-                return Ok(found);
-            }
+        for part in parts {
+            hasher.update(part);
+            hasher.update([0]);
         }
-        // Parse outside the lock: other renders go on meanwhile.
-        let manifests = parse_manifests(file, bytes)?;
+        hasher.finalize().into()
+    }
+
+    /// The manifests of `file` whose contents the tree names `id` (see
+    /// [`FileTree::content_id`](converge_core::FileTree::content_id)), if they were parsed
+    /// before: no need to read the file.
+    pub(crate) fn by_id(&self, file: &str, id: &str) -> Option<Vec<Manifest>> {
+        let key = ParseCache::key(&[b"id", file.as_bytes(), id.as_bytes()]);
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        inner.misses += 1;
-        if inner.entries.insert(key, manifests.clone()).is_none() {
-            inner.order.push_back(key);
+        let found = inner.entries.get(&key).cloned()?;
+        inner.hits += 1;
+        Some(found)
+    }
+
+    /// As [`parse`](ParseCache::parse), also keeping the result under the tree's `id` for the
+    /// contents when it has one.
+    pub(crate) fn parse_identified(
+        &self,
+        file: &str,
+        id: Option<&str>,
+        bytes: &[u8],
+    ) -> Result<Vec<Manifest>, converge_core::Error> {
+        let key = ParseCache::key(&[file.as_bytes(), bytes]);
+        let found = {
+            let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+            let found = inner.entries.get(&key).cloned();
+            if found.is_some() {
+                inner.hits += 1;
+            }
+            found
+        };
+        let manifests = match found {
+            Some(found) => found,
+            None => {
+                // Parse outside the lock: other renders go on meanwhile.
+                let parsed = parse_manifests(file, bytes)?;
+                let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+                inner.misses += 1;
+                inner.keep(key, &parsed);
+                parsed
+            }
+        };
+        if let Some(id) = id {
+            let by_id = ParseCache::key(&[b"id", file.as_bytes(), id.as_bytes()]);
+            self.inner
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .keep(by_id, &manifests);
         }
-        while inner.entries.len() > inner.capacity {
-            match inner.order.pop_front() {
+        Ok(manifests)
+    }
+}
+
+impl Inner {
+    /// Keeps `manifests` under `key`, the oldest entries making room.
+    fn keep(&mut self, key: [u8; 32], manifests: &[Manifest]) {
+        if self.entries.insert(key, manifests.to_vec()).is_none() {
+            self.order.push_back(key);
+        }
+        while self.entries.len() > self.capacity {
+            match self.order.pop_front() {
                 Some(oldest) => {
-                    inner.entries.remove(&oldest);
+                    self.entries.remove(&oldest);
                 }
                 None => break,
             }
         }
-        Ok(manifests)
     }
 }

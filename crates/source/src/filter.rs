@@ -165,4 +165,13 @@ impl FileTree for FilteredTree {
         }
         self.inner.read(&inner)
     }
+
+    fn content_id(&self, path: &str) -> Option<String> {
+        let (path, inner) = self.inner_path(path).ok()?;
+        if self.picks(&path) {
+            self.inner.content_id(&inner)
+        } else {
+            None
+        }
+    }
 }

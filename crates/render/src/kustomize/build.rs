@@ -682,13 +682,31 @@ impl<'t> Builder<'t> {
                 if self.skip.contains(&path) {
                     return Ok(());
                 }
-                let bytes = match self.recorder {
-                    Some(recorder) => recorder.read_resource(&path).map_err(|e| at(file, e))?,
-                    None => self.read(&path, file)?,
+                // A tree that names its files' contents (git) lets the cache answer unread.
+                let id = self.cache.and(self.tree.content_id(&path));
+                let known = match (self.cache, &id) {
+                    (Some(cache), Some(id)) => cache.by_id(&path, id),
+                    _ => None,
                 };
-                let parsed = match self.cache {
-                    Some(cache) => cache.parse(&path, &bytes),
-                    None => parse_manifests(&path, &bytes),
+                let parsed = match known {
+                    Some(manifests) => {
+                        if let (Some(recorder), Some(id)) = (self.recorder, &id) {
+                            recorder.resource_known(&path, id);
+                        }
+                        Ok(manifests)
+                    }
+                    None => {
+                        let bytes = match self.recorder {
+                            Some(recorder) => {
+                                recorder.read_resource(&path).map_err(|e| at(file, e))?
+                            }
+                            None => self.read(&path, file)?,
+                        };
+                        match self.cache {
+                            Some(cache) => cache.parse_identified(&path, id.as_deref(), &bytes),
+                            None => parse_manifests(&path, &bytes),
+                        }
+                    }
                 };
                 let resources: Vec<Resource> = parsed
                     .map_err(|e| at(file, e))?

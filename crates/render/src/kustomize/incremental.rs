@@ -94,10 +94,13 @@ struct Log {
 
 /// A resource file as the last build read it: digests of its contents and of its documents'
 /// ids.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct FilePlan {
     digest: [u8; 32],
     ids: [u8; 32],
+    /// The tree's name for the contents (a git blob id), when it has one: an unchanged name
+    /// means unchanged contents, without reading them.
+    content_id: Option<String>,
 }
 
 /// A digest of the ids of `resources`, in order.
@@ -148,12 +151,27 @@ impl<'t> Recorder<'t> {
                     FilePlan {
                         digest: digest(bytes),
                         ids: [0; 32],
+                        content_id: self.tree.content_id(path),
                     },
                 );
             }
             Err(e) => self.record(Op::Read, path, error_digest(e)),
         }
         answer
+    }
+
+    /// Records a resource file the cache knew by the tree's `id` for its contents, unread.
+    pub(crate) fn resource_known(&self, path: &str, id: &str) {
+        self.log().files.insert(
+            path.to_owned(),
+            FilePlan {
+                // Not the contents' digest: should the id change, the contents count as
+                // changed, which they are.
+                digest: digest(id.as_bytes()),
+                ids: [0; 32],
+                content_id: Some(id.to_owned()),
+            },
+        );
     }
 
     /// Notes the resources read from the resource file `path`.
@@ -189,6 +207,10 @@ impl FileTree for Recorder<'_> {
         let answer = self.tree.read(path);
         self.record(Op::Read, path, read_digest(&answer));
         answer
+    }
+
+    fn content_id(&self, path: &str) -> Option<String> {
+        self.tree.content_id(path)
     }
 }
 
@@ -292,6 +314,9 @@ impl Plan {
         let compare = |part: &[(&String, &FilePlan)]| -> Option<Vec<(String, Vec<u8>)>> {
             let mut changed = Vec::new();
             for (path, file) in part {
+                if file.content_id.is_some() && tree.content_id(path) == file.content_id {
+                    continue;
+                }
                 let bytes = tree.read(path).ok()?;
                 if digest(&bytes) != file.digest {
                     changed.push(((*path).clone(), bytes));

@@ -113,6 +113,13 @@ impl FileTree for GitTree {
         }
     }
 
+    fn content_id(&self, path: &str) -> Option<String> {
+        match self.node(path).ok()?.1? {
+            Node::File(oid) => Some(format!("git-blob:{oid}")),
+            Node::Dir(_) => None,
+        }
+    }
+
     fn read(&self, path: &str) -> Result<Vec<u8>, Error> {
         match self.node(path)? {
             (path, Some(Node::File(oid))) => {
