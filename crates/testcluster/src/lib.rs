@@ -4,8 +4,8 @@
 //! the current tokio runtime: discovery, the built-in kinds a GitOps tool meets, and get,
 //! list (label and field selectors, `limit`/`continue`), create (`generateName` too), update
 //! with optimistic concurrency, JSON, merge and strategic merge patches, delete (finalizers,
-//! namespaces that terminate), deletecollection, the status subresource and `dryRun=All`,
-//! with Kubernetes' `Status` errors. Any client speaks to it: `kube::Client`, `kubectl` with
+//! namespaces that terminate), deletecollection, the status subresource, `dryRun=All` and
+//! watch (resumable, with bookmarks and streaming lists), with Kubernetes' `Status` errors. Any client speaks to it: `kube::Client`, `kubectl` with
 //! the [`kubeconfig`](TestCluster::kubeconfig) it writes, or plain HTTP.
 //!
 //! ```
@@ -26,6 +26,7 @@ mod select;
 mod server;
 mod status;
 mod store;
+mod watch;
 
 use std::sync::{Arc, Mutex};
 
@@ -49,9 +50,12 @@ impl TestCluster {
             .await
             .map_err(Error::Io)?;
         let address = listener.local_addr().map_err(Error::Io)?.to_string();
+        let store = store::Store::new();
+        let (changes, _) = tokio::sync::watch::channel(store.revision());
         let shared = server::Shared {
-            store: Arc::new(Mutex::new(store::Store::new())),
+            store: Arc::new(Mutex::new(store)),
             address: address.clone(),
+            changes: Arc::new(changes),
         };
         let app = axum::Router::new()
             .fallback(server::handle)

@@ -19,6 +19,8 @@ pub(crate) struct Shared {
     pub store: Arc<Mutex<Store>>,
     /// `host:port` the cluster listens on, for discovery.
     pub address: String,
+    /// The cluster's revision after each request, for watches to wait on.
+    pub changes: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 /// The Kubernetes version the cluster answers as.
@@ -34,9 +36,33 @@ pub(crate) async fn handle(
 ) -> Response {
     let query = Query::parse(uri.query().unwrap_or_default());
     let result = route(&shared, &method, uri.path(), &query, &headers, &body);
+    // Watches wake up to look for what this request wrote.
+    let revision = shared
+        .store
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .revision();
+    shared.changes.send_if_modified(|last| {
+        let changed = *last != revision;
+        *last = revision;
+        changed
+    });
     match result {
-        Ok((code, value)) => json_response(code, &value),
+        Ok(Reply::Json(code, value)) => json_response(code, &value),
+        Ok(Reply::Watch(watch)) => crate::watch::respond(shared, *watch),
         Err(error) => json_response(error.code, &error.to_status()),
+    }
+}
+
+/// What a request gets back.
+enum Reply {
+    Json(u16, Value),
+    Watch(Box<crate::watch::WatchRequest>),
+}
+
+impl From<(u16, Value)> for Reply {
+    fn from((code, value): (u16, Value)) -> Reply {
+        Reply::Json(code, value)
     }
 }
 
@@ -75,7 +101,7 @@ impl Query {
             .map(|(_, v)| v.as_str())
     }
 
-    fn flag(&self, key: &str) -> bool {
+    pub(crate) fn flag(&self, key: &str) -> bool {
         matches!(self.get(key), Some("true" | "1"))
     }
 }
@@ -124,11 +150,11 @@ fn route(
     query: &Query,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<(u16, Value), ApiError> {
+) -> Result<Reply, ApiError> {
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     let mut store = shared.store.lock().unwrap_or_else(|p| p.into_inner());
     let (group, version, rest): (&str, &str, &[&str]) = match segments.as_slice() {
-        ["version"] => return Ok((200, version_info())),
+        ["version"] => return Ok((200, version_info()).into()),
         ["api"] => {
             return Ok((
                 200,
@@ -139,9 +165,10 @@ fn route(
                         {"clientCIDR": "0.0.0.0/0", "serverAddress": shared.address}
                     ],
                 }),
-            ));
+            )
+                .into());
         }
-        ["apis"] => return Ok((200, group_list(store.kinds()))),
+        ["apis"] => return Ok((200, group_list(store.kinds())).into()),
         ["apis", group] => {
             return group_list(store.kinds())["groups"]
                 .as_array()
@@ -150,7 +177,7 @@ fn route(
                     let mut g = g.clone();
                     g["kind"] = json!("APIGroup");
                     g["apiVersion"] = json!("v1");
-                    (200, g)
+                    (200, g).into()
                 })
                 .ok_or_else(ApiError::no_route);
         }
@@ -159,7 +186,7 @@ fn route(
         _ => return Err(ApiError::no_route()),
     };
     if rest.is_empty() {
-        return resource_list(store.kinds(), group, version).map(|v| (200, v));
+        return resource_list(store.kinds(), group, version).map(|v| (200, v).into());
     }
     let (plural, target) = match rest {
         ["namespaces", name, sub @ ("status" | "finalize")] => (
@@ -225,13 +252,21 @@ fn route(
     let options = WriteOptions {
         dry_run: query.get("dryRun") == Some("All"),
     };
+    let kind_for_watch = kind.clone();
     match target {
         Target::Collection { namespace } => {
             let namespace = namespace.as_deref();
             match *method {
                 Method::GET => {
                     if query.flag("watch") {
-                        return Err(ApiError::method_not_allowed());
+                        let watch = crate::watch::WatchRequest::new(
+                            &store,
+                            kind,
+                            namespace.map(str::to_owned),
+                            selectors(query, &kind_for_watch)?,
+                            query,
+                        )?;
+                        return Ok(Reply::Watch(Box::new(watch)));
                     }
                     let list = ListOptions {
                         limit: query.get("limit").and_then(|l| l.parse().ok()),
@@ -241,7 +276,7 @@ fn route(
                             .map(str::to_owned),
                         ..selectors(query, &kind)?
                     };
-                    store.list(&kind, namespace, &list).map(|v| (200, v))
+                    store.list(&kind, namespace, &list).map(|v| (200, v).into())
                 }
                 Method::POST => {
                     if kind.namespaced && namespace.is_none() {
@@ -250,7 +285,7 @@ fn route(
                     let object = parse_body(headers, body)?;
                     store
                         .create(&kind, namespace, object, &options)
-                        .map(|v| (201, v))
+                        .map(|v| (201, v).into())
                 }
                 Method::DELETE => {
                     let listed = store.list(&kind, namespace, &selectors(query, &kind)?)?;
@@ -271,7 +306,8 @@ fn route(
                             "metadata": {"resourceVersion": store.revision().to_string()},
                             "items": deleted,
                         }),
-                    ))
+                    )
+                        .into())
                 }
                 _ => Err(ApiError::method_not_allowed()),
             }
@@ -284,12 +320,12 @@ fn route(
             let (namespace, subresource) = (namespace.as_deref(), subresource.as_deref());
             check_object_target(&kind, namespace, subresource)?;
             match *method {
-                Method::GET => store.get(&kind, namespace, &name).map(|v| (200, v)),
+                Method::GET => store.get(&kind, namespace, &name).map(|v| (200, v).into()),
                 Method::PUT => {
                     let object = parse_body(headers, body)?;
                     store
                         .update(&kind, namespace, &name, object, subresource, &options)
-                        .map(|v| (200, v))
+                        .map(|v| (200, v).into())
                 }
                 Method::PATCH => {
                     let content_type = headers
@@ -305,11 +341,11 @@ fn route(
                     let patched = patch(&kind, &current, &content_type, body)?;
                     store
                         .update(&kind, namespace, &name, patched, subresource, &options)
-                        .map(|v| (200, v))
+                        .map(|v| (200, v).into())
                 }
                 Method::DELETE if subresource.is_none() => store
                     .delete(&kind, namespace, &name, &options)
-                    .map(|v| (200, v)),
+                    .map(|v| (200, v).into()),
                 _ => Err(ApiError::method_not_allowed()),
             }
         }

@@ -19,6 +19,37 @@ pub(crate) struct WriteOptions {
     pub dry_run: bool,
 }
 
+/// How many events the cluster remembers for watches to resume from.
+const EVENTS_KEPT: usize = 10_000;
+
+/// What a write did to an object, as a watch reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Change {
+    Added,
+    Modified,
+    Deleted,
+}
+
+impl Change {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Change::Added => "ADDED",
+            Change::Modified => "MODIFIED",
+            Change::Deleted => "DELETED",
+        }
+    }
+}
+
+/// One write, as watches see it.
+#[derive(Debug, Clone)]
+pub(crate) struct Event {
+    pub revision: u64,
+    group: String,
+    plural: String,
+    pub change: Change,
+    pub object: Value,
+}
+
 /// A list request's parameters.
 #[derive(Debug, Default)]
 pub(crate) struct ListOptions {
@@ -36,6 +67,10 @@ pub(crate) struct Store {
     objects: HashMap<(String, String), BTreeMap<(String, String), Value>>,
     /// The last resourceVersion given out.
     revision: u64,
+    /// The latest writes, oldest first.
+    events: std::collections::VecDeque<Event>,
+    /// How many of them are kept.
+    events_kept: usize,
 }
 
 impl Store {
@@ -44,6 +79,8 @@ impl Store {
             kinds: built_in(),
             objects: HashMap::new(),
             revision: 0,
+            events: std::collections::VecDeque::new(),
+            events_kept: EVENTS_KEPT,
         };
         for name in INITIAL_NAMESPACES {
             let namespace = json!({
@@ -80,6 +117,56 @@ impl Store {
     fn next_revision(&mut self) -> String {
         self.revision += 1;
         self.revision.to_string()
+    }
+
+    /// Stores `object` under `key` with a new resourceVersion, as an `ADDED` or `MODIFIED`
+    /// event; the object as stored.
+    fn put(&mut self, kind: &Kind, key: (String, String), mut object: Value) -> Value {
+        object["metadata"]["resourceVersion"] = json!(self.next_revision());
+        let previous = self.table_mut(kind).insert(key, object.clone());
+        let change = if previous.is_some() {
+            Change::Modified
+        } else {
+            Change::Added
+        };
+        self.emit(kind, change, &object);
+        object
+    }
+
+    /// Removes the object at `key` with a new resourceVersion, as a `DELETED` event; the
+    /// object as it was last, with that resourceVersion.
+    fn remove(&mut self, kind: &Kind, key: &(String, String)) -> Option<Value> {
+        let mut object = self.table_mut(kind).remove(key)?;
+        object["metadata"]["resourceVersion"] = json!(self.next_revision());
+        self.emit(kind, Change::Deleted, &object);
+        Some(object)
+    }
+
+    fn emit(&mut self, kind: &Kind, change: Change, object: &Value) {
+        self.events.push_back(Event {
+            revision: self.revision,
+            group: kind.group.clone(),
+            plural: kind.plural.clone(),
+            change,
+            object: object.clone(),
+        });
+        while self.events.len() > self.events_kept {
+            self.events.pop_front();
+        }
+    }
+
+    /// The events of `kind` after `revision`, oldest first, or `Err` with the oldest
+    /// revision still known when `revision` is older than that (the watch must list again).
+    pub(crate) fn events_after(&self, kind: &Kind, revision: u64) -> Result<Vec<&Event>, u64> {
+        let oldest = self.events.front().map_or(self.revision, |e| e.revision);
+        if revision + 1 < oldest {
+            return Err(oldest);
+        }
+        Ok(self
+            .events
+            .iter()
+            .filter(|e| e.revision > revision && e.group == kind.group && e.plural == kind.plural)
+            .collect())
     }
 
     fn table(&self, kind: &Kind) -> Option<&BTreeMap<(String, String), Value>> {
@@ -235,10 +322,7 @@ impl Store {
         if options.dry_run {
             return Ok(object);
         }
-        let revision = self.next_revision();
-        object["metadata"]["resourceVersion"] = json!(revision);
-        self.table_mut(kind).insert(key, object.clone());
-        Ok(object)
+        Ok(self.put(kind, key, object))
     }
 
     /// Replaces the object `name` with `object` (or, for `status`, only its status).
@@ -341,8 +425,6 @@ impl Store {
             // Nothing changed: no new resourceVersion, as the API server does.
             return Ok(object);
         }
-        let revision = self.next_revision();
-        object["metadata"]["resourceVersion"] = json!(revision);
         let key = (namespace.unwrap_or_default().to_owned(), name.to_owned());
         let finished = object["metadata"].get("deletionTimestamp").is_some()
             && object["metadata"]
@@ -351,12 +433,13 @@ impl Store {
                 .is_none_or(Vec::is_empty);
         if finished {
             // The last finalizer is gone from an object being deleted: it goes.
-            self.table_mut(kind).remove(&key);
+            let object = self.put(kind, key.clone(), object);
+            self.remove(kind, &key);
             self.finish_namespaces();
+            Ok(object)
         } else {
-            self.table_mut(kind).insert(key, object.clone());
+            Ok(self.put(kind, key, object))
         }
-        Ok(object)
     }
 
     /// Deletes the object `name`: at once, or, while it has finalizers, by marking it.
@@ -383,15 +466,13 @@ impl Store {
             if object["metadata"].get("deletionTimestamp").is_none() {
                 object["metadata"]["deletionTimestamp"] = json!(meta::now());
                 object["metadata"]["deletionGracePeriodSeconds"] = json!(0);
-                object["metadata"]["resourceVersion"] = json!(self.next_revision());
-                self.table_mut(kind).insert(key, object.clone());
+                object = self.put(kind, key, object);
             }
             return Ok(object);
         }
-        self.table_mut(kind).remove(&key);
-        self.next_revision();
+        let removed = self.remove(kind, &key).unwrap_or(object);
         self.finish_namespaces();
-        Ok(object)
+        Ok(removed)
     }
 
     /// Marks a namespace terminating and deletes what it holds; it goes when it is empty.
@@ -401,9 +482,7 @@ impl Store {
             namespace["metadata"]["deletionGracePeriodSeconds"] = json!(0);
         }
         namespace["status"] = json!({"phase": "Terminating"});
-        namespace["metadata"]["resourceVersion"] = json!(self.next_revision());
-        self.table_mut(kind)
-            .insert((String::new(), name.to_owned()), namespace.clone());
+        let namespace = self.put(kind, (String::new(), name.to_owned()), namespace);
         let held: Vec<(Kind, String)> = self
             .kinds
             .iter()
@@ -443,8 +522,7 @@ impl Store {
                     .is_none_or(|t| !t.keys().any(|(ns, _)| *ns == name))
             });
             if empty {
-                self.table_mut(&kind).remove(&(String::new(), name));
-                self.next_revision();
+                self.remove(&kind, &(String::new(), name));
             }
         }
     }
@@ -628,5 +706,33 @@ fn validate(kind: &Kind, object: &Value) -> Result<(), ApiError> {
         Ok(())
     } else {
         Err(ApiError::invalid(&kind.group, &kind.kind, name, causes))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn watches_from_too_old_a_version_are_refused() {
+        let mut store = Store::new();
+        store.events_kept = 5;
+        let kind = store.kind("", "configmaps").cloned().expect("configmaps");
+        for i in 0..10 {
+            let object = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": format!("c{i}")}});
+            store
+                .create(&kind, Some("default"), object, &WriteOptions::default())
+                .expect("create");
+        }
+        let latest = store.revision();
+        assert_eq!(
+            store.events_after(&kind, latest - 5).map(|e| e.len()),
+            Ok(5)
+        );
+        assert_eq!(
+            store.events_after(&kind, latest - 6).map(|e| e.len()),
+            Err(latest - 4)
+        );
+        assert_eq!(store.events_after(&kind, latest).map(|e| e.len()), Ok(0));
     }
 }

@@ -100,6 +100,14 @@ async fn kubectl_gets_creates_patches_and_deletes() {
         assert!(ok);
         assert_eq!(out, "red");
 
+        // kubectl wait lists, then watches.
+        let (ok, out, err) = k(
+            &["wait", "--for=jsonpath={.data.color}=red", "configmap/web", "--timeout=10s"],
+            None,
+        );
+        assert!(ok, "{err}");
+        assert_eq!(out.trim(), "configmap/web condition met");
+
         let (ok, _, err) = k(&["get", "configmap", "nope"], None);
         assert!(!ok);
         assert!(err.contains("configmaps \"nope\" not found"), "{err}");

@@ -394,3 +394,99 @@ async fn discovery_finds_the_built_in_kinds() {
     assert_eq!(resource.plural, "configmaps");
     assert_eq!(capabilities.scope, kube::discovery::Scope::Namespaced);
 }
+
+#[tokio::test]
+async fn watches_follow_writes_in_order_and_resume() {
+    use futures_util::StreamExt;
+    use kube::api::{WatchEvent, WatchParams};
+
+    let cluster = TestCluster::start().await.expect("start");
+    let api: Api<ConfigMap> = Api::namespaced(client(&cluster).await, "default");
+    let first = api
+        .create(&PostParams::default(), &config_map("a", json!({"n": "1"})))
+        .await
+        .expect("create");
+    let since = first.metadata.resource_version.clone().expect("version");
+
+    // From a resourceVersion: only what came after it, in order.
+    let stream = api
+        .watch(
+            &WatchParams {
+                bookmarks: false,
+                ..WatchParams::default().timeout(5)
+            },
+            &since,
+        )
+        .await
+        .expect("watch");
+    let mut stream = stream.boxed();
+    api.create(&PostParams::default(), &config_map("b", json!({})))
+        .await
+        .expect("create");
+    api.patch(
+        "a",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"data": {"n": "2"}})),
+    )
+    .await
+    .expect("patch");
+    api.delete("b", &DeleteParams::default())
+        .await
+        .expect("delete");
+    let mut seen = Vec::new();
+    while seen.len() < 3 {
+        match stream.next().await.expect("an event").expect("no error") {
+            WatchEvent::Added(cm) => {
+                seen.push(format!("ADDED {}", cm.metadata.name.unwrap_or_default()))
+            }
+            WatchEvent::Modified(cm) => {
+                seen.push(format!("MODIFIED {}", cm.metadata.name.unwrap_or_default()))
+            }
+            WatchEvent::Deleted(cm) => {
+                seen.push(format!("DELETED {}", cm.metadata.name.unwrap_or_default()))
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(seen, ["ADDED b", "MODIFIED a", "DELETED b"]);
+
+    // From "0": the current objects first; label selectors apply.
+    let mut current = api
+        .watch(
+            &WatchParams {
+                bookmarks: false,
+                ..WatchParams::default().labels("app=web").timeout(1)
+            },
+            "0",
+        )
+        .await
+        .expect("watch")
+        .boxed();
+    match current.next().await.expect("an event").expect("no error") {
+        WatchEvent::Added(cm) => assert_eq!(cm.metadata.name.as_deref(), Some("a")),
+        other => panic!("unexpected {other:?}"),
+    }
+    // The watch ends at its timeout.
+    assert!(current.next().await.is_none());
+
+    // Bookmarks carry the latest resourceVersion.
+    let mut bookmarked = api
+        .watch(
+            &WatchParams {
+                bookmarks: true,
+                ..WatchParams::default().timeout(1)
+            },
+            &since,
+        )
+        .await
+        .expect("watch")
+        .boxed();
+    let mut last = None;
+    while let Some(event) = bookmarked.next().await {
+        if let WatchEvent::Bookmark(bookmark) = event.expect("no error") {
+            last = Some(bookmark.metadata.resource_version);
+        }
+    }
+    let latest = api.list(&ListParams::default()).await.expect("list");
+    assert_eq!(last, latest.metadata.resource_version);
+}
