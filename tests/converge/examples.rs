@@ -601,3 +601,117 @@ fn render_substitutes_variables_strictly() {
     );
     fails("render", &[dir, "--var", "NOEQUALS"], "expected KEY=VALUE");
 }
+
+/// Starts the testcluster example with `args`; the child and the URL it prints.
+fn start_testcluster(args: &[&str]) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let bin = std::env::current_exe()
+        .expect("test binary")
+        .parent()
+        .and_then(std::path::Path::parent)
+        .expect("target dir")
+        .join("examples/testcluster");
+    let mut child = std::process::Command::new(bin)
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("testcluster runs");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("first line");
+    let url = line
+        .trim()
+        .strip_prefix("testcluster: serving at ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_owned();
+    (child, url)
+}
+
+/// Interrupts the example as Ctrl-C would, and waits for it: its exit code.
+fn interrupt(mut child: std::process::Child) -> Option<i32> {
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    child.wait().expect("testcluster ends").code()
+}
+
+#[test]
+fn testcluster_serves_kubectl_and_keeps_its_state() {
+    let Some(kubectl) = crate::support::kubectl() else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = dir.path().join("state");
+    let kubeconfig = dir.path().join("kubeconfig");
+    let args = [
+        "--state",
+        state.to_str().expect("utf-8"),
+        "--kubeconfig-out",
+        kubeconfig.to_str().expect("utf-8"),
+    ];
+    let k = |args: &[&str]| {
+        use std::io::Write;
+        let mut child = std::process::Command::new(&kubectl)
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .args(args)
+            .env("HOME", dir.path())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("kubectl runs");
+        let manifest =
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web}\ndata: {color: blue}\n";
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(manifest.as_bytes())
+            .expect("write");
+        let out = child.wait_with_output().expect("kubectl ends");
+        assert!(
+            out.status.success(),
+            "kubectl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+
+    let (child, url) = start_testcluster(&args);
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    assert_eq!(
+        // The OpenAPI schema kubectl validates with is not served yet.
+        k(&["create", "--validate=false", "-f", "-"]),
+        "configmap/web created"
+    );
+    assert_eq!(interrupt(child), Some(0), "Ctrl-C ends it cleanly");
+
+    // Started again from the same state: the object is there.
+    let (child, _) = start_testcluster(&args);
+    assert_eq!(
+        k(&["get", "configmap", "web", "-o", "jsonpath={.data.color}"]),
+        "blue"
+    );
+    assert_eq!(interrupt(child), Some(0));
+
+    // A port that cannot be bound: exit code 2.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("address").port().to_string();
+    let bin = std::env::current_exe()
+        .expect("test binary")
+        .parent()
+        .and_then(std::path::Path::parent)
+        .expect("target dir")
+        .join("examples/testcluster");
+    let out = std::process::Command::new(bin)
+        .args(["--port", &port])
+        .output()
+        .expect("testcluster runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: testcluster: "));
+}

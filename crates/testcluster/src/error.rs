@@ -7,4 +7,12 @@ pub enum Error {
     /// The server could not bind or serve.
     #[error("testcluster: {0}")]
     Io(#[source] std::io::Error),
+    /// The saved state could not be read or written.
+    #[error("testcluster state {path}: {message}")]
+    State {
+        /// The state file.
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
 }

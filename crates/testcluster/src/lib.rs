@@ -28,6 +28,7 @@ mod status;
 mod store;
 mod watch;
 
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 pub use error::Error;
@@ -39,23 +40,55 @@ pub struct TestCluster {
     task: tokio::task::JoinHandle<()>,
 }
 
-impl TestCluster {
-    /// Starts a cluster on a free port of 127.0.0.1, served by a task of the current tokio
-    /// runtime.
+/// How to start a cluster: [`TestCluster::builder`].
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct Builder {
+    port: u16,
+    state: Option<PathBuf>,
+}
+
+impl Builder {
+    /// Listens on `port` of 127.0.0.1 (0, the default, picks a free one).
+    pub fn port(mut self, port: u16) -> Builder {
+        self.port = port;
+        self
+    }
+
+    /// Keeps the cluster's objects in `dir` (`state.json`): loaded at start when there, saved
+    /// after every write, so that a cluster started again finds them.
+    pub fn state_dir(mut self, dir: impl Into<PathBuf>) -> Builder {
+        self.state = Some(dir.into());
+        self
+    }
+
+    /// Starts the cluster, served by a task of the current tokio runtime.
     ///
     /// # Errors
-    /// [`Error::Io`] when no port can be bound.
-    pub async fn start() -> Result<TestCluster, Error> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+    /// [`Error::Io`] when the port cannot be bound, [`Error::State`] when the saved state
+    /// cannot be read.
+    pub async fn start(self) -> Result<TestCluster, Error> {
+        let state_file = self.state.map(|dir| dir.join("state.json"));
+        let store = match &state_file {
+            Some(file) if file.exists() => load(file)?,
+            Some(file) => {
+                if let Some(dir) = file.parent() {
+                    std::fs::create_dir_all(dir).map_err(|e| state_error(file, e))?;
+                }
+                store::Store::new()
+            }
+            None => store::Store::new(),
+        };
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port))
             .await
             .map_err(Error::Io)?;
         let address = listener.local_addr().map_err(Error::Io)?.to_string();
-        let store = store::Store::new();
         let (changes, _) = tokio::sync::watch::channel(store.revision());
         let shared = server::Shared {
             store: Arc::new(Mutex::new(store)),
             address: address.clone(),
             changes: Arc::new(changes),
+            state_file,
         };
         let app = axum::Router::new()
             .fallback(server::handle)
@@ -68,6 +101,55 @@ impl TestCluster {
             url: format!("http://{address}"),
             task,
         })
+    }
+}
+
+fn state_error(file: &Path, e: impl std::fmt::Display) -> Error {
+    Error::State {
+        path: file.display().to_string(),
+        message: e.to_string(),
+    }
+}
+
+fn load(file: &Path) -> Result<store::Store, Error> {
+    let bytes = std::fs::read(file).map_err(|e| state_error(file, e))?;
+    let snapshot: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|e| state_error(file, e))?;
+    store::Store::restore(&snapshot).map_err(|e| state_error(file, e))
+}
+
+/// Writes the store's objects to `file`, through a temporary file so that a crash leaves the
+/// previous state whole.
+pub(crate) fn save(store: &store::Store, file: &Path) -> Result<(), Error> {
+    let temporary = file.with_extension("json.tmp");
+    std::fs::write(&temporary, store.snapshot().to_string()).map_err(|e| state_error(file, e))?;
+    std::fs::rename(&temporary, file).map_err(|e| state_error(file, e))
+}
+
+impl TestCluster {
+    /// Starts a cluster on a free port of 127.0.0.1, served by a task of the current tokio
+    /// runtime.
+    ///
+    /// # Errors
+    /// [`Error::Io`] when no port can be bound.
+    pub async fn start() -> Result<TestCluster, Error> {
+        TestCluster::builder().start().await
+    }
+
+    /// A cluster to configure before starting it.
+    ///
+    /// ```
+    /// use converge_testcluster::TestCluster;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let dir = tempfile::tempdir()?;
+    /// let cluster = TestCluster::builder().state_dir(dir.path()).start().await?;
+    /// # drop(cluster);
+    /// # Ok(()) }
+    /// ```
+    pub fn builder() -> Builder {
+        Builder::default()
     }
 
     /// The base URL: `http://127.0.0.1:<port>`.

@@ -21,6 +21,8 @@ pub(crate) struct Shared {
     pub address: String,
     /// The cluster's revision after each request, for watches to wait on.
     pub changes: Arc<tokio::sync::watch::Sender<u64>>,
+    /// Where the objects are saved after every write, if anywhere.
+    pub state_file: Option<std::path::PathBuf>,
 }
 
 /// The Kubernetes version the cluster answers as.
@@ -36,17 +38,24 @@ pub(crate) async fn handle(
 ) -> Response {
     let query = Query::parse(uri.query().unwrap_or_default());
     let result = route(&shared, &method, uri.path(), &query, &headers, &body);
-    // Watches wake up to look for what this request wrote.
-    let revision = shared
-        .store
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .revision();
+    // Watches wake up to look for what this request wrote; the saved state follows it.
+    let (revision, saved) = {
+        let store = shared.store.lock().unwrap_or_else(|p| p.into_inner());
+        let revision = store.revision();
+        let saved = match &shared.state_file {
+            Some(file) if *shared.changes.borrow() != revision => crate::save(&store, file),
+            _ => Ok(()),
+        };
+        (revision, saved)
+    };
     shared.changes.send_if_modified(|last| {
         let changed = *last != revision;
         *last = revision;
         changed
     });
+    if let Err(error) = saved {
+        return json_response(500, &ApiError::internal(error.to_string()).to_status());
+    }
     match result {
         Ok(Reply::Json(code, value)) => json_response(code, &value),
         Ok(Reply::Watch(watch)) => crate::watch::respond(shared, *watch),
@@ -391,7 +400,7 @@ fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<Value, ApiError> {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("application/json");
-    if content_type.contains("yaml") {
+    if !content_type.starts_with("application/json") {
         return Err(ApiError::unsupported_media_type(content_type));
     }
     serde_json::from_slice(body)

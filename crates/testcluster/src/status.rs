@@ -139,6 +139,11 @@ impl ApiError {
         )
     }
 
+    /// `500 InternalError`.
+    pub(crate) fn internal(message: impl Into<String>) -> ApiError {
+        ApiError::new(500, "InternalError", message)
+    }
+
     /// The `Status` object of this error.
     pub(crate) fn to_status(&self) -> Value {
         let mut status = json!({

@@ -97,6 +97,53 @@ impl Store {
         store
     }
 
+    /// Everything the cluster holds, to save: the objects and the last resourceVersion.
+    pub(crate) fn snapshot(&self) -> Value {
+        let mut objects = Vec::new();
+        for kind in &self.kinds {
+            if let Some(table) = self.table(kind) {
+                objects.extend(table.values().cloned());
+            }
+        }
+        json!({"revision": self.revision, "objects": objects})
+    }
+
+    /// A store holding what `snapshot` saved.
+    pub(crate) fn restore(snapshot: &Value) -> Result<Store, String> {
+        let mut store = Store {
+            kinds: built_in(),
+            objects: HashMap::new(),
+            revision: snapshot["revision"]
+                .as_u64()
+                .ok_or("the saved state has no revision")?,
+            events: std::collections::VecDeque::new(),
+            events_kept: EVENTS_KEPT,
+        };
+        for object in snapshot["objects"].as_array().into_iter().flatten() {
+            let (group, _) = text(object, "/apiVersion")
+                .rsplit_once('/')
+                .unwrap_or(("", text(object, "/apiVersion")));
+            let kind = store
+                .kinds
+                .iter()
+                .find(|k| k.group == group && k.kind == text(object, "/kind"))
+                .cloned()
+                .ok_or_else(|| {
+                    format!(
+                        "the saved state holds a {} {}, which is not served",
+                        text(object, "/apiVersion"),
+                        text(object, "/kind")
+                    )
+                })?;
+            let key = (
+                text(object, "/metadata/namespace").to_owned(),
+                text(object, "/metadata/name").to_owned(),
+            );
+            store.table_mut(&kind).insert(key, object.clone());
+        }
+        Ok(store)
+    }
+
     /// The kinds served, in discovery order.
     pub(crate) fn kinds(&self) -> &[Kind] {
         &self.kinds
