@@ -248,8 +248,7 @@ fn route(
         _ => return Err(ApiError::no_route()),
     };
     let kind = store
-        .kind(group, plural)
-        .filter(|k| k.version == version)
+        .kind_at(group, version, plural)
         .cloned()
         .ok_or_else(ApiError::no_route)?;
     let namespace_given = match &target {

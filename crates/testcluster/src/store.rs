@@ -119,27 +119,56 @@ impl Store {
             events: std::collections::VecDeque::new(),
             events_kept: EVENTS_KEPT,
         };
-        for object in snapshot["objects"].as_array().into_iter().flatten() {
-            let (group, _) = text(object, "/apiVersion")
-                .rsplit_once('/')
-                .unwrap_or(("", text(object, "/apiVersion")));
-            let kind = store
-                .kinds
-                .iter()
-                .find(|k| k.group == group && k.kind == text(object, "/kind"))
-                .cloned()
-                .ok_or_else(|| {
-                    format!(
-                        "the saved state holds a {} {}, which is not served",
-                        text(object, "/apiVersion"),
-                        text(object, "/kind")
-                    )
-                })?;
-            let key = (
-                text(object, "/metadata/namespace").to_owned(),
-                text(object, "/metadata/name").to_owned(),
-            );
-            store.table_mut(&kind).insert(key, object.clone());
+        let objects: Vec<&Value> = snapshot["objects"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .collect();
+        // Built-in kinds first: the CustomResourceDefinitions among them serve the rest.
+        for pass in [false, true] {
+            if pass {
+                let crds: Vec<Value> = store
+                    .kind("apiextensions.k8s.io", "customresourcedefinitions")
+                    .and_then(|k| store.table(k))
+                    .map(|t| t.values().cloned().collect())
+                    .unwrap_or_default();
+                for crd in &crds {
+                    let served = store.crd_kinds(crd);
+                    store.kinds.extend(served);
+                }
+            }
+            for object in &objects {
+                let (group, _) = text(object, "/apiVersion")
+                    .rsplit_once('/')
+                    .unwrap_or(("", text(object, "/apiVersion")));
+                let found = store
+                    .kinds
+                    .iter()
+                    .find(|k| k.group == group && k.kind == text(object, "/kind"))
+                    .cloned();
+                let kind = match (found, pass) {
+                    (Some(kind), _) => kind,
+                    (None, false) => continue,
+                    (None, true) => {
+                        return Err(format!(
+                            "the saved state holds a {} {}, which is not served",
+                            text(object, "/apiVersion"),
+                            text(object, "/kind")
+                        ));
+                    }
+                };
+                let builtin = built_in()
+                    .iter()
+                    .any(|b| b.group == kind.group && b.plural == kind.plural);
+                if builtin == pass {
+                    continue;
+                }
+                let key = (
+                    text(object, "/metadata/namespace").to_owned(),
+                    text(object, "/metadata/name").to_owned(),
+                );
+                store.table_mut(&kind).insert(key, (*object).clone());
+            }
         }
         Ok(store)
     }
@@ -154,6 +183,100 @@ impl Store {
         self.kinds
             .iter()
             .find(|k| k.group == group && k.plural == plural)
+    }
+
+    /// The kind served at `group`/`version`/`plural`.
+    pub(crate) fn kind_at(&self, group: &str, version: &str, plural: &str) -> Option<&Kind> {
+        self.kinds
+            .iter()
+            .find(|k| k.group == group && k.version == version && k.plural == plural)
+    }
+
+    /// What a write does beyond storing: a CustomResourceDefinition registers its kinds and
+    /// is established. The object as it ends.
+    fn after_write(&mut self, kind: &Kind, object: Value) -> Value {
+        if !(kind.kind == "CustomResourceDefinition" && kind.group == "apiextensions.k8s.io") {
+            return object;
+        }
+        let served = self.crd_kinds(&object);
+        for new in &served {
+            self.kinds.retain(|k| {
+                !(k.group == new.group && k.plural == new.plural && k.version == new.version)
+            });
+        }
+        // Versions no longer served go; their objects stay for the versions that remain.
+        let (group, plural) = (
+            text(&object, "/spec/group").to_owned(),
+            text(&object, "/spec/names/plural").to_owned(),
+        );
+        self.kinds.retain(|k| {
+            !(k.group == group && k.plural == plural)
+                || served.iter().any(|s| s.version == k.version)
+        });
+        self.kinds.extend(served);
+        let mut established = object.clone();
+        let storage = object
+            .pointer("/spec/versions")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter(|v| v["storage"] == json!(true))
+            .filter_map(|v| v["name"].as_str())
+            .map(|v| json!(v))
+            .collect::<Vec<_>>();
+        let now = meta::now();
+        established["status"] = json!({
+            "acceptedNames": object.pointer("/spec/names").cloned().unwrap_or(Value::Null),
+            "conditions": [
+                {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts",
+                 "message": "no conflicts found", "lastTransitionTime": now},
+                {"type": "Established", "status": "True", "reason": "InitialNamesAccepted",
+                 "message": "the initial names have been accepted", "lastTransitionTime": now},
+            ],
+            "storedVersions": storage,
+        });
+        if established == object {
+            return object;
+        }
+        let key = (String::new(), text(&object, "/metadata/name").to_owned());
+        self.put(kind, key, established)
+    }
+
+    /// The kinds a CustomResourceDefinition serves: one per served version.
+    fn crd_kinds(&self, crd: &Value) -> Vec<Kind> {
+        let names = |field: &str| text(crd, &format!("/spec/names/{field}")).to_owned();
+        let kind = names("kind");
+        let plural = names("plural");
+        let singular = match names("singular") {
+            s if s.is_empty() => kind.to_lowercase(),
+            s => s,
+        };
+        let short_names: Vec<String> = crd
+            .pointer("/spec/names/shortNames")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s.as_str().map(str::to_owned))
+            .collect();
+        crd.pointer("/spec/versions")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter(|v| v["served"] == json!(true))
+            .filter_map(|v| {
+                Some(Kind {
+                    group: text(crd, "/spec/group").to_owned(),
+                    version: v["name"].as_str()?.to_owned(),
+                    kind: kind.clone(),
+                    plural: plural.clone(),
+                    singular: singular.clone(),
+                    namespaced: text(crd, "/spec/scope") == "Namespaced",
+                    short_names: short_names.clone(),
+                    status: v.pointer("/subresources/status").is_some(),
+                    generation: true,
+                })
+            })
+            .collect()
     }
 
     /// The current resourceVersion of the whole cluster.
@@ -233,10 +356,14 @@ impl Store {
         namespace: Option<&str>,
         name: &str,
     ) -> Result<Value, ApiError> {
-        self.table(kind)
+        let mut object = self
+            .table(kind)
             .and_then(|t| t.get(&(namespace.unwrap_or_default().to_owned(), name.to_owned())))
             .cloned()
-            .ok_or_else(|| ApiError::not_found(&kind.group, &kind.plural, name))
+            .ok_or_else(|| ApiError::not_found(&kind.group, &kind.plural, name))?;
+        // Custom resources are served as every version, unconverted.
+        object["apiVersion"] = json!(kind.api_version());
+        Ok(object)
     }
 
     /// The objects of `kind` (in `namespace`, or everywhere), as a `…List`.
@@ -369,7 +496,8 @@ impl Store {
         if options.dry_run {
             return Ok(object);
         }
-        Ok(self.put(kind, key, object))
+        let object = self.put(kind, key, object);
+        Ok(self.after_write(kind, object))
     }
 
     /// Replaces the object `name` with `object` (or, for `status`, only its status).
@@ -485,7 +613,8 @@ impl Store {
             self.finish_namespaces();
             Ok(object)
         } else {
-            Ok(self.put(kind, key, object))
+            let object = self.put(kind, key, object);
+            Ok(self.after_write(kind, object))
         }
     }
 
@@ -508,6 +637,22 @@ impl Store {
             .is_some_and(|f| !f.is_empty());
         if kind.kind == "Namespace" {
             return Ok(self.delete_namespace(kind, name, object));
+        }
+        if kind.kind == "CustomResourceDefinition" && kind.group == "apiextensions.k8s.io" {
+            // Its objects go with it, then the kinds it served.
+            for served in self.crd_kinds(&object) {
+                if let Some(table) = self
+                    .objects
+                    .get(&(served.group.clone(), served.plural.clone()))
+                {
+                    let keys: Vec<(String, String)> = table.keys().cloned().collect();
+                    for key in keys {
+                        self.remove(&served, &key);
+                    }
+                }
+                self.kinds
+                    .retain(|k| !(k.group == served.group && k.plural == served.plural));
+            }
         }
         if has_finalizers {
             if object["metadata"].get("deletionTimestamp").is_none() {
@@ -749,6 +894,39 @@ fn validate(kind: &Kind, object: &Value) -> Result<(), ApiError> {
             }
         }
     }
+    if kind.kind == "CustomResourceDefinition" && kind.group == "apiextensions.k8s.io" {
+        let expected = format!(
+            "{}.{}",
+            text(object, "/spec/names/plural"),
+            text(object, "/spec/group")
+        );
+        if name != expected {
+            causes.push((
+                "metadata.name".to_owned(),
+                "FieldValueInvalid".to_owned(),
+                format!("Invalid value: {name:?}: must be spec.names.plural+\".\"+spec.group"),
+            ));
+        }
+        for field in ["kind", "plural"] {
+            if text(object, &format!("/spec/names/{field}")).is_empty() {
+                causes.push((
+                    format!("spec.names.{field}"),
+                    "FieldValueRequired".to_owned(),
+                    "Required value".to_owned(),
+                ));
+            }
+        }
+        if !matches!(text(object, "/spec/scope"), "Namespaced" | "Cluster") {
+            causes.push((
+                "spec.scope".to_owned(),
+                "FieldValueNotSupported".to_owned(),
+                format!(
+                    "Unsupported value: {:?}: supported values: \"Cluster\", \"Namespaced\"",
+                    text(object, "/spec/scope")
+                ),
+            ));
+        }
+    }
     if causes.is_empty() {
         Ok(())
     } else {
@@ -781,5 +959,46 @@ mod tests {
             Err(latest - 4)
         );
         assert_eq!(store.events_after(&kind, latest).map(|e| e.len()), Ok(0));
+    }
+
+    #[test]
+    fn saved_state_comes_back_with_its_custom_kinds() {
+        let mut store = Store::new();
+        let crds = store
+            .kind("apiextensions.k8s.io", "customresourcedefinitions")
+            .cloned()
+            .expect("crds");
+        let crd = json!({
+            "apiVersion": "apiextensions.k8s.io/v1",
+            "kind": "CustomResourceDefinition",
+            "metadata": {"name": "widgets.example.com"},
+            "spec": {
+                "group": "example.com",
+                "names": {"kind": "Widget", "plural": "widgets"},
+                "scope": "Cluster",
+                "versions": [{"name": "v1", "served": true, "storage": true}],
+            },
+        });
+        store
+            .create(&crds, None, crd, &WriteOptions::default())
+            .expect("crd");
+        let widgets = store
+            .kind_at("example.com", "v1", "widgets")
+            .cloned()
+            .expect("registered");
+        let widget =
+            json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "gear"}});
+        store
+            .create(&widgets, None, widget, &WriteOptions::default())
+            .expect("widget");
+        let restored = Store::restore(&store.snapshot()).expect("restore");
+        assert_eq!(restored.revision(), store.revision());
+        let kind = restored
+            .kind_at("example.com", "v1", "widgets")
+            .expect("served again");
+        assert_eq!(
+            restored.get(kind, None, "gear").expect("there"),
+            store.get(&widgets, None, "gear").expect("there")
+        );
     }
 }

@@ -490,3 +490,96 @@ async fn watches_follow_writes_in_order_and_resume() {
     let latest = api.list(&ListParams::default()).await.expect("list");
     assert_eq!(last, latest.metadata.resource_version);
 }
+
+#[tokio::test]
+async fn custom_resource_definitions_serve_their_kinds_until_deleted() {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
+
+    let cluster = TestCluster::start().await.expect("start");
+    let client = client(&cluster).await;
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let crd: CustomResourceDefinition = serde_json::from_value(json!({
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "widgets.example.com"},
+        "spec": {
+            "group": "example.com",
+            "names": {"kind": "Widget", "plural": "widgets", "shortNames": ["wd"]},
+            "scope": "Namespaced",
+            "versions": [
+                {"name": "v1", "served": true, "storage": true,
+                 "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}},
+                 "subresources": {"status": {}}},
+                {"name": "v1beta1", "served": true, "storage": false,
+                 "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}},
+            ],
+        },
+    }))
+    .expect("crd");
+    crds.create(&PostParams::default(), &crd)
+        .await
+        .expect("create crd");
+    let established = crds.get("widgets.example.com").await.expect("get crd");
+    let conditions = established
+        .status
+        .and_then(|s| s.conditions)
+        .unwrap_or_default();
+    assert!(
+        conditions
+            .iter()
+            .any(|c| c.type_ == "Established" && c.status == "True"),
+        "{conditions:?}"
+    );
+
+    // Discovery and the new kind's objects, in both versions.
+    let discovery = kube::discovery::Discovery::new(client.clone())
+        .run()
+        .await
+        .expect("discovery");
+    let group = discovery.get("example.com").expect("the new group");
+    assert!(group.versions().any(|v| v == "v1beta1"));
+    let resource = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("example.com", "v1", "Widget"),
+        "widgets",
+    );
+    let widgets: Api<DynamicObject> = Api::namespaced_with(client.clone(), "default", &resource);
+    let mut widget = DynamicObject::new("gear", &resource);
+    widget.data = json!({"spec": {"teeth": 12}});
+    widgets
+        .create(&PostParams::default(), &widget)
+        .await
+        .expect("create widget");
+    let old_resource = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("example.com", "v1beta1", "Widget"),
+        "widgets",
+    );
+    let old: Api<DynamicObject> = Api::namespaced_with(client.clone(), "default", &old_resource);
+    let seen = old.get("gear").await.expect("read as v1beta1");
+    assert_eq!(
+        seen.types.map(|t| t.api_version).as_deref(),
+        Some("example.com/v1beta1")
+    );
+    assert_eq!(seen.data["spec"]["teeth"], 12);
+
+    // A name that is not plural.group is refused.
+    let mut wrong = crd.clone();
+    wrong.metadata.name = Some("gadgets.example.com".to_owned());
+    let (reason, code, _) = failure(
+        crds.create(&PostParams::default(), &wrong)
+            .await
+            .expect_err("invalid"),
+    );
+    assert_eq!((reason.as_str(), code), ("Invalid", 422));
+
+    // Deleting the definition takes its objects and its kinds away.
+    crds.delete("widgets.example.com", &DeleteParams::default())
+        .await
+        .expect("delete crd");
+    assert_eq!(failure(widgets.get("gear").await.expect_err("gone")).1, 404);
+    let discovery = kube::discovery::Discovery::new(client)
+        .run()
+        .await
+        .expect("discovery");
+    assert!(discovery.get("example.com").is_none());
+}
