@@ -19,6 +19,7 @@
 //! # Ok(()) }
 //! ```
 
+mod defaults;
 mod error;
 mod kinds;
 mod meta;

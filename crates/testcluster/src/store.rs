@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_json::{Map, Value, json};
 
+use crate::defaults;
 use crate::kinds::{Kind, built_in};
 use crate::meta;
 use crate::select::{FieldSelector, LabelSelector};
@@ -71,6 +72,8 @@ pub(crate) struct Store {
     events: std::collections::VecDeque<Event>,
     /// How many of them are kept.
     events_kept: usize,
+    /// The last Service cluster IP given out, as the low 16 bits of 10.96.0.0/16.
+    service_ips: u32,
 }
 
 impl Store {
@@ -81,6 +84,7 @@ impl Store {
             revision: 0,
             events: std::collections::VecDeque::new(),
             events_kept: EVENTS_KEPT,
+            service_ips: 9,
         };
         for name in INITIAL_NAMESPACES {
             let namespace = json!({
@@ -118,6 +122,7 @@ impl Store {
                 .ok_or("the saved state has no revision")?,
             events: std::collections::VecDeque::new(),
             events_kept: EVENTS_KEPT,
+            service_ips: 9,
         };
         let objects: Vec<&Value> = snapshot["objects"]
             .as_array()
@@ -484,6 +489,15 @@ impl Store {
         if kind.generation {
             meta.insert("generation".to_owned(), json!(1));
         }
+        let mut next_ip = || {
+            self.service_ips += 1;
+            format!(
+                "10.96.{}.{}",
+                (self.service_ips >> 8) & 0xff,
+                self.service_ips & 0xff
+            )
+        };
+        defaults::apply(kind, &mut object, Some(&mut next_ip));
         validate(kind, &object)?;
         let key = (namespace.clone().unwrap_or_default(), name.clone());
         if self.table(kind).is_some_and(|t| t.contains_key(&key)) {
@@ -585,6 +599,8 @@ impl Store {
                 }
             }
         }
+        defaults::apply(kind, &mut object, None);
+        defaults::check_immutable(kind, &current, &object)?;
         if kind.generation && spec_changed(&current, &object) {
             let generation = current["metadata"]["generation"].as_i64().unwrap_or(0) + 1;
             object["metadata"]["generation"] = json!(generation);

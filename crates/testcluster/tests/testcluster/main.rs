@@ -583,3 +583,107 @@ async fn custom_resource_definitions_serve_their_kinds_until_deleted() {
         .expect("discovery");
     assert!(discovery.get("example.com").is_none());
 }
+
+#[tokio::test]
+async fn the_server_fills_in_defaults_and_keeps_immutable_fields() {
+    use k8s_openapi::api::core::v1::Service;
+
+    let cluster = TestCluster::start().await.expect("start");
+    let client = client(&cluster).await;
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), "default");
+    let created = deployments
+        .create(&PostParams::default(), &deployment("web", "web:1"))
+        .await
+        .expect("create");
+    let spec = created.spec.clone().expect("spec");
+    assert_eq!(spec.replicas, Some(1));
+    assert_eq!(spec.revision_history_limit, Some(10));
+    assert_eq!(spec.progress_deadline_seconds, Some(600));
+    assert_eq!(
+        spec.strategy.and_then(|s| s.type_).as_deref(),
+        Some("RollingUpdate")
+    );
+    let pod = spec.template.spec.expect("pod spec");
+    assert_eq!(pod.restart_policy.as_deref(), Some("Always"));
+    assert_eq!(pod.dns_policy.as_deref(), Some("ClusterFirst"));
+    let container = &pod.containers[0];
+    assert_eq!(container.image_pull_policy.as_deref(), Some("IfNotPresent"));
+    assert_eq!(
+        container.termination_message_path.as_deref(),
+        Some("/dev/termination-log")
+    );
+    // Replacing with the manifest as written changes nothing: the defaults come back.
+    let mut written = deployment("web", "web:1");
+    written.metadata.resource_version = created.metadata.resource_version.clone();
+    let replaced = deployments
+        .replace("web", &PostParams::default(), &written)
+        .await
+        .expect("replace");
+    assert_eq!(
+        replaced.metadata.resource_version,
+        created.metadata.resource_version
+    );
+    // The selector is immutable.
+    let (reason, code, message) = failure(
+        patch_web(
+            &deployments,
+            Patch::Merge(json!({"spec": {"selector": {"matchLabels": {"app": "other"}}}})),
+        )
+        .await
+        .expect_err("immutable"),
+    );
+    assert_eq!((reason.as_str(), code), ("Invalid", 422));
+    assert!(
+        message.contains("spec.selector: Invalid value"),
+        "{message}"
+    );
+    assert!(message.ends_with("field is immutable"), "{message}");
+
+    let services: Api<Service> = Api::namespaced(client, "default");
+    let service: Service = serde_json::from_value(json!({
+        "metadata": {"name": "web"},
+        "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]},
+    }))
+    .expect("service");
+    let created = services
+        .create(&PostParams::default(), &service)
+        .await
+        .expect("create service");
+    let spec = created.spec.clone().expect("spec");
+    assert_eq!(spec.type_.as_deref(), Some("ClusterIP"));
+    assert_eq!(spec.session_affinity.as_deref(), Some("None"));
+    let ip = spec.cluster_ip.clone().expect("a cluster IP");
+    assert!(ip.starts_with("10.96."), "{ip}");
+    let port = &spec.ports.expect("ports")[0];
+    assert_eq!(port.protocol.as_deref(), Some("TCP"));
+    assert_eq!(
+        port.target_port,
+        Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(80))
+    );
+    // A PUT without the cluster IP, as a naive tool sends its manifest, is refused.
+    let mut naive = service.clone();
+    naive.metadata.resource_version = created.metadata.resource_version.clone();
+    let (reason, code, message) = failure(
+        services
+            .replace("web", &PostParams::default(), &naive)
+            .await
+            .expect_err("unset"),
+    );
+    assert_eq!((reason.as_str(), code), ("Invalid", 422));
+    assert!(
+        message.contains("primary clusterIP can not be unset"),
+        "{message}"
+    );
+    let (_, code, message) = failure(
+        services
+            .patch(
+                "web",
+                &PatchParams::default(),
+                &Patch::Merge(json!({"spec": {"clusterIP": "10.96.9.9"}})),
+            )
+            .await
+            .expect_err("changed"),
+    );
+    assert_eq!(code, 422);
+    assert!(message.contains("may not change once set"), "{message}");
+}
