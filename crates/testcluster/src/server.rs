@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::kinds::{Kind, VERBS};
 use crate::select::{FieldSelector, LabelSelector};
 use crate::status::ApiError;
-use crate::store::{ListOptions, Store, WriteOptions};
+use crate::store::{ListOptions, Propagation, Store, WriteOptions};
 
 /// What every request handler shares.
 #[derive(Debug, Clone)]
@@ -257,8 +257,33 @@ fn route(
     if namespace_given && !kind.namespaced {
         return Err(ApiError::no_route());
     }
+    // DeleteOptions come in the body of a DELETE, or as query parameters.
+    let delete_options: Value = if *method == Method::DELETE && !body.is_empty() {
+        serde_json::from_slice(body)
+            .map_err(|e| ApiError::bad_request(format!("invalid DeleteOptions: {e}")))?
+    } else {
+        Value::Null
+    };
+    let dry_run = query.get("dryRun") == Some("All")
+        || delete_options["dryRun"]
+            .as_array()
+            .is_some_and(|d| d.iter().any(|v| v == "All"));
+    let propagation = match delete_options["propagationPolicy"]
+        .as_str()
+        .or(query.get("propagationPolicy"))
+    {
+        None | Some("Background") => Propagation::Background,
+        Some("Foreground") => Propagation::Foreground,
+        Some("Orphan") => Propagation::Orphan,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "invalid propagationPolicy {other:?}: must be Orphan, Foreground or Background"
+            )));
+        }
+    };
     let options = WriteOptions {
-        dry_run: query.get("dryRun") == Some("All"),
+        dry_run,
+        propagation,
     };
     let kind_for_watch = kind.clone();
     match target {

@@ -18,6 +18,22 @@ const INITIAL_NAMESPACES: [&str; 4] = ["default", "kube-system", "kube-public", 
 pub(crate) struct WriteOptions {
     /// `dryRun=All`: everything but storing.
     pub dry_run: bool,
+    /// What a delete does to the objects the deleted one owns.
+    pub propagation: Propagation,
+}
+
+/// `propagationPolicy`: what happens to an object's dependents (objects whose
+/// `ownerReferences` name it) when it is deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) enum Propagation {
+    /// The object goes at once, its dependents after it.
+    #[default]
+    Background,
+    /// The dependents go first; the object waits for them under the `foregroundDeletion`
+    /// finalizer.
+    Foreground,
+    /// The dependents stay, with their reference to the object removed.
+    Orphan,
 }
 
 /// How many events the cluster remembers for watches to resume from.
@@ -314,7 +330,47 @@ impl Store {
         let mut object = self.table_mut(kind).remove(key)?;
         object["metadata"]["resourceVersion"] = json!(self.next_revision());
         self.emit(kind, Change::Deleted, &object);
+        // An owner deleted in the foreground goes when its last dependent has gone.
+        let owners: Vec<String> = object
+            .pointer("/metadata/ownerReferences")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r["uid"].as_str().map(str::to_owned))
+            .collect();
+        for uid in owners {
+            self.release_foreground(&uid);
+        }
         Some(object)
+    }
+
+    /// Lets the owner `uid`, waiting under `foregroundDeletion`, go once nothing it owns is left.
+    fn release_foreground(&mut self, uid: &str) {
+        if !self.dependents(uid).is_empty() {
+            return;
+        }
+        let found = self.kinds.iter().find_map(|kind| {
+            self.table(kind)?
+                .iter()
+                .find(|(_, o)| text(o, "/metadata/uid") == uid)
+                .map(|(key, o)| (kind.clone(), key.clone(), o.clone()))
+        });
+        let Some((kind, key, mut owner)) = found else {
+            return;
+        };
+        let Some(Value::Array(finalizers)) = owner["metadata"].get_mut("finalizers") else {
+            return;
+        };
+        if !finalizers.contains(&json!("foregroundDeletion")) {
+            return;
+        }
+        finalizers.retain(|f| f != "foregroundDeletion");
+        if finalizers.is_empty() {
+            self.remove(&kind, &key);
+            self.finish_namespaces();
+        } else {
+            self.put(&kind, key, owner);
+        }
     }
 
     fn emit(&mut self, kind: &Kind, change: Change, object: &Value) {
@@ -626,6 +682,7 @@ impl Store {
             // The last finalizer is gone from an object being deleted: it goes.
             let object = self.put(kind, key.clone(), object);
             self.remove(kind, &key);
+            self.collect_dependents(text(&object, "/metadata/uid"));
             self.finish_namespaces();
             Ok(object)
         } else {
@@ -670,6 +727,33 @@ impl Store {
                     .retain(|k| !(k.group == served.group && k.plural == served.plural));
             }
         }
+        let uid = text(&object, "/metadata/uid").to_owned();
+        match options.propagation {
+            Propagation::Orphan => self.orphan(&uid),
+            Propagation::Foreground => {
+                // The dependents first; the object waits for them, marked.
+                let mut marked = object.clone();
+                marked["metadata"]["deletionTimestamp"] = json!(meta::now());
+                marked["metadata"]["deletionGracePeriodSeconds"] = json!(0);
+                let finalizers = marked["metadata"]
+                    .as_object_mut()
+                    .map(|m| m.entry("finalizers").or_insert_with(|| json!([])));
+                if let Some(Value::Array(finalizers)) = finalizers
+                    && !finalizers.contains(&json!("foregroundDeletion"))
+                {
+                    finalizers.push(json!("foregroundDeletion"));
+                }
+                object = self.put(kind, key.clone(), marked);
+                self.collect_dependents(&uid);
+                // With nothing left to wait for (or nothing owned at all), it goes now.
+                self.release_foreground(&uid);
+                if let Some(current) = self.table(kind).and_then(|t| t.get(&key)) {
+                    object = current.clone();
+                }
+                return Ok(object);
+            }
+            Propagation::Background => {}
+        }
         if has_finalizers {
             if object["metadata"].get("deletionTimestamp").is_none() {
                 object["metadata"]["deletionTimestamp"] = json!(meta::now());
@@ -679,8 +763,59 @@ impl Store {
             return Ok(object);
         }
         let removed = self.remove(kind, &key).unwrap_or(object);
+        if options.propagation == Propagation::Background {
+            self.collect_dependents(&uid);
+        }
         self.finish_namespaces();
         Ok(removed)
+    }
+
+    /// The objects whose `ownerReferences` name `uid`: (kind, namespace, name).
+    fn dependents(&self, uid: &str) -> Vec<(Kind, String, String)> {
+        let mut found = Vec::new();
+        for kind in &self.kinds {
+            for ((namespace, name), object) in self.table(kind).into_iter().flatten() {
+                let owned = object
+                    .pointer("/metadata/ownerReferences")
+                    .and_then(Value::as_array)
+                    .is_some_and(|refs| refs.iter().any(|r| r["uid"] == json!(uid)));
+                if owned
+                    && !found.iter().any(|(k, ns, n): &(Kind, String, String)| {
+                        k.group == kind.group
+                            && k.plural == kind.plural
+                            && ns == namespace
+                            && n == name
+                    })
+                {
+                    found.push((kind.clone(), namespace.clone(), name.clone()));
+                }
+            }
+        }
+        found
+    }
+
+    /// Deletes the dependents of `uid` (each in the background, so theirs go too), as the
+    /// garbage collector does once their owner is gone.
+    fn collect_dependents(&mut self, uid: &str) {
+        for (kind, namespace, name) in self.dependents(uid) {
+            let namespace = (!namespace.is_empty()).then_some(namespace);
+            // A dependent already gone, or held by its finalizers, is fine.
+            let _ = self.delete(&kind, namespace.as_deref(), &name, &WriteOptions::default());
+        }
+    }
+
+    /// Removes the references to `uid` from its dependents.
+    fn orphan(&mut self, uid: &str) {
+        for (kind, namespace, name) in self.dependents(uid) {
+            let key = (namespace, name);
+            let Some(mut object) = self.table(&kind).and_then(|t| t.get(&key)).cloned() else {
+                continue;
+            };
+            if let Some(Value::Array(refs)) = object["metadata"].get_mut("ownerReferences") {
+                refs.retain(|r| r["uid"] != json!(uid));
+            }
+            self.put(&kind, key, object);
+        }
     }
 
     /// Marks a namespace terminating and deletes what it holds; it goes when it is empty.

@@ -687,3 +687,96 @@ async fn the_server_fills_in_defaults_and_keeps_immutable_fields() {
     assert_eq!(code, 422);
     assert!(message.contains("may not change once set"), "{message}");
 }
+
+#[tokio::test]
+async fn deleting_an_owner_collects_or_orphans_what_it_owns() {
+    let cluster = TestCluster::start().await.expect("start");
+    let client = client(&cluster).await;
+    let api: Api<ConfigMap> = Api::namespaced(client, "default");
+    let owned_by = |owner: &ConfigMap, name: &str| {
+        let mut child = config_map(name, json!({}));
+        child.metadata.owner_references = Some(vec![
+            serde_json::from_value(json!({
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "name": owner.metadata.name.clone().unwrap_or_default(),
+                "uid": owner.metadata.uid.clone().unwrap_or_default(),
+            }))
+            .expect("owner reference"),
+        ]);
+        child
+    };
+    let exists = |name: &'static str| {
+        let api = api.clone();
+        async move { api.get_opt(name).await.expect("get").is_some() }
+    };
+
+    // Background (the default): the owner goes, then what it owns, and what that owns.
+    let owner = api
+        .create(&PostParams::default(), &config_map("owner", json!({})))
+        .await
+        .expect("owner");
+    let child = api
+        .create(&PostParams::default(), &owned_by(&owner, "child"))
+        .await
+        .expect("child");
+    api.create(&PostParams::default(), &owned_by(&child, "grandchild"))
+        .await
+        .expect("grandchild");
+    api.delete("owner", &DeleteParams::default())
+        .await
+        .expect("delete");
+    assert!(!exists("owner").await && !exists("child").await && !exists("grandchild").await);
+
+    // Orphan: what it owns stays, without the reference.
+    let owner = api
+        .create(&PostParams::default(), &config_map("owner", json!({})))
+        .await
+        .expect("owner");
+    api.create(&PostParams::default(), &owned_by(&owner, "child"))
+        .await
+        .expect("child");
+    api.delete("owner", &DeleteParams::orphan())
+        .await
+        .expect("delete");
+    assert!(!exists("owner").await);
+    let orphan = api.get("child").await.expect("kept");
+    assert!(
+        orphan
+            .metadata
+            .owner_references
+            .unwrap_or_default()
+            .is_empty()
+    );
+    api.delete("child", &DeleteParams::default())
+        .await
+        .expect("clean up");
+
+    // Foreground: the owner waits for a dependent held by its finalizer.
+    let owner = api
+        .create(&PostParams::default(), &config_map("owner", json!({})))
+        .await
+        .expect("owner");
+    let mut held = owned_by(&owner, "held");
+    held.metadata.finalizers = Some(vec!["example.com/hold".to_owned()]);
+    api.create(&PostParams::default(), &held)
+        .await
+        .expect("held");
+    api.delete("owner", &DeleteParams::foreground())
+        .await
+        .expect("delete");
+    let waiting = api.get("owner").await.expect("waits");
+    assert!(waiting.metadata.deletion_timestamp.is_some());
+    assert_eq!(
+        waiting.metadata.finalizers.as_deref(),
+        Some(&["foregroundDeletion".to_owned()][..])
+    );
+    api.patch(
+        "held",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"finalizers": null}})),
+    )
+    .await
+    .expect("release");
+    assert!(!exists("held").await && !exists("owner").await);
+}
