@@ -22,6 +22,7 @@
 mod defaults;
 mod error;
 mod kinds;
+mod log;
 mod meta;
 mod select;
 mod server;
@@ -33,12 +34,14 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 pub use error::Error;
+pub use log::{Fault, Request};
 
 /// A running cluster. Dropping it stops the server.
 #[derive(Debug)]
 pub struct TestCluster {
     url: String,
     task: tokio::task::JoinHandle<()>,
+    log: Arc<Mutex<log::Log>>,
 }
 
 /// How to start a cluster: [`TestCluster::builder`].
@@ -85,11 +88,13 @@ impl Builder {
             .map_err(Error::Io)?;
         let address = listener.local_addr().map_err(Error::Io)?.to_string();
         let (changes, _) = tokio::sync::watch::channel(store.revision());
+        let log = Arc::new(Mutex::new(log::Log::default()));
         let shared = server::Shared {
             store: Arc::new(Mutex::new(store)),
             address: address.clone(),
             changes: Arc::new(changes),
             state_file,
+            log: log.clone(),
         };
         let app = axum::Router::new()
             .fallback(server::handle)
@@ -101,6 +106,7 @@ impl Builder {
         Ok(TestCluster {
             url: format!("http://{address}"),
             task,
+            log,
         })
     }
 }
@@ -151,6 +157,50 @@ impl TestCluster {
     /// ```
     pub fn builder() -> Builder {
         Builder::default()
+    }
+
+    /// The requests answered so far (the latest 10,000), oldest first; also served as JSON at
+    /// `GET /debug/requests`.
+    pub fn requests(&self) -> Vec<Request> {
+        self.log
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .requests()
+    }
+
+    /// How many requests with `verb` on `resource` (`"list"`, `"configmaps"`) were answered.
+    pub fn count(&self, verb: &str, resource: &str) -> u64 {
+        self.log
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .count(verb, resource)
+    }
+
+    /// Injects `fault` into the requests it matches, until [`clear_faults`](Self::clear_faults)
+    /// (or its `times` run out).
+    ///
+    /// ```
+    /// use converge_testcluster::{Fault, TestCluster};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let cluster = TestCluster::start().await?;
+    /// cluster.inject(Fault::status(500).verb("list").times(1));
+    /// # Ok(()) }
+    /// ```
+    pub fn inject(&self, fault: Fault) {
+        self.log
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .inject(fault);
+    }
+
+    /// Removes every injected fault.
+    pub fn clear_faults(&self) {
+        self.log
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear_faults();
     }
 
     /// The base URL: `http://127.0.0.1:<port>`.

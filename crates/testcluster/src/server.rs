@@ -23,6 +23,8 @@ pub(crate) struct Shared {
     pub changes: Arc<tokio::sync::watch::Sender<u64>>,
     /// Where the objects are saved after every write, if anywhere.
     pub state_file: Option<std::path::PathBuf>,
+    /// The request log and the faults to inject.
+    pub log: Arc<Mutex<crate::log::Log>>,
 }
 
 /// The Kubernetes version the cluster answers as.
@@ -37,7 +39,57 @@ pub(crate) async fn handle(
     body: Bytes,
 ) -> Response {
     let query = Query::parse(uri.query().unwrap_or_default());
+    if method == Method::GET && uri.path() == "/debug/requests" {
+        let log = shared
+            .log
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .to_json();
+        return json_response(200, &log);
+    }
+    let mut request = describe(&method, uri.path(), &query);
+    let strike = request.as_ref().and_then(|r| {
+        shared
+            .log
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .strike(r)
+    });
+    match strike {
+        Some(crate::log::Strike::Delay(delay)) => tokio::time::sleep(delay).await,
+        Some(crate::log::Strike::Answer(code, retry_after)) => {
+            let error = ApiError::injected(code, retry_after);
+            if let Some(mut request) = request {
+                request.code = code;
+                shared
+                    .log
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .record(request);
+            }
+            let mut response = json_response(code, &error.to_status());
+            if let Some(seconds) = retry_after
+                && let Ok(value) = seconds.to_string().parse()
+            {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+            return response;
+        }
+        None => {}
+    }
     let result = route(&shared, &method, uri.path(), &query, &headers, &body);
+    if let Some(mut request) = request.take() {
+        request.code = match &result {
+            Ok(Reply::Json(code, _)) => *code,
+            Ok(Reply::Watch(_)) => 200,
+            Err(error) => error.code,
+        };
+        shared
+            .log
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .record(request);
+    }
     // Watches wake up to look for what this request wrote; the saved state follows it.
     let (revision, saved) = {
         let store = shared.store.lock().unwrap_or_else(|p| p.into_inner());
@@ -197,56 +249,7 @@ fn route(
     if rest.is_empty() {
         return resource_list(store.kinds(), group, version).map(|v| (200, v).into());
     }
-    let (plural, target) = match rest {
-        ["namespaces", name, sub @ ("status" | "finalize")] => (
-            "namespaces",
-            Target::Object {
-                namespace: None,
-                name: (*name).to_owned(),
-                subresource: Some((*sub).to_owned()),
-            },
-        ),
-        ["namespaces", ns, plural] => (
-            *plural,
-            Target::Collection {
-                namespace: Some((*ns).to_owned()),
-            },
-        ),
-        ["namespaces", ns, plural, name] => (
-            *plural,
-            Target::Object {
-                namespace: Some((*ns).to_owned()),
-                name: (*name).to_owned(),
-                subresource: None,
-            },
-        ),
-        ["namespaces", ns, plural, name, sub] => (
-            *plural,
-            Target::Object {
-                namespace: Some((*ns).to_owned()),
-                name: (*name).to_owned(),
-                subresource: Some((*sub).to_owned()),
-            },
-        ),
-        [plural] => (*plural, Target::Collection { namespace: None }),
-        [plural, name] => (
-            *plural,
-            Target::Object {
-                namespace: None,
-                name: (*name).to_owned(),
-                subresource: None,
-            },
-        ),
-        [plural, name, sub] => (
-            *plural,
-            Target::Object {
-                namespace: None,
-                name: (*name).to_owned(),
-                subresource: Some((*sub).to_owned()),
-            },
-        ),
-        _ => return Err(ApiError::no_route()),
-    };
+    let (plural, target) = resource_target(rest).ok_or_else(ApiError::no_route)?;
     let kind = store
         .kind_at(group, version, plural)
         .cloned()
@@ -397,6 +400,117 @@ fn selectors(query: &Query, kind: &Kind) -> Result<ListOptions, ApiError> {
             .map(|s| FieldSelector::parse(s, &kind.kind))
             .transpose()?,
         ..ListOptions::default()
+    })
+}
+
+/// What the part of a resource path after the group and version names: the resource, and
+/// the collection or object.
+fn resource_target<'a>(rest: &[&'a str]) -> Option<(&'a str, Target)> {
+    Some(match rest {
+        ["namespaces", name, sub @ ("status" | "finalize")] => (
+            "namespaces",
+            Target::Object {
+                namespace: None,
+                name: (*name).to_owned(),
+                subresource: Some((*sub).to_owned()),
+            },
+        ),
+        ["namespaces", ns, plural] => (
+            *plural,
+            Target::Collection {
+                namespace: Some((*ns).to_owned()),
+            },
+        ),
+        ["namespaces", ns, plural, name] => (
+            *plural,
+            Target::Object {
+                namespace: Some((*ns).to_owned()),
+                name: (*name).to_owned(),
+                subresource: None,
+            },
+        ),
+        ["namespaces", ns, plural, name, sub] => (
+            *plural,
+            Target::Object {
+                namespace: Some((*ns).to_owned()),
+                name: (*name).to_owned(),
+                subresource: Some((*sub).to_owned()),
+            },
+        ),
+        [plural] => (*plural, Target::Collection { namespace: None }),
+        [plural, name] => (
+            *plural,
+            Target::Object {
+                namespace: None,
+                name: (*name).to_owned(),
+                subresource: None,
+            },
+        ),
+        [plural, name, sub] => (
+            *plural,
+            Target::Object {
+                namespace: None,
+                name: (*name).to_owned(),
+                subresource: Some((*sub).to_owned()),
+            },
+        ),
+        _ => return None,
+    })
+}
+
+/// Who asked what, for the request log and fault injection: the verb as Kubernetes names it
+/// (`get`, `list`, `watch`, `create`, `update`, `patch`, `delete`, `deletecollection`), and
+/// the resource; `None` for discovery and other paths.
+pub(crate) fn describe(method: &Method, path: &str, query: &Query) -> Option<crate::Request> {
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let (group, rest): (&str, &[&str]) = match segments.as_slice() {
+        ["api", _, rest @ ..] => ("", rest),
+        ["apis", group, _, rest @ ..] => (*group, rest),
+        _ => return None,
+    };
+    let (plural, target) = resource_target(rest)?;
+    let (verb, namespace, name) = match (method, target) {
+        (&Method::GET, Target::Collection { namespace }) if query.flag("watch") => {
+            ("watch", namespace, None)
+        }
+        (&Method::GET, Target::Collection { namespace }) => ("list", namespace, None),
+        (&Method::POST, Target::Collection { namespace }) => ("create", namespace, None),
+        (&Method::DELETE, Target::Collection { namespace }) => {
+            ("deletecollection", namespace, None)
+        }
+        (
+            &Method::GET,
+            Target::Object {
+                namespace, name, ..
+            },
+        ) => ("get", namespace, Some(name)),
+        (
+            &Method::PUT,
+            Target::Object {
+                namespace, name, ..
+            },
+        ) => ("update", namespace, Some(name)),
+        (
+            &Method::PATCH,
+            Target::Object {
+                namespace, name, ..
+            },
+        ) => ("patch", namespace, Some(name)),
+        (
+            &Method::DELETE,
+            Target::Object {
+                namespace, name, ..
+            },
+        ) => ("delete", namespace, Some(name)),
+        _ => return None,
+    };
+    Some(crate::Request {
+        verb: verb.to_owned(),
+        group: group.to_owned(),
+        resource: plural.to_owned(),
+        namespace,
+        name,
+        code: 0,
     })
 }
 

@@ -139,6 +139,26 @@ impl ApiError {
         )
     }
 
+    /// The answer of an injected fault: `code` with the reason Kubernetes gives it.
+    pub(crate) fn injected(code: u16, retry_after: Option<u64>) -> ApiError {
+        let reason = match code {
+            409 => "Conflict",
+            429 => "TooManyRequests",
+            500 => "InternalError",
+            503 => "ServiceUnavailable",
+            504 => "Timeout",
+            404 => "NotFound",
+            403 => "Forbidden",
+            401 => "Unauthorized",
+            _ => "Unknown",
+        };
+        let mut error = ApiError::new(code, reason, format!("injected fault: {reason}"));
+        if let Some(seconds) = retry_after {
+            error.details = Some(json!({"retryAfterSeconds": seconds}));
+        }
+        error
+    }
+
     /// `500 InternalError`.
     pub(crate) fn internal(message: impl Into<String>) -> ApiError {
         ApiError::new(500, "InternalError", message)

@@ -780,3 +780,71 @@ async fn deleting_an_owner_collects_or_orphans_what_it_owns() {
     .expect("release");
     assert!(!exists("held").await && !exists("owner").await);
 }
+
+#[tokio::test]
+async fn requests_are_logged_and_faults_injected() {
+    use converge_testcluster::Fault;
+
+    let cluster = TestCluster::start().await.expect("start");
+    let api: Api<ConfigMap> = Api::namespaced(client(&cluster).await, "default");
+    cluster.inject(
+        Fault::too_many_requests(1)
+            .verb("create")
+            .resource("configmaps")
+            .after(1)
+            .times(1),
+    );
+    api.create(&PostParams::default(), &config_map("a", json!({})))
+        .await
+        .expect("the first create passes");
+    // kube::Client waits out the 429's Retry-After and asks again.
+    let started = std::time::Instant::now();
+    api.create(&PostParams::default(), &config_map("b", json!({})))
+        .await
+        .expect("the second is struck once, then retried");
+    assert!(started.elapsed() >= std::time::Duration::from_secs(1));
+    cluster.inject(Fault::status(500).verb("list"));
+    assert_eq!(
+        failure(api.list(&ListParams::default()).await.expect_err("500")).1,
+        500
+    );
+    cluster.clear_faults();
+    api.list(&ListParams::default()).await.expect("list");
+
+    assert_eq!(cluster.count("create", "configmaps"), 3);
+    // 429s are retried by the client, 500s on lists are not.
+    assert_eq!(cluster.count("list", "configmaps"), 2);
+    let codes: Vec<(String, u16)> = cluster
+        .requests()
+        .into_iter()
+        .filter(|r| r.resource == "configmaps")
+        .map(|r| (r.verb, r.code))
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            ("create".to_owned(), 201),
+            ("create".to_owned(), 429),
+            ("create".to_owned(), 201),
+            ("list".to_owned(), 500),
+            ("list".to_owned(), 200),
+        ]
+    );
+    // The same, as JSON over HTTP.
+    let debug: serde_json::Value = client(&cluster)
+        .await
+        .request(
+            http::Request::get("/debug/requests")
+                .body(Vec::new())
+                .expect("request"),
+        )
+        .await
+        .expect("debug");
+    assert_eq!(debug["counts"]["create configmaps"], 3);
+
+    // A delay holds the answer back.
+    cluster.inject(Fault::delay(std::time::Duration::from_millis(300)).verb("get"));
+    let started = std::time::Instant::now();
+    api.get("a").await.expect("get");
+    assert!(started.elapsed() >= std::time::Duration::from_millis(300));
+}
