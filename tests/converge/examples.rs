@@ -1,6 +1,6 @@
 //! The command-line contracts of the `render` and `diff` reference binaries.
 
-use crate::support::{Repo, run_example, run_example_ok, values};
+use crate::support::{Repo, example_bin, run_example, run_example_ok, values};
 
 fn cm(name: &str, value: &str) -> String {
     format!(
@@ -381,12 +381,7 @@ fn diff_takes_every_kind_of_reference() {
 
 #[test]
 fn a_reader_that_goes_away_is_not_an_error() {
-    let bin = std::env::current_exe()
-        .expect("test binary")
-        .parent()
-        .and_then(std::path::Path::parent)
-        .expect("target dir")
-        .join("examples/render");
+    let bin = example_bin("render");
     let mut child = std::process::Command::new(bin)
         .args(["examples/demo"])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
@@ -605,12 +600,7 @@ fn render_substitutes_variables_strictly() {
 /// Starts the testcluster example with `args`; the child and the URL it prints.
 fn start_testcluster(args: &[&str]) -> (std::process::Child, String) {
     use std::io::BufRead;
-    let bin = std::env::current_exe()
-        .expect("test binary")
-        .parent()
-        .and_then(std::path::Path::parent)
-        .expect("target dir")
-        .join("examples/testcluster");
+    let bin = example_bin("testcluster");
     let mut child = std::process::Command::new(bin)
         .args(args)
         .stdout(std::process::Stdio::piped())
@@ -702,12 +692,7 @@ fn testcluster_serves_kubectl_and_keeps_its_state() {
     // A port that cannot be bound: exit code 2.
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = taken.local_addr().expect("address").port().to_string();
-    let bin = std::env::current_exe()
-        .expect("test binary")
-        .parent()
-        .and_then(std::path::Path::parent)
-        .expect("target dir")
-        .join("examples/testcluster");
+    let bin = example_bin("testcluster");
     let out = std::process::Command::new(bin)
         .args(["--port", &port])
         .output()

@@ -69,15 +69,20 @@ fn helm_path() -> PathBuf {
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".cache/oracles/bin/helm"))
 }
 
-/// Runs a reference binary built by `cargo test --all-targets`.
-pub(crate) fn run_example(name: &str, args: &[&str]) -> Output {
-    let exe = std::env::current_exe().expect("test binary path");
-    let bin = exe
+/// The built example binary `name`, beside this test binary's directory.
+pub(crate) fn example_bin(name: &str) -> PathBuf {
+    std::env::current_exe()
+        .expect("test binary path")
         .parent()
         .and_then(Path::parent)
         .expect("target dir")
         .join("examples")
-        .join(name);
+        .join(name)
+}
+
+/// Runs a reference binary built by `cargo test --all-targets`.
+pub(crate) fn run_example(name: &str, args: &[&str]) -> Output {
+    let bin = example_bin(name);
     assert!(
         bin.is_file(),
         "{} is not built: run `cargo build --examples` before the tests (./test.sh does)",
