@@ -19,6 +19,7 @@
 //! # Ok(()) }
 //! ```
 
+mod controller;
 mod defaults;
 mod error;
 mod kinds;
@@ -32,7 +33,9 @@ mod watch;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
+pub use controller::JOB_OUTCOME_ANNOTATION;
 pub use error::Error;
 pub use log::{Fault, Request};
 
@@ -41,15 +44,27 @@ pub use log::{Fault, Request};
 pub struct TestCluster {
     url: String,
     task: tokio::task::JoinHandle<()>,
+    controller: Option<tokio::task::JoinHandle<()>>,
     log: Arc<Mutex<log::Log>>,
 }
 
 /// How to start a cluster: [`TestCluster::builder`].
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Builder {
     port: u16,
     state: Option<PathBuf>,
+    ready_after: Option<Duration>,
+}
+
+impl Default for Builder {
+    fn default() -> Builder {
+        Builder {
+            port: 0,
+            state: None,
+            ready_after: Some(Duration::from_millis(100)),
+        }
+    }
 }
 
 impl Builder {
@@ -63,6 +78,17 @@ impl Builder {
     /// after every write, so that a cluster started again finds them.
     pub fn state_dir(mut self, dir: impl Into<PathBuf>) -> Builder {
         self.state = Some(dir.into());
+        self
+    }
+
+    /// How long after a change workloads become ready and Jobs finish (100 ms by default):
+    /// the cluster's stand-in controller then writes the status a real one would
+    /// (Deployments, StatefulSets, DaemonSets and ReplicaSets with every replica ready and
+    /// `observedGeneration` caught up; Jobs complete, or fail when annotated
+    /// [`JOB_OUTCOME_ANNOTATION`]`: failed`). `None` turns it off: statuses then stay as
+    /// clients write them.
+    pub fn ready_after(mut self, delay: Option<Duration>) -> Builder {
+        self.ready_after = delay;
         self
     }
 
@@ -96,6 +122,13 @@ impl Builder {
             state_file,
             log: log.clone(),
         };
+        let controller = self.ready_after.map(|delay| {
+            tokio::spawn(controller::run(
+                shared.store.clone(),
+                shared.changes.clone(),
+                delay,
+            ))
+        });
         let app = axum::Router::new()
             .fallback(server::handle)
             .with_state(shared);
@@ -106,6 +139,7 @@ impl Builder {
         Ok(TestCluster {
             url: format!("http://{address}"),
             task,
+            controller,
             log,
         })
     }
@@ -237,5 +271,8 @@ current-context: testcluster
 impl Drop for TestCluster {
     fn drop(&mut self) {
         self.task.abort();
+        if let Some(controller) = &self.controller {
+            controller.abort();
+        }
     }
 }

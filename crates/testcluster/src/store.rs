@@ -194,6 +194,13 @@ impl Store {
         Ok(store)
     }
 
+    /// Every object of `kind`.
+    pub(crate) fn objects(&self, kind: &Kind) -> Vec<Value> {
+        self.table(kind)
+            .map(|t| t.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
     /// The kinds served, in discovery order.
     pub(crate) fn kinds(&self) -> &[Kind] {
         &self.kinds

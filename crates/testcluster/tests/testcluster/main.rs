@@ -200,7 +200,12 @@ fn pod_containers(deployment: &Deployment) -> &[k8s_openapi::api::core::v1::Cont
 
 #[tokio::test]
 async fn patches_merge_as_kubernetes_merges_them() {
-    let cluster = TestCluster::start().await.expect("start");
+    // The stand-in controller would write statuses meanwhile.
+    let cluster = TestCluster::builder()
+        .ready_after(None)
+        .start()
+        .await
+        .expect("start");
     let api: Api<Deployment> = Api::namespaced(client(&cluster).await, "default");
     let created = api
         .create(&PostParams::default(), &deployment("web", "web:1"))
@@ -588,7 +593,12 @@ async fn custom_resource_definitions_serve_their_kinds_until_deleted() {
 async fn the_server_fills_in_defaults_and_keeps_immutable_fields() {
     use k8s_openapi::api::core::v1::Service;
 
-    let cluster = TestCluster::start().await.expect("start");
+    // The stand-in controller would write statuses meanwhile.
+    let cluster = TestCluster::builder()
+        .ready_after(None)
+        .start()
+        .await
+        .expect("start");
     let client = client(&cluster).await;
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), "default");
     let created = deployments
@@ -847,4 +857,89 @@ async fn requests_are_logged_and_faults_injected() {
     let started = std::time::Instant::now();
     api.get("a").await.expect("get");
     assert!(started.elapsed() >= std::time::Duration::from_millis(300));
+}
+
+#[tokio::test]
+async fn workloads_become_ready_and_jobs_finish() {
+    use converge_testcluster::JOB_OUTCOME_ANNOTATION;
+    use k8s_openapi::api::batch::v1::Job;
+
+    let cluster = TestCluster::builder()
+        .ready_after(Some(std::time::Duration::from_millis(200)))
+        .start()
+        .await
+        .expect("start");
+    let client = client(&cluster).await;
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), "default");
+    let created = deployments
+        .create(&PostParams::default(), &deployment("web", "web:1"))
+        .await
+        .expect("create");
+    assert!(created.status.is_none(), "not ready at once");
+    let ready = |d: &Deployment| {
+        let wanted = d.spec.as_ref().and_then(|s| s.replicas);
+        d.status.as_ref().is_some_and(|s| {
+            s.observed_generation == d.metadata.generation && s.ready_replicas == wanted
+        })
+    };
+    let wait = || async {
+        for _ in 0..50 {
+            let d = deployments.get("web").await.expect("get");
+            if ready(&d) {
+                return d;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("the deployment never became ready");
+    };
+    let first = wait().await;
+    // A new generation is not ready until the controller has seen it.
+    let patched = patch_web(&deployments, Patch::Merge(json!({"spec": {"replicas": 3}})))
+        .await
+        .expect("scale");
+    assert!(!ready(&patched));
+    let second = wait().await;
+    assert!(second.metadata.generation > first.metadata.generation);
+    assert_eq!(second.status.and_then(|s| s.available_replicas), Some(3));
+
+    let jobs: Api<Job> = Api::namespaced(client, "default");
+    let job = |name: &str, outcome: Option<&str>| -> Job {
+        let mut job: Job = serde_json::from_value(json!({
+            "metadata": {"name": name},
+            "spec": {"template": {"spec": {
+                "restartPolicy": "Never",
+                "containers": [{"name": "migrate", "image": "migrate:1"}],
+            }}},
+        }))
+        .expect("job");
+        if let Some(outcome) = outcome {
+            job.metadata.annotations =
+                Some([(JOB_OUTCOME_ANNOTATION.to_owned(), outcome.to_owned())].into());
+        }
+        job
+    };
+    jobs.create(&PostParams::default(), &job("ok", None))
+        .await
+        .expect("job");
+    jobs.create(&PostParams::default(), &job("bad", Some("failed")))
+        .await
+        .expect("job");
+    let condition = |job: &Job, kind: &str| {
+        job.status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .is_some_and(|c| c.iter().any(|c| c.type_ == kind && c.status == "True"))
+    };
+    let mut finished = false;
+    for _ in 0..50 {
+        let ok = jobs.get("ok").await.expect("get");
+        let bad = jobs.get("bad").await.expect("get");
+        if condition(&ok, "Complete") && condition(&bad, "Failed") {
+            assert_eq!(ok.status.and_then(|s| s.succeeded), Some(1));
+            finished = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(finished, "the jobs never finished");
 }
