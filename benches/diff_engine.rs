@@ -50,7 +50,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, SystemTime};
 
-use results::{criterion_home, measured};
+use results::{criterion, measured};
 
 use converge::core::{Manifest, ObjectKey, ObjectRef, Origin, Value, parse_manifests};
 use converge::diff::json_patch;
@@ -1209,12 +1209,7 @@ fn main() {
     eprintln!("{summary}");
 
     // Small samples keep a full run near 4 minutes on two cores; command-line flags still win.
-    let mut c = Criterion::default()
-        .sample_size(10)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3))
-        .output_directory(&criterion_home())
-        .configure_from_args();
+    let mut c = criterion(Duration::from_secs(3));
     if let Some(set) = &crds {
         bench_upgrade(&mut c, set, None);
     }

@@ -32,8 +32,8 @@ use std::time::{Duration, SystemTime};
 use converge::core::{FileTree, walk_files};
 use converge::source::testing::{GitDaemon, GitFixture};
 use converge::source::{GitOptions, GitSource, Reference, Snapshot, Source};
-use criterion::{BatchSize, Criterion};
-use results::{criterion_home, measured};
+use criterion::BatchSize;
+use results::{criterion, measured};
 
 const SUB_PATH: &str = "apps/app-07";
 
@@ -58,12 +58,7 @@ fn main() {
         git(None, &["--version"]).trim()
     );
 
-    let mut c = Criterion::default()
-        .sample_size(10)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(4))
-        .output_directory(&criterion_home())
-        .configure_from_args();
+    let mut c = criterion(Duration::from_secs(4));
 
     {
         let mut group = c.benchmark_group("shallow-clone");

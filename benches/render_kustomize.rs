@@ -36,8 +36,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use converge::core::DirTree;
 use converge::render::{Kustomize, ParseCache};
-use criterion::{BenchmarkId, Criterion};
-use results::{criterion_home, measured};
+use criterion::BenchmarkId;
+use results::{criterion, measured};
 use serde_json::Value;
 
 /// The trees of the shared corpus whose reference output is `kubectl kustomize`'s (from its
@@ -112,12 +112,7 @@ fn main() {
         );
     }
 
-    let mut c = Criterion::default()
-        .sample_size(10)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(4))
-        .output_directory(&criterion_home())
-        .configure_from_args();
+    let mut c = criterion(Duration::from_secs(4));
     {
         let mut group = c.benchmark_group("corpus");
         for path in &trees {
@@ -239,7 +234,8 @@ fn render(root: &Path, path: &str) -> usize {
         .len()
 }
 
-fn kubectl_build(kubectl: &Path, dir: &Path) -> usize {
+/// What `kubectl kustomize DIR` prints.
+fn kubectl_kustomize(kubectl: &Path, dir: &Path) -> Vec<u8> {
     let out = Command::new(kubectl)
         .arg("kustomize")
         .arg(dir)
@@ -251,17 +247,15 @@ fn kubectl_build(kubectl: &Path, dir: &Path) -> usize {
         dir.display(),
         String::from_utf8_lossy(&out.stderr)
     );
-    out.stdout.len()
+    out.stdout
+}
+
+fn kubectl_build(kubectl: &Path, dir: &Path) -> usize {
+    kubectl_kustomize(kubectl, dir).len()
 }
 
 fn kubectl_objects(kubectl: &Path, dir: &Path) -> Vec<Value> {
-    let out = Command::new(kubectl)
-        .arg("kustomize")
-        .arg(dir)
-        .output()
-        .expect("kubectl runs");
-    assert!(out.status.success(), "kubectl kustomize failed");
-    converge::core::parse_documents("kubectl.yaml", &out.stdout)
+    converge::core::parse_documents("kubectl.yaml", &kubectl_kustomize(kubectl, dir))
         .expect("kubectl prints YAML")
         .into_iter()
         .map(|d| d.value)

@@ -1,7 +1,7 @@
 //! Reading criterion's results back, for the comparison tables the benchmarks print.
 
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
 
@@ -49,4 +49,15 @@ pub(crate) fn measured(
         .pointer("/slope/point_estimate")
         .or_else(|| estimates.pointer("/mean/point_estimate"))
         .and_then(Value::as_f64)
+}
+
+/// Criterion as the benchmarks run it: ten samples, a second of warm-up, `measurement` per
+/// benchmark, results in [`criterion_home`]; command-line flags still win.
+pub(crate) fn criterion(measurement: Duration) -> criterion::Criterion {
+    criterion::Criterion::default()
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(measurement)
+        .output_directory(&criterion_home())
+        .configure_from_args()
 }
