@@ -90,7 +90,14 @@ pub(crate) struct Store {
     events_kept: usize,
     /// The last Service cluster IP given out, as the low 16 bits of 10.96.0.0/16.
     service_ips: u32,
+    /// Where each object is, by uid: (group, plural, namespace, name).
+    by_uid: HashMap<String, Place>,
+    /// What each owner uid owns, by its dependents' `ownerReferences`.
+    owned: HashMap<String, std::collections::BTreeSet<Place>>,
 }
+
+/// Where an object is: (group, plural, namespace, name).
+type Place = (String, String, String, String);
 
 impl Store {
     pub(crate) fn new() -> Store {
@@ -101,6 +108,8 @@ impl Store {
             events: std::collections::VecDeque::new(),
             events_kept: EVENTS_KEPT,
             service_ips: 9,
+            by_uid: HashMap::new(),
+            owned: HashMap::new(),
         };
         for name in INITIAL_NAMESPACES {
             let namespace = json!({
@@ -139,6 +148,8 @@ impl Store {
             events: std::collections::VecDeque::new(),
             events_kept: EVENTS_KEPT,
             service_ips: 9,
+            by_uid: HashMap::new(),
+            owned: HashMap::new(),
         };
         let objects: Vec<&Value> = snapshot["objects"]
             .as_array()
@@ -188,6 +199,7 @@ impl Store {
                     text(object, "/metadata/namespace").to_owned(),
                     text(object, "/metadata/name").to_owned(),
                 );
+                store.index(&kind, &key, object, true);
                 store.table_mut(&kind).insert(key, (*object).clone());
             }
         }
@@ -321,7 +333,11 @@ impl Store {
     /// event; the object as stored.
     fn put(&mut self, kind: &Kind, key: (String, String), mut object: Value) -> Value {
         object["metadata"]["resourceVersion"] = json!(self.next_revision());
-        let previous = self.table_mut(kind).insert(key, object.clone());
+        let previous = self.table_mut(kind).insert(key.clone(), object.clone());
+        if let Some(previous) = &previous {
+            self.index(kind, &key, previous, false);
+        }
+        self.index(kind, &key, &object, true);
         let change = if previous.is_some() {
             Change::Modified
         } else {
@@ -335,6 +351,7 @@ impl Store {
     /// object as it was last, with that resourceVersion.
     fn remove(&mut self, kind: &Kind, key: &(String, String)) -> Option<Value> {
         let mut object = self.table_mut(kind).remove(key)?;
+        self.index(kind, key, &object, false);
         object["metadata"]["resourceVersion"] = json!(self.next_revision());
         self.emit(kind, Change::Deleted, &object);
         // An owner deleted in the foreground goes when its last dependent has gone.
@@ -356,12 +373,15 @@ impl Store {
         if !self.dependents(uid).is_empty() {
             return;
         }
-        let found = self.kinds.iter().find_map(|kind| {
-            self.table(kind)?
-                .iter()
-                .find(|(_, o)| text(o, "/metadata/uid") == uid)
-                .map(|(key, o)| (kind.clone(), key.clone(), o.clone()))
-        });
+        let found = self
+            .by_uid
+            .get(uid)
+            .and_then(|(group, plural, namespace, name)| {
+                let kind = self.kind(group, plural)?.clone();
+                let key = (namespace.clone(), name.clone());
+                let owner = self.table(&kind)?.get(&key)?.clone();
+                Some((kind, key, owner))
+            });
         let Some((kind, key, mut owner)) = found else {
             return;
         };
@@ -409,6 +429,41 @@ impl Store {
 
     fn table(&self, kind: &Kind) -> Option<&BTreeMap<(String, String), Value>> {
         self.objects.get(&(kind.group.clone(), kind.plural.clone()))
+    }
+
+    /// Adds `object` (at `key`) to the uid and owner indexes, or takes it out.
+    fn index(&mut self, kind: &Kind, key: &(String, String), object: &Value, add: bool) {
+        let place = (
+            kind.group.clone(),
+            kind.plural.clone(),
+            key.0.clone(),
+            key.1.clone(),
+        );
+        let uid = text(object, "/metadata/uid");
+        if add {
+            self.by_uid.insert(uid.to_owned(), place.clone());
+        } else {
+            self.by_uid.remove(uid);
+        }
+        let owners = object
+            .pointer("/metadata/ownerReferences")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r["uid"].as_str());
+        for owner in owners {
+            if add {
+                self.owned
+                    .entry(owner.to_owned())
+                    .or_default()
+                    .insert(place.clone());
+            } else if let Some(set) = self.owned.get_mut(owner) {
+                set.remove(&place);
+                if set.is_empty() {
+                    self.owned.remove(owner);
+                }
+            }
+        }
     }
 
     fn table_mut(&mut self, kind: &Kind) -> &mut BTreeMap<(String, String), Value> {
@@ -779,26 +834,15 @@ impl Store {
 
     /// The objects whose `ownerReferences` name `uid`: (kind, namespace, name).
     fn dependents(&self, uid: &str) -> Vec<(Kind, String, String)> {
-        let mut found = Vec::new();
-        for kind in &self.kinds {
-            for ((namespace, name), object) in self.table(kind).into_iter().flatten() {
-                let owned = object
-                    .pointer("/metadata/ownerReferences")
-                    .and_then(Value::as_array)
-                    .is_some_and(|refs| refs.iter().any(|r| r["uid"] == json!(uid)));
-                if owned
-                    && !found.iter().any(|(k, ns, n): &(Kind, String, String)| {
-                        k.group == kind.group
-                            && k.plural == kind.plural
-                            && ns == namespace
-                            && n == name
-                    })
-                {
-                    found.push((kind.clone(), namespace.clone(), name.clone()));
-                }
-            }
-        }
-        found
+        self.owned
+            .get(uid)
+            .into_iter()
+            .flatten()
+            .filter_map(|(group, plural, namespace, name)| {
+                let kind = self.kind(group, plural)?.clone();
+                Some((kind, namespace.clone(), name.clone()))
+            })
+            .collect()
     }
 
     /// Deletes the dependents of `uid` (each in the background, so theirs go too), as the
@@ -1158,5 +1202,36 @@ mod tests {
             restored.get(kind, None, "gear").expect("there"),
             store.get(&widgets, None, "gear").expect("there")
         );
+    }
+
+    #[test]
+    fn restored_owners_still_take_their_dependents() {
+        let mut store = Store::new();
+        let kind = store.kind("", "configmaps").cloned().expect("configmaps");
+        let owner = store
+            .create(
+                &kind,
+                Some("default"),
+                json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "owner"}}),
+                &WriteOptions::default(),
+            )
+            .expect("owner");
+        let uid = text(&owner, "/metadata/uid").to_owned();
+        store
+            .create(
+                &kind,
+                Some("default"),
+                json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {
+                    "name": "child",
+                    "ownerReferences": [{"apiVersion": "v1", "kind": "ConfigMap", "name": "owner", "uid": uid}],
+                }}),
+                &WriteOptions::default(),
+            )
+            .expect("child");
+        let mut restored = Store::restore(&store.snapshot()).expect("restore");
+        restored
+            .delete(&kind, Some("default"), "owner", &WriteOptions::default())
+            .expect("delete");
+        assert!(restored.get(&kind, Some("default"), "child").is_err());
     }
 }
