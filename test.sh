@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The one command that runs every test of Converge. It installs what the tests need first:
-#   - git, openssh (client and server) and gnupg, from Debian if missing;
+#   - git, openssh (client and server), gnupg and procps, from Debian if missing;
 #   - kubectl v1.35 and helm v4, the reference oracles, into .cache/oracles/bin.
 # Then it runs the unit, integration, example, benchmark (once each, in test mode) and doc tests.
 # With CI=true a missing oracle or corpus fails the run instead of skipping a test.
@@ -8,12 +8,14 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 # Debian packages the tests run: git (repositories are built with it), ssh-keygen and sshd
-# (an SSH git server on 127.0.0.1, SSH-signed commits), gpg (GPG-signed commits).
+# (an SSH git server on 127.0.0.1, SSH-signed commits), gpg (GPG-signed commits), kill.
 missing=()
 command -v git >/dev/null 2>&1 || missing+=(git)
 command -v ssh-keygen >/dev/null 2>&1 || missing+=(openssh-client)
 [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
 command -v gpg >/dev/null 2>&1 || missing+=(gnupg)
+# kill(1) itself, not the shell builtin: the testcluster example is interrupted as Ctrl-C does.
+[ -x /usr/bin/kill ] || [ -x /bin/kill ] || missing+=(procps)
 if [ "${#missing[@]}" -gt 0 ]; then
     echo "test.sh: installing ${missing[*]}"
     sudo=""

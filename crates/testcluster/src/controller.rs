@@ -170,18 +170,19 @@ fn desired_status(kind: &str, object: &Value) -> Option<Value> {
                 .and_then(Value::as_str)
                 .map(str::to_owned)
                 .unwrap_or_else(|| now.clone());
+            // Both conditions of an outcome: the criterion met, then the verdict.
+            let pair = |first: &str, second: &str, reason: &str, message: &str| {
+                [first, second].map(|kind| {
+                    json!({"type": kind, "status": "True", "reason": reason, "message": message,
+                           "lastProbeTime": now, "lastTransitionTime": now})
+                })
+            };
             if failed {
                 Some(json!({
                     "startTime": start,
                     "failed": 1,
-                    "conditions": [
-                        {"type": "FailureTarget", "status": "True", "reason": "BackoffLimitExceeded",
-                         "message": "Job has reached the specified backoff limit",
-                         "lastProbeTime": now, "lastTransitionTime": now},
-                        {"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded",
-                         "message": "Job has reached the specified backoff limit",
-                         "lastProbeTime": now, "lastTransitionTime": now},
-                    ],
+                    "conditions": pair("FailureTarget", "Failed", "BackoffLimitExceeded",
+                        "Job has reached the specified backoff limit"),
                 }))
             } else {
                 let completions = object["spec"]["completions"].as_i64().unwrap_or(1);
@@ -191,14 +192,8 @@ fn desired_status(kind: &str, object: &Value) -> Option<Value> {
                     "succeeded": completions,
                     "ready": 0,
                     "terminating": 0,
-                    "conditions": [
-                        {"type": "SuccessCriteriaMet", "status": "True", "reason": "CompletionsReached",
-                         "message": "Reached expected number of succeeded pods",
-                         "lastProbeTime": now, "lastTransitionTime": now},
-                        {"type": "Complete", "status": "True", "reason": "CompletionsReached",
-                         "message": "Reached expected number of succeeded pods",
-                         "lastProbeTime": now, "lastTransitionTime": now},
-                    ],
+                    "conditions": pair("SuccessCriteriaMet", "Complete", "CompletionsReached",
+                        "Reached expected number of succeeded pods"),
                 }))
             }
         }
