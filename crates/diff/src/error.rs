@@ -38,6 +38,14 @@ pub enum Error {
         /// The conflicting fields, as JSON Pointers.
         paths: Vec<String>,
     },
+    /// A server-side apply would change fields other managers own, and was not forced.
+    #[error("{message}")]
+    ApplyConflict {
+        /// The message, worded as the API server (or structured-merge-diff) words it.
+        message: String,
+        /// Each conflicting field with its owner.
+        conflicts: Vec<crate::ManagerConflict>,
+    },
     /// A CustomResourceDefinition's schema cannot be read.
     #[error("invalid CustomResourceDefinition {crd}: {reason}")]
     InvalidSchema {

@@ -12,6 +12,7 @@ pub mod pointer;
 mod quantity;
 pub mod schema;
 mod set;
+pub mod ssa;
 pub mod strategic;
 mod text;
 mod three_way;

@@ -1,5 +1,6 @@
 //! Managed fields: the FieldsV1 sets the API server records per field manager.
 
+use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -39,8 +40,8 @@ pub struct FieldSet {
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub(crate) struct Node {
-    member: bool,
-    children: BTreeMap<String, Node>,
+    pub(crate) member: bool,
+    pub(crate) children: BTreeMap<String, Node>,
 }
 
 impl Node {
@@ -49,18 +50,18 @@ impl Node {
         &self.children
     }
 
-    fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         !self.member && self.children.is_empty()
     }
 
-    fn union(&mut self, other: &Node) {
+    pub(crate) fn union(&mut self, other: &Node) {
         self.member |= other.member;
         for (key, child) in &other.children {
             self.children.entry(key.clone()).or_default().union(child);
         }
     }
 
-    fn difference(&self, other: &Node) -> Node {
+    pub(crate) fn difference(&self, other: &Node) -> Node {
         let mut out = Node {
             member: self.member && !other.member,
             children: BTreeMap::new(),
@@ -77,7 +78,27 @@ impl Node {
         out
     }
 
-    fn intersection(&self, other: &Node) -> Node {
+    /// The members of `self` not in `other`, where a member of `other` also takes away
+    /// everything below it (structured-merge-diff's `RecursiveDifference`).
+    pub(crate) fn recursive_difference(&self, other: &Node) -> Node {
+        let mut out = Node {
+            member: self.member && !other.member,
+            children: BTreeMap::new(),
+        };
+        for (key, child) in &self.children {
+            let rest = match other.children.get(key) {
+                Some(theirs) if theirs.member => continue,
+                Some(theirs) => child.recursive_difference(theirs),
+                None => child.clone(),
+            };
+            if !rest.is_empty() {
+                out.children.insert(key.clone(), rest);
+            }
+        }
+        out
+    }
+
+    pub(crate) fn intersection(&self, other: &Node) -> Node {
         let mut out = Node {
             member: self.member && other.member,
             children: BTreeMap::new(),
@@ -98,7 +119,9 @@ impl Node {
         if self.member && !self.children.is_empty() {
             map.insert(".".to_owned(), Value::Object(Map::new()));
         }
-        for (key, child) in &self.children {
+        let mut children: Vec<(&String, &Node)> = self.children.iter().collect();
+        children.sort_by(|a, b| element_order(a.0, b.0));
+        for (key, child) in children {
             map.insert(key.clone(), child.to_value());
         }
         Value::Object(map)
@@ -125,6 +148,14 @@ impl FieldSet {
     /// The set's tree, for walks alongside an object.
     pub(crate) fn root(&self) -> &Node {
         &self.root
+    }
+
+    pub(crate) fn from_root(root: Node) -> FieldSet {
+        FieldSet { root }
+    }
+
+    pub(crate) fn into_root(self) -> Node {
+        self.root
     }
 
     /// The empty set.
@@ -375,8 +406,103 @@ fn canonical_element(element: &str) -> String {
     check_element(element).unwrap_or_else(|_| element.to_owned())
 }
 
+/// The order structured-merge-diff keeps path elements in, and so writes FieldsV1 in: fields
+/// by name, then list items by key, then set items by value, then items by index. Keys and
+/// values compare as values do (numbers by magnitude, not as text).
+pub(crate) fn element_order(a: &str, b: &str) -> Ordering {
+    fn split(element: &str) -> (u8, &str) {
+        let rank = match element.get(..2) {
+            Some("f:") => 0,
+            Some("k:") => 1,
+            Some("v:") => 2,
+            Some("i:") => 3,
+            _ => 4,
+        };
+        (rank, element.get(2..).unwrap_or(""))
+    }
+    let ((ra, a), (rb, b)) = (split(a), split(b));
+    ra.cmp(&rb).then_with(|| match ra {
+        1 | 2 => match (
+            serde_json::from_str::<Value>(a),
+            serde_json::from_str::<Value>(b),
+        ) {
+            (Ok(x), Ok(y)) => value_order(&x, &y),
+            _ => a.cmp(b),
+        },
+        3 => match (a.parse::<u64>(), b.parse::<u64>()) {
+            (Ok(x), Ok(y)) => x.cmp(&y),
+            _ => a.cmp(b),
+        },
+        _ => a.cmp(b),
+    })
+}
+
+/// structured-merge-diff's order of values: numbers (by magnitude), strings, booleans, lists,
+/// maps (by their sorted keys, then values), null.
+pub(crate) fn value_order(a: &Value, b: &Value) -> Ordering {
+    fn rank(v: &Value) -> u8 {
+        match v {
+            Value::Number(_) => 0,
+            Value::String(_) => 1,
+            Value::Bool(_) => 2,
+            Value::Array(_) => 3,
+            Value::Object(_) => 4,
+            Value::Null => 5,
+        }
+    }
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => match (x.as_i64(), y.as_i64()) {
+            (Some(x), Some(y)) => x.cmp(&y),
+            _ => {
+                let (x, y) = (x.as_f64().unwrap_or(0.0), y.as_f64().unwrap_or(0.0));
+                x.partial_cmp(&y).unwrap_or(Ordering::Equal)
+            }
+        },
+        (Value::String(x), Value::String(y)) => x.cmp(y),
+        (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
+        (Value::Array(x), Value::Array(y)) => x
+            .iter()
+            .zip(y)
+            .map(|(x, y)| value_order(x, y))
+            .find(|o| o.is_ne())
+            .unwrap_or_else(|| x.len().cmp(&y.len())),
+        (Value::Object(x), Value::Object(y)) => {
+            let mut xs: Vec<(&String, &Value)> = x.iter().collect();
+            let mut ys: Vec<(&String, &Value)> = y.iter().collect();
+            xs.sort_by(|a, b| a.0.cmp(b.0));
+            ys.sort_by(|a, b| a.0.cmp(b.0));
+            xs.iter()
+                .zip(&ys)
+                .map(|(x, y)| x.0.cmp(y.0).then_with(|| value_order(x.1, y.1)))
+                .find(|o| o.is_ne())
+                .unwrap_or_else(|| xs.len().cmp(&ys.len()))
+        }
+        _ => rank(a).cmp(&rank(b)),
+    }
+}
+
+/// Equality as structured-merge-diff sees it: numbers by magnitude (`1` equals `1.0`), maps
+/// whatever their key order.
+pub(crate) fn value_equal(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => match (x.as_i64(), y.as_i64()) {
+            (Some(x), Some(y)) => x == y,
+            _ => x.as_f64() == y.as_f64(),
+        },
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| value_equal(x, y))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| value_equal(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
 /// Compact JSON with object keys sorted, as structured-merge-diff writes keys and values.
-fn canonical_json(value: &Value) -> String {
+pub(crate) fn canonical_json(value: &Value) -> String {
     match value {
         Value::Object(map) => {
             let mut keys: Vec<&String> = map.keys().collect();
@@ -396,7 +522,7 @@ fn canonical_json(value: &Value) -> String {
 }
 
 /// One element in structured-merge-diff's path notation.
-fn display_element(element: &str) -> String {
+pub(crate) fn display_element(element: &str) -> String {
     let (prefix, rest) = element.split_at(element.find(':').map_or(0, |i| i + 1));
     match prefix {
         "f:" => format!(".{rest}"),
@@ -425,6 +551,8 @@ pub struct ManagedFields {
     pub api_version: String,
     /// The subresource written (`status`), if any.
     pub subresource: Option<String>,
+    /// When the manager last changed the object (RFC 3339), if recorded.
+    pub time: Option<String>,
     /// The fields.
     pub fields: FieldSet,
 }
@@ -459,6 +587,7 @@ pub fn managed_fields(object: &Value) -> Result<Vec<ManagedFields>, Error> {
                 operation: text("operation").unwrap_or_default(),
                 api_version: text("apiVersion").unwrap_or_default(),
                 subresource: text("subresource").filter(|s| !s.is_empty()),
+                time: text("time"),
                 fields: entry_fields(entry)?,
             })
         })
@@ -541,6 +670,9 @@ pub struct ManagerConflict {
     pub path: String,
     /// The manager that owns it now.
     pub manager: String,
+    /// The owner as the API server names it in messages: `"kubectl"`, or for a manager that
+    /// updated, `"kubectl-edit" using apps/v1`.
+    pub owner: String,
     /// The value desired sets.
     pub desired: Value,
     /// The value live holds.
@@ -605,6 +737,7 @@ pub fn predict_conflicts(
                 }
                 conflicts.push(ManagerConflict {
                     path,
+                    owner: format!("{:?}", entry.manager),
                     manager: entry.manager.clone(),
                     desired: want,
                     live: have,

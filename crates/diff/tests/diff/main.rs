@@ -7,6 +7,7 @@ mod merge_patch;
 mod plan;
 mod properties;
 mod schema;
+mod ssa;
 mod strategic;
 mod support;
 mod three_way;
