@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
+use crate::fields::Writer;
 use crate::meta;
 use crate::store::{Store, WriteOptions, text};
 
@@ -70,7 +71,10 @@ pub(crate) async fn run(
                         &name,
                         updated,
                         Some("status"),
-                        &WriteOptions::default(),
+                        &WriteOptions {
+                            writer: Writer::Manager("kube-controller-manager".to_owned()),
+                            ..WriteOptions::default()
+                        },
                     );
                 }
             }

@@ -22,6 +22,7 @@
 mod controller;
 mod defaults;
 mod error;
+mod fields;
 mod kinds;
 mod log;
 mod meta;

@@ -8,6 +8,7 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use crate::fields::Writer;
 use crate::kinds::{Kind, VERBS};
 use crate::select::{FieldSelector, LabelSelector};
 use crate::status::ApiError;
@@ -284,9 +285,15 @@ fn route(
             )));
         }
     };
+    let named_manager = crate::fields::manager(query)?;
     let options = WriteOptions {
         dry_run,
         propagation,
+        writer: Writer::Manager(
+            named_manager
+                .clone()
+                .unwrap_or_else(|| crate::fields::user_agent_manager(headers)),
+        ),
     };
     let kind_for_watch = kind.clone();
     match target {
@@ -373,6 +380,44 @@ fn route(
                         .unwrap_or_default()
                         .trim()
                         .to_owned();
+                    if content_type == APPLY_PATCH {
+                        let manager = named_manager.ok_or_else(|| {
+                            crate::fields::options_invalid(
+                                "fieldManager",
+                                "FieldValueRequired",
+                                "Required value: is required for apply patch",
+                            )
+                        })?;
+                        let force = match query.get("force") {
+                            None | Some("false") => false,
+                            Some("true") => true,
+                            Some(other) => {
+                                return Err(ApiError::bad_request(format!(
+                                    "invalid value for force: {other:?}"
+                                )));
+                            }
+                        };
+                        let config = parse_apply(body)?;
+                        return store
+                            .apply(
+                                &kind,
+                                namespace,
+                                &name,
+                                config,
+                                &manager,
+                                force,
+                                subresource,
+                                &options,
+                            )
+                            .map(Reply::from);
+                    }
+                    if query.get("force").is_some() {
+                        return Err(crate::fields::options_invalid(
+                            "force",
+                            "FieldValueForbidden",
+                            "Forbidden: may not be specified for non-apply patch",
+                        ));
+                    }
                     let current = store.get(&kind, namespace, &name)?;
                     let patched = patch(&kind, &current, &content_type, body)?;
                     store
@@ -543,6 +588,21 @@ fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<Value, ApiError> {
     }
     serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}")))
+}
+
+/// The content type of a server-side apply patch.
+const APPLY_PATCH: &str = "application/apply-patch+yaml";
+
+/// The configuration of a server-side apply: one YAML (or JSON) document.
+fn parse_apply(body: &[u8]) -> Result<Value, ApiError> {
+    let mut documents = converge_core::parse_documents("apply patch", body)
+        .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?;
+    match documents.len() {
+        1 => Ok(documents.remove(0).value),
+        n => Err(ApiError::bad_request(format!(
+            "error decoding YAML: the apply patch holds {n} documents; it must hold one object"
+        ))),
+    }
 }
 
 /// `current` with the patch in `body` applied, by its content type.

@@ -159,6 +159,27 @@ impl ApiError {
         error
     }
 
+    /// `409 Conflict` from a server-side apply: one `FieldManagerConflict` cause per field,
+    /// and no object details, as the API server reports it.
+    pub(crate) fn apply_conflict(
+        message: String,
+        conflicts: &[converge_diff::ManagerConflict],
+    ) -> ApiError {
+        let mut error = ApiError::new(409, "Conflict", message);
+        let causes: Vec<Value> = conflicts
+            .iter()
+            .map(|c| {
+                json!({
+                    "reason": "FieldManagerConflict",
+                    "message": format!("conflict with {}", c.owner),
+                    "field": c.path,
+                })
+            })
+            .collect();
+        error.details = Some(json!({"causes": causes}));
+        error
+    }
+
     /// `500 InternalError`.
     pub(crate) fn internal(message: impl Into<String>) -> ApiError {
         ApiError::new(500, "InternalError", message)

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde_json::{Map, Value, json};
 
 use crate::defaults;
+use crate::fields::{self, Schemas, Writer};
 use crate::kinds::{Kind, built_in};
 use crate::meta;
 use crate::select::{FieldSelector, LabelSelector};
@@ -20,6 +21,8 @@ pub(crate) struct WriteOptions {
     pub dry_run: bool,
     /// What a delete does to the objects the deleted one owns.
     pub propagation: Propagation,
+    /// Who writes, for `metadata.managedFields`.
+    pub writer: Writer,
 }
 
 /// `propagationPolicy`: what happens to an object's dependents (objects whose
@@ -81,7 +84,7 @@ pub(crate) struct ListOptions {
 pub(crate) struct Store {
     kinds: Vec<Kind>,
     /// Objects by (group, plural), then by (namespace, name).
-    objects: HashMap<(String, String), BTreeMap<(String, String), Value>>,
+    objects: Tables,
     /// The last resourceVersion given out.
     revision: u64,
     /// The latest writes, oldest first.
@@ -94,7 +97,12 @@ pub(crate) struct Store {
     by_uid: HashMap<String, Place>,
     /// What each owner uid owns, by its dependents' `ownerReferences`.
     owned: HashMap<String, std::collections::BTreeSet<Place>>,
+    /// The schemas of custom kinds, for server-side apply.
+    schemas: Schemas,
 }
+
+/// Objects by (group, plural), then by (namespace, name).
+type Tables = HashMap<(String, String), BTreeMap<(String, String), Value>>;
 
 /// Where an object is: (group, plural, namespace, name).
 type Place = (String, String, String, String);
@@ -110,6 +118,7 @@ impl Store {
             service_ips: 9,
             by_uid: HashMap::new(),
             owned: HashMap::new(),
+            schemas: Schemas::default(),
         };
         for name in INITIAL_NAMESPACES {
             let namespace = json!({
@@ -150,6 +159,7 @@ impl Store {
             service_ips: 9,
             by_uid: HashMap::new(),
             owned: HashMap::new(),
+            schemas: Schemas::default(),
         };
         let objects: Vec<&Value> = snapshot["objects"]
             .as_array()
@@ -278,6 +288,14 @@ impl Store {
         if established == object {
             return object;
         }
+        // The API server itself writes the definition's status.
+        let established = self.record(
+            kind,
+            Some("status"),
+            Some(&object),
+            established,
+            &Writer::default(),
+        );
         let key = (String::new(), text(&object, "/metadata/name").to_owned());
         self.put(kind, key, established)
     }
@@ -616,11 +634,13 @@ impl Store {
             )
         };
         defaults::apply(kind, &mut object, Some(&mut next_ip));
+        let object = self.record(kind, None, None, object, &options.writer);
         validate(kind, &object)?;
         let key = (namespace.clone().unwrap_or_default(), name.clone());
         if self.table(kind).is_some_and(|t| t.contains_key(&key)) {
             return Err(ApiError::already_exists(&kind.group, &kind.plural, &name));
         }
+        let mut object = object;
         if kind.kind == "Namespace" {
             object["spec"] = json!({"finalizers": ["kubernetes"]});
             object["status"] = json!({"phase": "Active"});
@@ -718,6 +738,7 @@ impl Store {
             }
         }
         defaults::apply(kind, &mut object, None);
+        let mut object = self.record(kind, subresource, Some(&current), object, &options.writer);
         defaults::check_immutable(kind, &current, &object)?;
         if kind.generation && spec_changed(&current, &object) {
             let generation = current["metadata"]["generation"].as_i64().unwrap_or(0) + 1;
@@ -750,6 +771,87 @@ impl Store {
         } else {
             let object = self.put(kind, key, object);
             Ok(self.after_write(kind, object))
+        }
+    }
+
+    /// `object` with `metadata.managedFields` recording an update of `live` (`None`: a
+    /// create) by the writer's manager. As the API server does, a write whose managed fields
+    /// cannot be computed goes through with none.
+    fn record(
+        &mut self,
+        kind: &Kind,
+        subresource: Option<&str>,
+        live: Option<&Value>,
+        mut object: Value,
+        writer: &Writer,
+    ) -> Value {
+        let Writer::Manager(manager) = writer else {
+            return object;
+        };
+        let crd = definition(&self.objects, kind);
+        let schema = self.schemas.of(kind, crd);
+        let fields = fields::field_manager(kind, &schema, subresource);
+        match fields.update(live, &object, manager, &meta::now()) {
+            Ok(recorded) => recorded,
+            Err(_) => {
+                if let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+                    metadata.remove("managedFields");
+                }
+                object
+            }
+        }
+    }
+
+    /// Server-side apply of `config` to the object `name` by `manager`: creates the object
+    /// when it does not exist (`201`), else merges into it (`200`).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn apply(
+        &mut self,
+        kind: &Kind,
+        namespace: Option<&str>,
+        name: &str,
+        config: Value,
+        manager: &str,
+        force: bool,
+        subresource: Option<&str>,
+        options: &WriteOptions,
+    ) -> Result<(u16, Value), ApiError> {
+        check_type(kind, &config)?;
+        let given_name = text(&config, "/metadata/name");
+        if given_name != name {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({given_name}) does not match the name on the URL ({name})"
+            )));
+        }
+        if let Some(ns) = namespace {
+            let given = text(&config, "/metadata/namespace");
+            if !given.is_empty() && given != ns {
+                return Err(ApiError::bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request",
+                ));
+            }
+        }
+        let current = match self.get(kind, namespace, name) {
+            Ok(current) => Some(current),
+            Err(e) if e.code == 404 && subresource.is_none() => None,
+            Err(e) => return Err(e),
+        };
+        let crd = definition(&self.objects, kind);
+        let schema = self.schemas.of(kind, crd);
+        let applied = fields::field_manager(kind, &schema, subresource)
+            .apply(current.as_ref(), &config, manager, force, &meta::now())
+            .map_err(|e| fields::apply_error(kind, name, e))?;
+        let options = WriteOptions {
+            writer: Writer::Applied,
+            ..options.clone()
+        };
+        match current {
+            None => self
+                .create(kind, namespace, applied, &options)
+                .map(|v| (201, v)),
+            Some(_) => self
+                .update(kind, namespace, name, applied, subresource, &options)
+                .map(|v| (200, v)),
         }
     }
 
@@ -1012,6 +1114,20 @@ fn metadata_mut(object: &mut Value) -> Result<&mut Map<String, Value>, ApiError>
 }
 
 /// Refuses an object whose `apiVersion` and `kind` are not those of the URL.
+/// The CustomResourceDefinition that serves `kind`, if it is a custom kind.
+fn definition<'a>(
+    objects: &'a Tables,
+    kind: &Kind,
+) -> Option<&'a Value> {
+    let crds = (
+        "apiextensions.k8s.io".to_owned(),
+        "customresourcedefinitions".to_owned(),
+    );
+    objects
+        .get(&crds)?
+        .get(&(String::new(), format!("{}.{}", kind.plural, kind.group)))
+}
+
 fn check_type(kind: &Kind, object: &Value) -> Result<(), ApiError> {
     if !object.is_object() {
         return Err(ApiError::bad_request("the object is not a JSON object"));

@@ -8,6 +8,7 @@ use kube::{Api, Client, Config};
 use serde_json::json;
 
 mod kubectl;
+mod ssa;
 
 async fn client(cluster: &TestCluster) -> Client {
     let url = cluster.url().parse().expect("url");
