@@ -23,7 +23,8 @@ pub struct Request {
     pub namespace: Option<String>,
     /// The object's name, for requests on one object.
     pub name: Option<String>,
-    /// The HTTP status code answered (200 for a watch that started).
+    /// The HTTP status code answered (200 for a watch that started; 0 when an injected fault
+    /// dropped the connection before serving the request).
     pub code: u16,
 }
 
@@ -50,6 +51,7 @@ enum Action {
     Status(u16),
     TooManyRequests(u64),
     Delay(Duration),
+    Drop { served: bool },
 }
 
 impl Fault {
@@ -77,6 +79,18 @@ impl Fault {
     /// Serves the request normally, `delay` late.
     pub fn delay(delay: Duration) -> Fault {
         Fault::new(Action::Delay(delay))
+    }
+
+    /// Drops the connection instead of answering: the request is not served, and the client
+    /// sees its connection close before a response.
+    pub fn drop_connection() -> Fault {
+        Fault::new(Action::Drop { served: false })
+    }
+
+    /// Serves the request (a write is stored), then drops the connection instead of
+    /// answering: the client cannot tell whether its write happened.
+    pub fn drop_response() -> Fault {
+        Fault::new(Action::Drop { served: true })
     }
 
     /// Only requests with this verb (`create`, `patch`, `list`, …).
@@ -117,6 +131,10 @@ pub(crate) enum Strike {
     /// Answer with this status, and `Retry-After` seconds when set.
     Answer(u16, Option<u64>),
     Delay(Duration),
+    /// Close the connection without a response, after serving the request when `served`.
+    Drop {
+        served: bool,
+    },
 }
 
 /// Requests answered, counted, and the faults waiting for them.
@@ -175,6 +193,7 @@ impl Log {
             Action::Status(code) => Strike::Answer(code, None),
             Action::TooManyRequests(seconds) => Strike::Answer(429, Some(seconds)),
             Action::Delay(delay) => Strike::Delay(delay),
+            Action::Drop { served } => Strike::Drop { served },
         })
     }
 

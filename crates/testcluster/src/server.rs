@@ -49,6 +49,7 @@ pub(crate) async fn handle(
         return json_response(200, &log);
     }
     let mut request = describe(&method, uri.path(), &query);
+    let mut drop_after = false;
     let strike = request.as_ref().and_then(|r| {
         shared
             .log
@@ -76,6 +77,18 @@ pub(crate) async fn handle(
             }
             return response;
         }
+        Some(crate::log::Strike::Drop { served: false }) => {
+            if let Some(mut request) = request {
+                request.code = 0;
+                shared
+                    .log
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .record(request);
+            }
+            return dropped();
+        }
+        Some(crate::log::Strike::Drop { served: true }) => drop_after = true,
         None => {}
     }
     let result = route(&shared, &method, uri.path(), &query, &headers, &body);
@@ -109,11 +122,25 @@ pub(crate) async fn handle(
     if let Err(error) = saved {
         return json_response(500, &ApiError::internal(error.to_string()).to_status());
     }
+    if drop_after {
+        return dropped();
+    }
     match result {
         Ok(Reply::Json(code, value)) => json_response(code, &value),
         Ok(Reply::Watch(watch)) => crate::watch::respond(shared, *watch),
         Err(error) => json_response(error.code, &error.to_status()),
     }
+}
+
+/// A response whose body fails at once: the connection closes with no response read.
+fn dropped() -> Response {
+    let failure = futures_util::stream::once(async {
+        Err::<Bytes, std::io::Error>(std::io::Error::new(
+            std::io::ErrorKind::ConnectionAborted,
+            "the connection was dropped by an injected fault",
+        ))
+    });
+    Response::new(axum::body::Body::from_stream(failure))
 }
 
 /// What a request gets back.

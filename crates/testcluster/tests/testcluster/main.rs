@@ -858,6 +858,38 @@ async fn requests_are_logged_and_faults_injected() {
     let started = std::time::Instant::now();
     api.get("a").await.expect("get");
     assert!(started.elapsed() >= std::time::Duration::from_millis(300));
+    cluster.clear_faults();
+
+    // A dropped connection answers nothing: the client sees a transport error, not a Status,
+    // and nothing was written.
+    cluster.inject(Fault::drop_connection().verb("create").times(1));
+    let error = api
+        .create(&PostParams::default(), &config_map("c", json!({})))
+        .await
+        .expect_err("dropped");
+    assert!(!matches!(error, kube::Error::Api(_)), "{error}");
+    assert_eq!(failure(api.get("c").await.expect_err("not written")).1, 404);
+    // A dropped response loses only the answer: the write happened, and a retry meets it.
+    cluster.inject(Fault::drop_response().verb("create").times(1));
+    let error = api
+        .create(&PostParams::default(), &config_map("d", json!({})))
+        .await
+        .expect_err("dropped");
+    assert!(!matches!(error, kube::Error::Api(_)), "{error}");
+    api.get("d").await.expect("written");
+    let (reason, code, _) = failure(
+        api.create(&PostParams::default(), &config_map("d", json!({})))
+            .await
+            .expect_err("a retry meets the first write"),
+    );
+    assert_eq!((reason.as_str(), code), ("AlreadyExists", 409));
+    let last: Vec<u16> = cluster
+        .requests()
+        .into_iter()
+        .filter(|r| r.verb == "create" && r.resource == "configmaps")
+        .map(|r| r.code)
+        .collect();
+    assert_eq!(last[last.len() - 3..], [0, 201, 409]);
 }
 
 #[tokio::test]
