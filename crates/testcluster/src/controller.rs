@@ -1,6 +1,6 @@
-//! A tiny stand-in for the controllers of a real cluster: workloads become ready and Jobs
-//! finish a while after each change, so that health waits and drift checks meet the status
-//! a real cluster would write.
+//! A tiny stand-in for the controllers of a real cluster: workloads become ready, Jobs
+//! finish, Pods run, claims bind and load balancers get an address a while after each change,
+//! so that health waits and drift checks meet the status a real cluster would write.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -17,12 +17,15 @@ use crate::store::{Store, WriteOptions, text};
 pub const JOB_OUTCOME_ANNOTATION: &str = "testcluster.converge.dev/job-outcome";
 
 /// The kinds the controller looks after.
-const WATCHED: [(&str, &str); 5] = [
+const WATCHED: [(&str, &str); 8] = [
     ("apps", "deployments"),
     ("apps", "statefulsets"),
     ("apps", "daemonsets"),
     ("apps", "replicasets"),
     ("batch", "jobs"),
+    ("", "pods"),
+    ("", "persistentvolumeclaims"),
+    ("", "services"),
 ];
 
 /// Runs until `changes` closes: after each write, and every tick, brings the status of
@@ -97,6 +100,14 @@ pub(crate) async fn run(
     }
 }
 
+/// A stable address for an object, from its uid: `10.244.x.y`.
+fn pod_ip(uid: &str) -> String {
+    let hash = uid
+        .bytes()
+        .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
+    format!("10.244.{}.{}", (hash >> 8) & 0xff, (hash & 0xfe) + 1)
+}
+
 /// The status a settled controller would have written for `object`, or `None` when it
 /// writes none (a finished Job).
 fn desired_status(kind: &str, object: &Value) -> Option<Value> {
@@ -154,6 +165,58 @@ fn desired_status(kind: &str, object: &Value) -> Option<Value> {
             "readyReplicas": replicas,
             "availableReplicas": replicas,
         })),
+        "Pod" => {
+            let started = object
+                .pointer("/status/startTime")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .unwrap_or_else(time);
+            let containers: Vec<Value> = object
+                .pointer("/spec/containers")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .map(|c| {
+                    json!({"name": c["name"], "image": c["image"], "imageID": "",
+                        "ready": true, "started": true, "restartCount": 0,
+                        "state": {"running": {"startedAt": started}}})
+                })
+                .collect();
+            let condition = |kind: &str| {
+                json!({"type": kind, "status": "True", "lastProbeTime": null,
+                    "lastTransitionTime": started})
+            };
+            let conditions =
+                ["PodScheduled", "Initialized", "ContainersReady", "Ready"].map(condition);
+            Some(json!({
+                "phase": "Running",
+                "conditions": conditions,
+                "hostIP": "10.0.0.1",
+                "podIP": pod_ip(text(object, "/metadata/uid")),
+                "startTime": started,
+                "containerStatuses": containers,
+                "qosClass": "BestEffort",
+            }))
+        }
+        "PersistentVolumeClaim" => {
+            let requested = object
+                .pointer("/spec/resources/requests/storage")
+                .cloned()
+                .unwrap_or_else(|| json!("1Gi"));
+            Some(json!({
+                "phase": "Bound",
+                "accessModes": object.pointer("/spec/accessModes").cloned().unwrap_or_else(|| json!(["ReadWriteOnce"])),
+                "capacity": {"storage": requested},
+            }))
+        }
+        "Service" => {
+            if text(object, "/spec/type") != "LoadBalancer" {
+                return None;
+            }
+            Some(json!({"loadBalancer": {"ingress": [
+                {"ip": pod_ip(text(object, "/metadata/uid")).replace("10.244.", "172.18."), "ipMode": "VIP"}
+            ]}}))
+        }
         "Job" => {
             if object.pointer("/status/completionTime").is_some()
                 || object

@@ -86,8 +86,9 @@ impl Builder {
     /// the cluster's stand-in controller then writes the status a real one would
     /// (Deployments, StatefulSets, DaemonSets and ReplicaSets with every replica ready and
     /// `observedGeneration` caught up; Jobs complete, or fail when annotated
-    /// [`JOB_OUTCOME_ANNOTATION`]`: failed`). `None` turns it off: statuses then stay as
-    /// clients write them.
+    /// [`JOB_OUTCOME_ANNOTATION`]`: failed`; Pods run with every container ready;
+    /// PersistentVolumeClaims are bound; Services of type LoadBalancer get an ingress
+    /// address). `None` turns it off: statuses then stay as clients write them.
     pub fn ready_after(mut self, delay: Option<Duration>) -> Builder {
         self.ready_after = delay;
         self

@@ -1115,10 +1115,7 @@ fn metadata_mut(object: &mut Value) -> Result<&mut Map<String, Value>, ApiError>
 
 /// Refuses an object whose `apiVersion` and `kind` are not those of the URL.
 /// The CustomResourceDefinition that serves `kind`, if it is a custom kind.
-fn definition<'a>(
-    objects: &'a Tables,
-    kind: &Kind,
-) -> Option<&'a Value> {
+fn definition<'a>(objects: &'a Tables, kind: &Kind) -> Option<&'a Value> {
     let crds = (
         "apiextensions.k8s.io".to_owned(),
         "customresourcedefinitions".to_owned(),

@@ -976,3 +976,96 @@ async fn workloads_become_ready_and_jobs_finish() {
     }
     assert!(finished, "the jobs never finished");
 }
+
+#[tokio::test]
+async fn pods_run_claims_bind_and_load_balancers_get_an_address() {
+    use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, Service};
+
+    let cluster = TestCluster::builder()
+        .ready_after(Some(std::time::Duration::from_millis(100)))
+        .start()
+        .await
+        .expect("start");
+    let client = client(&cluster).await;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let claims: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), "default");
+    let services: Api<Service> = Api::namespaced(client, "default");
+    fn object<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> T {
+        serde_json::from_value(value).expect("object")
+    }
+    pods.create(
+        &PostParams::default(),
+        &object(
+            json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+            "spec": {"containers": [{"name": "web", "image": "web:1"}]}}),
+        ),
+    )
+    .await
+    .expect("pod");
+    claims
+        .create(
+            &PostParams::default(),
+            &object(json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                "metadata": {"name": "data"},
+                "spec": {"accessModes": ["ReadWriteOnce"],
+                    "resources": {"requests": {"storage": "5Gi"}}}})),
+        )
+        .await
+        .expect("claim");
+    for (name, kind) in [("lb", "LoadBalancer"), ("plain", "ClusterIP")] {
+        services
+            .create(
+                &PostParams::default(),
+                &object(
+                    json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
+                    "spec": {"type": kind, "ports": [{"port": 80}]}}),
+                ),
+            )
+            .await
+            .expect("service");
+    }
+    let mut settled = false;
+    for _ in 0..100 {
+        let pod = pods.get("p").await.expect("pod");
+        let claim = claims.get("data").await.expect("claim");
+        let lb = services.get("lb").await.expect("service");
+        let running = pod.status.as_ref().is_some_and(|s| {
+            s.phase.as_deref() == Some("Running")
+                && s.conditions
+                    .as_ref()
+                    .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+                && s.container_statuses
+                    .as_ref()
+                    .is_some_and(|c| c.len() == 1 && c[0].ready)
+        });
+        let bound = claim.status.as_ref().is_some_and(|s| {
+            s.phase.as_deref() == Some("Bound")
+                && s.capacity
+                    .as_ref()
+                    .and_then(|c| c.get("storage"))
+                    .map(|q| q.0.as_str())
+                    == Some("5Gi")
+        });
+        let addressed = lb
+            .status
+            .as_ref()
+            .and_then(|s| s.load_balancer.as_ref())
+            .and_then(|l| l.ingress.as_ref())
+            .is_some_and(|i| i.len() == 1 && i[0].ip.is_some());
+        if running && bound && addressed {
+            settled = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(settled, "pods, claims and load balancers never settled");
+    // A ClusterIP Service gets no load balancer status.
+    let plain = services.get("plain").await.expect("service");
+    assert!(
+        plain
+            .status
+            .and_then(|s| s.load_balancer)
+            .and_then(|l| l.ingress)
+            .is_none()
+    );
+}
