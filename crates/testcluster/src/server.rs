@@ -95,7 +95,7 @@ pub(crate) async fn handle(
     if let Some(mut request) = request.take() {
         request.code = match &result {
             Ok(Reply::Json(code, _)) => *code,
-            Ok(Reply::Watch(_)) => 200,
+            Ok(Reply::Discovery(..) | Reply::Watch(_)) => 200,
             Err(error) => error.code,
         };
         shared
@@ -127,6 +127,12 @@ pub(crate) async fn handle(
     }
     match result {
         Ok(Reply::Json(code, value)) => json_response(code, &value),
+        Ok(Reply::Discovery(value, content_type)) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, content_type)],
+            value.to_string(),
+        )
+            .into_response(),
         Ok(Reply::Watch(watch)) => crate::watch::respond(shared, *watch),
         Err(error) => json_response(error.code, &error.to_status()),
     }
@@ -146,6 +152,8 @@ fn dropped() -> Response {
 /// What a request gets back.
 enum Reply {
     Json(u16, Value),
+    /// Aggregated discovery, with the content type that names its version.
+    Discovery(Value, &'static str),
     Watch(Box<crate::watch::WatchRequest>),
 }
 
@@ -244,6 +252,18 @@ fn route(
     let mut store = shared.store.lock().unwrap_or_else(|p| p.into_inner());
     let (group, version, rest): (&str, &str, &[&str]) = match segments.as_slice() {
         ["version"] => return Ok((200, version_info()).into()),
+        ["api"] | ["apis"] if let Some(version) = aggregated_discovery(headers) => {
+            let core = segments == ["api"];
+            return Ok(Reply::Discovery(
+                aggregated(store.kinds(), core, version),
+                match version {
+                    "v2" => "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList",
+                    _ => {
+                        "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList"
+                    }
+                },
+            ));
+        }
         ["api"] => {
             return Ok((
                 200,
@@ -710,6 +730,91 @@ fn group_list(kinds: &[Kind]) -> Value {
         })
         .collect();
     json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
+}
+
+/// The version of aggregated discovery the client accepts (`v2`, else `v2beta1`), if it
+/// asks for it: `Accept: application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList`.
+fn aggregated_discovery(headers: &HeaderMap) -> Option<&'static str> {
+    let accept = headers.get(header::ACCEPT)?.to_str().ok()?;
+    let mut found = None;
+    for choice in accept.split(',') {
+        let params: Vec<&str> = choice.split(';').map(str::trim).collect();
+        let has = |p: &str| params.contains(&p);
+        if !(has("g=apidiscovery.k8s.io") && has("as=APIGroupDiscoveryList")) {
+            continue;
+        }
+        if has("v=v2") {
+            return Some("v2");
+        }
+        if has("v=v2beta1") {
+            found = Some("v2beta1");
+        }
+    }
+    found
+}
+
+/// `/api` or `/apis` as aggregated discovery: every group with its versions and their
+/// resources in one document (`APIGroupDiscoveryList`).
+fn aggregated(kinds: &[Kind], core: bool, version: &str) -> Value {
+    let mut groups: Vec<(&str, Vec<&str>)> = Vec::new();
+    for kind in kinds.iter().filter(|k| k.group.is_empty() == core) {
+        match groups.iter_mut().find(|(g, _)| *g == kind.group) {
+            Some((_, versions)) => {
+                if !versions.contains(&kind.version.as_str()) {
+                    versions.push(&kind.version);
+                }
+            }
+            None => groups.push((&kind.group, vec![&kind.version])),
+        }
+    }
+    let items: Vec<Value> = groups
+        .into_iter()
+        .map(|(group, versions)| {
+            let versions: Vec<Value> = versions
+                .into_iter()
+                .map(|version| {
+                    let resources: Vec<Value> = kinds
+                        .iter()
+                        .filter(|k| k.group == group && k.version == version)
+                        .map(|k| {
+                            let response =
+                                json!({"group": k.group, "version": k.version, "kind": k.kind});
+                            let mut resource = json!({
+                                "resource": k.plural,
+                                "responseKind": response,
+                                "scope": if k.namespaced { "Namespaced" } else { "Cluster" },
+                                "singularResource": k.singular,
+                                "verbs": VERBS,
+                            });
+                            if !k.short_names.is_empty() {
+                                resource["shortNames"] = json!(k.short_names);
+                            }
+                            if k.status {
+                                resource["subresources"] = json!([{
+                                    "subresource": "status",
+                                    "responseKind": response,
+                                    "verbs": ["get", "patch", "update"],
+                                }]);
+                            }
+                            resource
+                        })
+                        .collect();
+                    json!({"version": version, "resources": resources, "freshness": "Current"})
+                })
+                .collect();
+            let mut metadata = json!({"creationTimestamp": null});
+            if !group.is_empty() {
+                metadata["name"] = json!(group);
+            }
+            json!({"metadata": metadata, "versions": versions})
+        })
+        .collect();
+    json!({
+        "kind": "APIGroupDiscoveryList",
+        "apiVersion": format!("apidiscovery.k8s.io/{version}"),
+        "metadata": {},
+        "items": items,
+    })
 }
 
 /// `/api/v1` or `/apis/<group>/<version>`: the resources served there.

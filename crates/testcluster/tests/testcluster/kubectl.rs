@@ -78,6 +78,11 @@ async fn kubectl_gets_creates_patches_and_deletes() {
         assert!(ok, "{err}");
         assert!(out.contains("namespace/default"), "{out}");
 
+        // kubectl asks for aggregated discovery first.
+        let (ok, out, err) = k(&["api-resources", "--api-group=apps", "-o", "name"], None);
+        assert!(ok, "{err}");
+        assert!(out.lines().any(|l| l == "deployments.apps"), "{out}");
+
         let manifest = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\n  labels: {app: web}\ndata:\n  color: blue\n";
         let (ok, out, err) = k(&["create", "--validate=false", "-f", "-"], Some(manifest));
         assert!(ok, "{err}");

@@ -402,6 +402,66 @@ async fn discovery_finds_the_built_in_kinds() {
 }
 
 #[tokio::test]
+async fn aggregated_discovery_serves_every_group_in_two_requests() {
+    let cluster = TestCluster::start().await.expect("start");
+    let client = client(&cluster).await;
+    let discovery = kube::discovery::Discovery::new(client.clone())
+        .run_aggregated()
+        .await
+        .expect("aggregated discovery");
+    let (resource, capabilities) = discovery
+        .groups()
+        .flat_map(|g| g.recommended_resources())
+        .find(|(r, _)| r.kind == "Deployment")
+        .expect("deployments");
+    assert_eq!(
+        (resource.group.as_str(), resource.plural.as_str()),
+        ("apps", "deployments")
+    );
+    assert!(
+        capabilities
+            .subresources
+            .iter()
+            .any(|(s, _)| s.plural == "status"),
+        "{:?}",
+        capabilities.subresources
+    );
+    let core = discovery.get("").expect("the core group");
+    assert!(
+        core.recommended_resources()
+            .iter()
+            .any(|(r, _)| r.kind == "Namespace")
+    );
+
+    // The document and its content type, as the API server sends them.
+    let request = http::Request::get("/apis")
+        .header(
+            "Accept",
+            "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json",
+        )
+        .body(Vec::new())
+        .expect("request");
+    let response = client
+        .send(request.map(Into::into))
+        .await
+        .expect("response");
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+    );
+    // Without that Accept, the legacy group list.
+    let legacy: serde_json::Value = client
+        .request(
+            http::Request::get("/apis")
+                .body(Vec::new())
+                .expect("request"),
+        )
+        .await
+        .expect("legacy");
+    assert_eq!(legacy["kind"], "APIGroupList");
+}
+
+#[tokio::test]
 async fn watches_follow_writes_in_order_and_resume() {
     use futures_util::StreamExt;
     use kube::api::{WatchEvent, WatchParams};
