@@ -177,3 +177,89 @@ pub(crate) fn apply_error(kind: &Kind, name: &str, error: converge_diff::Error) 
         other => ApiError::internal(other.to_string()),
     }
 }
+
+/// `fieldValidation`: what a write does with fields its kind's schema does not declare.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) enum FieldValidation {
+    /// Drop them silently.
+    Ignore,
+    /// Drop them, and say so in a `Warning` header (the API server's default).
+    #[default]
+    Warn,
+    /// Refuse the write with `400 BadRequest`.
+    Strict,
+}
+
+impl FieldValidation {
+    /// The request's `fieldValidation` parameter.
+    pub(crate) fn from_query(query: &Query) -> Result<FieldValidation, ApiError> {
+        match query.get("fieldValidation") {
+            None | Some("") | Some("Warn") => Ok(FieldValidation::Warn),
+            Some("Ignore") => Ok(FieldValidation::Ignore),
+            Some("Strict") => Ok(FieldValidation::Strict),
+            Some(other) => Err(ApiError::bad_request(format!(
+                "fieldValidation must be one of Ignore, Warn or Strict, not {other:?}"
+            ))),
+        }
+    }
+}
+
+/// Removes from `object` the fields its type does not declare, and returns their paths as
+/// the API server names them (`spec.template.spec.containers[0].colour`). Free-form parts
+/// (`x-kubernetes-preserve-unknown-fields`, `RawExtension`) keep everything.
+pub(crate) fn drop_unknown_fields(ty: TypeRef<'_>, object: &mut Value) -> Vec<String> {
+    let mut found = Vec::new();
+    walk(ty, object, &mut String::new(), &mut found);
+    found
+}
+
+fn walk(ty: TypeRef<'_>, value: &mut Value, path: &mut String, found: &mut Vec<String>) {
+    use converge_diff::schema::TypeKind;
+    match (ty.kind(), value) {
+        (TypeKind::Object, Value::Object(map)) => {
+            let mut unknown = Vec::new();
+            for (key, child) in map.iter_mut() {
+                let len = path.len();
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(key);
+                match ty.field(key) {
+                    Some(field) => walk(field, child, path, found),
+                    None => {
+                        found.push(path.clone());
+                        unknown.push(key.clone());
+                    }
+                }
+                path.truncate(len);
+            }
+            for key in unknown {
+                map.remove(&key);
+            }
+        }
+        (TypeKind::Map, Value::Object(map)) => {
+            if let Some(values) = ty.values() {
+                for (key, child) in map.iter_mut() {
+                    let len = path.len();
+                    if !path.is_empty() {
+                        path.push('.');
+                    }
+                    path.push_str(key);
+                    walk(values, child, path, found);
+                    path.truncate(len);
+                }
+            }
+        }
+        (TypeKind::List, Value::Array(items)) => {
+            if let Some(item_ty) = ty.items() {
+                for (i, item) in items.iter_mut().enumerate() {
+                    let len = path.len();
+                    path.push_str(&format!("[{i}]"));
+                    walk(item_ty, item, path, found);
+                    path.truncate(len);
+                }
+            }
+        }
+        _ => {}
+    }
+}

@@ -20,6 +20,7 @@
 //! ```
 
 mod controller;
+mod custom;
 mod defaults;
 mod error;
 mod fields;

@@ -91,7 +91,7 @@ pub(crate) async fn handle(
         Some(crate::log::Strike::Drop { served: true }) => drop_after = true,
         None => {}
     }
-    let result = route(&shared, &method, uri.path(), &query, &headers, &body);
+    let (result, warnings) = route(&shared, &method, uri.path(), &query, &headers, &body);
     if let Some(mut request) = request.take() {
         request.code = match &result {
             Ok(Reply::Json(code, _)) => *code,
@@ -125,7 +125,7 @@ pub(crate) async fn handle(
     if drop_after {
         return dropped();
     }
-    match result {
+    let mut response = match result {
         Ok(Reply::Json(code, value)) => json_response(code, &value),
         Ok(Reply::Discovery(value, content_type)) => (
             StatusCode::OK,
@@ -135,7 +135,15 @@ pub(crate) async fn handle(
             .into_response(),
         Ok(Reply::Watch(watch)) => crate::watch::respond(shared, *watch),
         Err(error) => json_response(error.code, &error.to_status()),
+    };
+    for warning in warnings {
+        // As the API server sends them: `299 - "<text>"`, the text quoted.
+        let value = format!("299 - {}", Value::from(warning));
+        if let Ok(value) = header::HeaderValue::from_str(&value) {
+            response.headers_mut().append(header::WARNING, value);
+        }
     }
+    response
 }
 
 /// A response whose body fails at once: the connection closes with no response read.
@@ -240,6 +248,8 @@ enum Target {
     },
 }
 
+/// Serves a request from the store, and returns with its answer the warnings the write
+/// raised (unknown fields dropped).
 fn route(
     shared: &Shared,
     method: &Method,
@@ -247,9 +257,30 @@ fn route(
     query: &Query,
     headers: &HeaderMap,
     body: &[u8],
+) -> (Result<Reply, ApiError>, Vec<String>) {
+    let mut store = shared.store.lock().unwrap_or_else(|p| p.into_inner());
+    let result = serve(
+        &mut store,
+        &shared.address,
+        method,
+        path,
+        query,
+        headers,
+        body,
+    );
+    (result, store.take_warnings())
+}
+
+fn serve(
+    store: &mut Store,
+    address: &str,
+    method: &Method,
+    path: &str,
+    query: &Query,
+    headers: &HeaderMap,
+    body: &[u8],
 ) -> Result<Reply, ApiError> {
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    let mut store = shared.store.lock().unwrap_or_else(|p| p.into_inner());
     let (group, version, rest): (&str, &str, &[&str]) = match segments.as_slice() {
         ["version"] => return Ok((200, version_info()).into()),
         ["api"] | ["apis"] if let Some(version) = aggregated_discovery(headers) => {
@@ -271,7 +302,7 @@ fn route(
                     "kind": "APIVersions",
                     "versions": ["v1"],
                     "serverAddressByClientCIDRs": [
-                        {"clientCIDR": "0.0.0.0/0", "serverAddress": shared.address}
+                        {"clientCIDR": "0.0.0.0/0", "serverAddress": address}
                     ],
                 }),
             )
@@ -336,6 +367,7 @@ fn route(
     let options = WriteOptions {
         dry_run,
         propagation,
+        validation: crate::fields::FieldValidation::from_query(query)?,
         writer: Writer::Manager(
             named_manager
                 .clone()
@@ -350,7 +382,7 @@ fn route(
                 Method::GET => {
                     if query.flag("watch") {
                         let watch = crate::watch::WatchRequest::new(
-                            &store,
+                            store,
                             kind,
                             namespace.map(str::to_owned),
                             selectors(query, &kind_for_watch)?,

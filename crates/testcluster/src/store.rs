@@ -4,8 +4,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_json::{Map, Value, json};
 
+use crate::custom;
 use crate::defaults;
-use crate::fields::{self, Schemas, Writer};
+use crate::fields::{self, FieldValidation, KindSchema, Schemas, Writer};
 use crate::kinds::{Kind, built_in};
 use crate::meta;
 use crate::select::{FieldSelector, LabelSelector};
@@ -23,6 +24,8 @@ pub(crate) struct WriteOptions {
     pub propagation: Propagation,
     /// Who writes, for `metadata.managedFields`.
     pub writer: Writer,
+    /// What to do with fields the kind's schema does not declare.
+    pub validation: FieldValidation,
 }
 
 /// `propagationPolicy`: what happens to an object's dependents (objects whose
@@ -97,8 +100,10 @@ pub(crate) struct Store {
     by_uid: HashMap<String, Place>,
     /// What each owner uid owns, by its dependents' `ownerReferences`.
     owned: HashMap<String, std::collections::BTreeSet<Place>>,
-    /// The schemas of custom kinds, for server-side apply.
+    /// The schemas of custom kinds, for server-side apply and unknown fields.
     schemas: Schemas,
+    /// Warnings raised by the request being served, for its `Warning` headers.
+    warnings: Vec<String>,
 }
 
 /// Objects by (group, plural), then by (namespace, name).
@@ -119,6 +124,7 @@ impl Store {
             by_uid: HashMap::new(),
             owned: HashMap::new(),
             schemas: Schemas::default(),
+            warnings: Vec::new(),
         };
         for name in INITIAL_NAMESPACES {
             let namespace = json!({
@@ -160,6 +166,7 @@ impl Store {
             by_uid: HashMap::new(),
             owned: HashMap::new(),
             schemas: Schemas::default(),
+            warnings: Vec::new(),
         };
         let objects: Vec<&Value> = snapshot["objects"]
             .as_array()
@@ -579,6 +586,7 @@ impl Store {
         options: &WriteOptions,
     ) -> Result<Value, ApiError> {
         check_type(kind, &object)?;
+        self.check_fields(kind, &mut object, options.validation, false)?;
         let namespace = self.check_namespace(kind, namespace, &object)?;
         let meta = metadata_mut(&mut object)?;
         let mut name = meta
@@ -634,7 +642,8 @@ impl Store {
             )
         };
         defaults::apply(kind, &mut object, Some(&mut next_ip));
-        let object = self.record(kind, None, None, object, &options.writer);
+        let mut object = self.record(kind, None, None, object, &options.writer);
+        self.check_custom(kind, &mut object, &name)?;
         validate(kind, &object)?;
         let key = (namespace.clone().unwrap_or_default(), name.clone());
         if self.table(kind).is_some_and(|t| t.contains_key(&key)) {
@@ -663,6 +672,7 @@ impl Store {
         options: &WriteOptions,
     ) -> Result<Value, ApiError> {
         check_type(kind, &object)?;
+        self.check_fields(kind, &mut object, options.validation, false)?;
         let current = self.get(kind, namespace, name)?;
         let given_name = text(&object, "/metadata/name");
         if !given_name.is_empty() && given_name != name {
@@ -739,6 +749,7 @@ impl Store {
         }
         defaults::apply(kind, &mut object, None);
         let mut object = self.record(kind, subresource, Some(&current), object, &options.writer);
+        self.check_custom(kind, &mut object, name)?;
         defaults::check_immutable(kind, &current, &object)?;
         if kind.generation && spec_changed(&current, &object) {
             let generation = current["metadata"]["generation"].as_i64().unwrap_or(0) + 1;
@@ -771,6 +782,75 @@ impl Store {
         } else {
             let object = self.put(kind, key, object);
             Ok(self.after_write(kind, object))
+        }
+    }
+
+    /// Checks a custom object against its definition's schema: `422 Invalid` with a cause
+    /// per failure.
+    fn check_custom(&self, kind: &Kind, object: &mut Value, name: &str) -> Result<(), ApiError> {
+        let Some(schema) = definition(&self.objects, kind)
+            .and_then(|crd| custom::version_schema(crd, &kind.version))
+        else {
+            return Ok(());
+        };
+        let causes = custom::validate(schema, object);
+        if causes.is_empty() {
+            return Ok(());
+        }
+        Err(ApiError::invalid(&kind.group, &kind.kind, name, causes))
+    }
+
+    /// The warnings the last request raised, taken.
+    pub(crate) fn take_warnings(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.warnings)
+    }
+
+    /// Drops the fields of `object` its kind's schema does not declare, as decoding it into
+    /// the kind's type (or pruning by a structural schema) does, and warns of them or refuses
+    /// the write, as `validation` says. `applied` words the refusal as server-side apply does.
+    fn check_fields(
+        &mut self,
+        kind: &Kind,
+        object: &mut Value,
+        validation: FieldValidation,
+        applied: bool,
+    ) -> Result<(), ApiError> {
+        let crd = definition(&self.objects, kind);
+        let schema = self.schemas.of(kind, crd);
+        let ty = match &schema {
+            KindSchema::BuiltIn(ty) => Some(*ty),
+            KindSchema::Custom(schema) => schema.for_kind(&kind.group, &kind.version, &kind.kind),
+            KindSchema::None => None,
+        };
+        let Some(ty) = ty else {
+            return Ok(());
+        };
+        let unknown = fields::drop_unknown_fields(ty, object);
+        if unknown.is_empty() {
+            return Ok(());
+        }
+        match validation {
+            FieldValidation::Strict if applied => Err(ApiError::bad_request(
+                unknown
+                    .iter()
+                    .map(|p| format!(".{p}: field not declared in schema"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            )),
+            FieldValidation::Strict => Err(ApiError::bad_request(format!(
+                "strict decoding error: {}",
+                unknown
+                    .iter()
+                    .map(|p| format!("unknown field {p:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+            FieldValidation::Warn => {
+                self.warnings
+                    .extend(unknown.iter().map(|p| format!("unknown field {p:?}")));
+                Ok(())
+            }
+            FieldValidation::Ignore => Ok(()),
         }
     }
 
@@ -816,7 +896,9 @@ impl Store {
         subresource: Option<&str>,
         options: &WriteOptions,
     ) -> Result<(u16, Value), ApiError> {
+        let mut config = config;
         check_type(kind, &config)?;
+        self.check_fields(kind, &mut config, options.validation, true)?;
         let given_name = text(&config, "/metadata/name");
         if given_name != name {
             return Err(ApiError::bad_request(format!(

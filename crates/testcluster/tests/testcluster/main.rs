@@ -1129,3 +1129,113 @@ async fn pods_run_claims_bind_and_load_balancers_get_an_address() {
             .is_none()
     );
 }
+
+#[tokio::test]
+async fn unknown_fields_are_dropped_with_a_warning_or_refused() {
+    let cluster = TestCluster::start().await.expect("start");
+    let client = client(&cluster).await;
+    let post = |validation: &str, name: &str| {
+        let body = json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": name, "labels": {"app": "web"}},
+            "data": {"a": "1"}, "colour": "blue", "metadata2": {}});
+        http::Request::post(format!(
+            "/api/v1/namespaces/default/configmaps?fieldValidation={validation}"
+        ))
+        .header("Content-Type", "application/json")
+        .body(body.to_string().into_bytes())
+        .expect("request")
+    };
+    // Warn, the default: stored without them, each named in a Warning header.
+    let response = client
+        .send(post("Warn", "warned").map(Into::into))
+        .await
+        .expect("response");
+    assert_eq!(response.status(), 201);
+    let warnings: Vec<&str> = response
+        .headers()
+        .get_all("warning")
+        .iter()
+        .map(|v| v.to_str().expect("text"))
+        .collect();
+    assert_eq!(
+        warnings,
+        [
+            r#"299 - "unknown field \"colour\"""#,
+            r#"299 - "unknown field \"metadata2\"""#
+        ]
+    );
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    let stored = serde_json::to_value(api.get("warned").await.expect("get")).expect("json");
+    assert!(stored.get("colour").is_none());
+    assert_eq!(stored["metadata"]["labels"]["app"], "web");
+
+    // Strict: refused, as kubectl's --validate=strict asks.
+    let status: serde_json::Value = client
+        .send(post("Strict", "strict").map(Into::into))
+        .await
+        .expect("response")
+        .into_body()
+        .collect_bytes()
+        .await
+        .map(|b| serde_json::from_slice(&b).expect("status"))
+        .expect("body");
+    assert_eq!(status["code"], 400);
+    assert_eq!(
+        status["message"],
+        r#"strict decoding error: unknown field "colour", unknown field "metadata2""#
+    );
+    assert_eq!(
+        failure(api.get("strict").await.expect_err("not created")).1,
+        404
+    );
+
+    // Ignore: dropped without a word.
+    let response = client
+        .send(post("Ignore", "ignored").map(Into::into))
+        .await
+        .expect("response");
+    assert_eq!(response.status(), 201);
+    assert!(response.headers().get("warning").is_none());
+
+    // Deep in a pod template too, and in a server-side apply.
+    let deployments: Api<Deployment> = Api::namespaced(client, "default");
+    let mut config = serde_json::to_value(deployment("web", "web:1")).expect("json");
+    config["spec"]["template"]["spec"]["containers"][0]["colour"] = json!("blue");
+    let status = match deployments
+        .patch(
+            "web",
+            &PatchParams::apply("converge").validation_strict(),
+            &Patch::Apply(&config),
+        )
+        .await
+    {
+        Err(kube::Error::Api(status)) => status,
+        other => panic!("expected a refusal, got {other:?}"),
+    };
+    assert_eq!(
+        (status.code, status.message.as_str()),
+        (
+            400,
+            ".spec.template.spec.containers[0].colour: field not declared in schema"
+        )
+    );
+    let applied = deployments
+        .patch(
+            "web",
+            &PatchParams::apply("converge"),
+            &Patch::Apply(&config),
+        )
+        .await
+        .expect("warned and applied");
+    let container = serde_json::to_value(
+        &applied
+            .spec
+            .expect("spec")
+            .template
+            .spec
+            .expect("pod")
+            .containers[0],
+    )
+    .expect("json");
+    assert!(container.get("colour").is_none());
+}

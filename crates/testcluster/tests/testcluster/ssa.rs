@@ -408,4 +408,46 @@ async fn custom_objects_merge_by_their_definitions_schema() {
         status.message,
         "Apply failed with 1 conflict: conflict with \"a\": .spec.tags"
     );
+
+    // Fields the schema does not declare are pruned, as a structural schema prunes them;
+    // what it leaves free-form (`x-kubernetes-preserve-unknown-fields`) is kept.
+    let pruned = widgets
+        .patch(
+            "w",
+            &apply("c"),
+            &Patch::Apply(json!({"apiVersion": "example.com/v1", "kind": "Widget",
+                "metadata": {"name": "w", "labels": {"team": "c"}},
+                "spec": {"colour": "blue", "slots": [{"zone": "z", "size": 3, "shape": "round"}]},
+                "status": {"anything": {"goes": true}}})),
+        )
+        .await
+        .expect("c applies");
+    assert!(
+        pruned.data["spec"].get("colour").is_none(),
+        "{}",
+        pruned.data
+    );
+    assert_eq!(
+        pruned.data["spec"]["slots"][2],
+        json!({"zone": "z", "size": 3})
+    );
+    assert_eq!(pruned.metadata.labels.expect("labels")["team"], "c");
+
+    // Values are checked against the schema, as the API server checks them.
+    let status = status_of(
+        widgets
+            .patch(
+                "w",
+                &apply("c"),
+                &Patch::Apply(json!({"apiVersion": "example.com/v1", "kind": "Widget",
+                    "metadata": {"name": "w"}, "spec": {"slots": [{"zone": "z", "size": "big"}]}})),
+            )
+            .await
+            .expect_err("a string where an integer belongs"),
+    );
+    assert_eq!((status.code, status.reason.as_str()), (422, "Invalid"));
+    assert_eq!(
+        status.message,
+        "Widget.example.com \"w\" is invalid: spec.slots[2].size: Invalid value: \"string\": spec.slots[2].size in body must be of type integer: \"string\""
+    );
 }
