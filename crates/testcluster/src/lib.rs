@@ -27,6 +27,7 @@ mod fields;
 mod kinds;
 mod log;
 mod meta;
+mod openapi;
 mod select;
 mod server;
 mod status;

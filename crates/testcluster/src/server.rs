@@ -283,6 +283,20 @@ fn serve(
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     let (group, version, rest): (&str, &str, &[&str]) = match segments.as_slice() {
         ["version"] => return Ok((200, version_info()).into()),
+        ["openapi", "v3"] => {
+            let crd = |kind: &Kind| store.custom_schema(kind);
+            return Ok((200, crate::openapi::root(store.kinds(), &crd)).into());
+        }
+        ["openapi", "v3", "api", version] | ["openapi", "v3", "apis", _, version] => {
+            let group = match segments.as_slice() {
+                [_, _, "apis", group, _] => *group,
+                _ => "",
+            };
+            let crd = |kind: &Kind| store.custom_schema(kind);
+            return crate::openapi::document(store.kinds(), group, version, &crd)
+                .map(|document| (200, document).into())
+                .ok_or_else(ApiError::no_route);
+        }
         ["api"] | ["apis"] if let Some(version) = aggregated_discovery(headers) => {
             let core = segments == ["api"];
             return Ok(Reply::Discovery(

@@ -800,6 +800,14 @@ impl Store {
         Err(ApiError::invalid(&kind.group, &kind.kind, name, causes))
     }
 
+    /// The schema a custom kind's definition gives its served version, if it is a custom kind
+    /// with one.
+    pub(crate) fn custom_schema(&self, kind: &Kind) -> Option<Value> {
+        definition(&self.objects, kind)
+            .and_then(|crd| custom::version_schema(crd, &kind.version))
+            .cloned()
+    }
+
     /// The warnings the last request raised, taken.
     pub(crate) fn take_warnings(&mut self) -> Vec<String> {
         std::mem::take(&mut self.warnings)

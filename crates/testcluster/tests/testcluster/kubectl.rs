@@ -194,3 +194,45 @@ async fn kubectl_applies_server_side() {
     .await
     .expect("kubectl session");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_validates_on_the_server_and_explains() {
+    let Some(kubectl) = kubectl() else { return };
+    let cluster = TestCluster::start().await.expect("start");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(&kubeconfig, cluster.kubeconfig()).expect("write kubeconfig");
+    tokio::task::spawn_blocking(move || {
+        let k = |args: &[&str], stdin: Option<&str>| run(&kubectl, &kubeconfig, args, stdin);
+
+        // kubectl's default --validate=strict finds fieldValidation in /openapi/v3 and lets
+        // the server refuse unknown fields.
+        let unknown = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\ndata:\n  a: \"1\"\ncolour: blue\n";
+        let (ok, _, err) = k(&["apply", "-f", "-"], Some(unknown));
+        assert!(!ok);
+        assert!(err.contains("strict decoding error: unknown field \"colour\""), "{err}");
+        let (ok, out, err) = k(&["apply", "--validate=warn", "-f", "-"], Some(unknown));
+        assert!(ok, "{err}");
+        assert_eq!(out.trim(), "configmap/web created");
+        assert!(err.contains("unknown field \"colour\""), "{err}");
+        let known = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: other\ndata:\n  a: \"1\"\n";
+        let (ok, out, err) = k(&["create", "-f", "-"], Some(known));
+        assert!(ok, "{err}");
+        assert_eq!(out.trim(), "configmap/other created");
+
+        // kubectl explain reads the same documents.
+        let (ok, out, err) = k(&["explain", "deployment.spec.replicas"], None);
+        assert!(ok, "{err}");
+        assert!(out.contains("FIELD: replicas <integer>"), "{out}");
+        assert!(out.contains("Number of desired pods."), "{out}");
+        let crd = "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: widgets.example.com\nspec:\n  group: example.com\n  scope: Namespaced\n  names: {kind: Widget, plural: widgets}\n  versions:\n  - name: v1\n    served: true\n    storage: true\n    schema:\n      openAPIV3Schema:\n        type: object\n        properties:\n          spec:\n            type: object\n            description: What the widget should be.\n            properties:\n              size: {type: integer, description: How big it is.}\n";
+        let (ok, _, err) = k(&["apply", "-f", "-"], Some(crd));
+        assert!(ok, "{err}");
+        let (ok, out, err) = k(&["explain", "widgets.spec"], None);
+        assert!(ok, "{err}");
+        assert!(out.contains("What the widget should be."), "{out}");
+        assert!(out.contains("size\t<integer>") || out.contains("size <integer>"), "{out}");
+    })
+    .await
+    .expect("kubectl session");
+}
