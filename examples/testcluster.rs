@@ -2,14 +2,16 @@
 //! any client.
 //!
 //! ```text
-//! cargo run --example testcluster -- [--port N] [--state DIR] [--kubeconfig-out FILE]
+//! cargo run --example testcluster -- [--port N] [--state DIR] [--kubeconfig-out FILE] [--https]
 //! kubectl --kubeconfig FILE get namespaces
 //! ```
 //!
 //! `--port` picks the port (a free one by default); `--state` keeps the objects in DIR, so
 //! that the next start finds them; `--kubeconfig-out` writes a kubeconfig for the cluster
-//! (context `testcluster`, namespace `default`). It prints the server's URL, then serves until
-//! Ctrl-C. Exit code 0 when interrupted, 2 when it cannot start.
+//! (context `testcluster`, namespace `default`); `--https` serves HTTPS with a certificate
+//! authority made at start, and the kubeconfig then carries it with a client certificate
+//! (and, in the context `testcluster-token`, a bearer token). It prints the server's URL, then
+//! serves until Ctrl-C. Exit code 0 when interrupted, 2 when it cannot start.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -30,12 +32,15 @@ struct Args {
     /// Where to write a kubeconfig for the cluster.
     #[arg(long = "kubeconfig-out", value_name = "FILE")]
     kubeconfig_out: Option<PathBuf>,
+    /// Serve HTTPS; callers need the kubeconfig's client certificate or token.
+    #[arg(long)]
+    https: bool,
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
-    let mut builder = TestCluster::builder().port(args.port);
+    let mut builder = TestCluster::builder().port(args.port).https(args.https);
     if let Some(dir) = &args.state {
         builder = builder.state_dir(dir);
     }

@@ -15,4 +15,7 @@ pub enum Error {
         /// What went wrong.
         message: String,
     },
+    /// The certificates for HTTPS could not be made.
+    #[error("testcluster TLS: {0}")]
+    Tls(String),
 }

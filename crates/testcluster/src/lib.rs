@@ -32,6 +32,7 @@ mod select;
 mod server;
 mod status;
 mod store;
+mod tls;
 mod watch;
 
 use std::path::{Path, PathBuf};
@@ -46,6 +47,8 @@ pub use log::{Fault, Request};
 #[derive(Debug)]
 pub struct TestCluster {
     url: String,
+    /// The certificates and token, when serving HTTPS.
+    tls: Option<Arc<tls::Identity>>,
     task: tokio::task::JoinHandle<()>,
     controller: Option<tokio::task::JoinHandle<()>>,
     log: Arc<Mutex<log::Log>>,
@@ -58,6 +61,7 @@ pub struct Builder {
     port: u16,
     state: Option<PathBuf>,
     ready_after: Option<Duration>,
+    https: bool,
 }
 
 impl Default for Builder {
@@ -66,6 +70,7 @@ impl Default for Builder {
             port: 0,
             state: None,
             ready_after: Some(Duration::from_millis(100)),
+            https: false,
         }
     }
 }
@@ -93,6 +98,27 @@ impl Builder {
     /// address). `None` turns it off: statuses then stay as clients write them.
     pub fn ready_after(mut self, delay: Option<Duration>) -> Builder {
         self.ready_after = delay;
+        self
+    }
+
+    /// Serves HTTPS instead of plain HTTP: a certificate authority is generated at start, and
+    /// every request must come with a client certificate it signed or with the cluster's
+    /// bearer token ([`TestCluster::token`]), else it gets `401 Unauthorized`. The
+    /// [`kubeconfig`](TestCluster::kubeconfig) then carries the authority and both
+    /// credentials.
+    ///
+    /// ```
+    /// use converge_testcluster::TestCluster;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let cluster = TestCluster::builder().https(true).start().await?;
+    /// assert!(cluster.url().starts_with("https://127.0.0.1:"));
+    /// assert!(cluster.kubeconfig().contains("client-certificate-data: "));
+    /// # Ok(()) }
+    /// ```
+    pub fn https(mut self, https: bool) -> Builder {
+        self.https = https;
         self
     }
 
@@ -136,12 +162,21 @@ impl Builder {
         let app = axum::Router::new()
             .fallback(server::handle)
             .with_state(shared);
-        let task = tokio::spawn(async move {
-            // The server runs until the task is aborted; an accept error ends it.
-            let _ = axum::serve(listener, app).await;
-        });
+        let tls = match self.https {
+            true => Some(Arc::new(tls::Identity::generate()?)),
+            false => None,
+        };
+        let task = match &tls {
+            Some(identity) => tokio::spawn(tls::serve(listener, app, identity.clone())),
+            None => tokio::spawn(async move {
+                // The server runs until the task is aborted; an accept error ends it.
+                let _ = axum::serve(listener, app).await;
+            }),
+        };
+        let scheme = if tls.is_some() { "https" } else { "http" };
         Ok(TestCluster {
-            url: format!("http://{address}"),
+            url: format!("{scheme}://{address}"),
+            tls,
             task,
             controller,
             log,
@@ -241,16 +276,30 @@ impl TestCluster {
             .clear_faults();
     }
 
-    /// The base URL: `http://127.0.0.1:<port>`.
+    /// The base URL: `http://127.0.0.1:<port>` (`https://` with [`Builder::https`]).
     pub fn url(&self) -> &str {
         &self.url
     }
 
+    /// The PEM certificate of the authority that signed the server's and the client's
+    /// certificates, when serving HTTPS.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.tls.as_ref().map(|t| t.ca_pem.as_str())
+    }
+
+    /// The bearer token the cluster accepts, when serving HTTPS.
+    pub fn token(&self) -> Option<&str> {
+        self.tls.as_ref().map(|t| t.token.as_str())
+    }
+
     /// A kubeconfig for the cluster (context `testcluster`, namespace `default`), for
-    /// `kubectl --kubeconfig` or any client that reads one.
+    /// `kubectl --kubeconfig` or any client that reads one. Over HTTPS it trusts the
+    /// cluster's authority and authenticates with its client certificate; the context
+    /// `testcluster-token` uses the bearer token instead.
     pub fn kubeconfig(&self) -> String {
-        format!(
-            "apiVersion: v1
+        let Some(tls) = &self.tls else {
+            return format!(
+                "apiVersion: v1
 kind: Config
 clusters:
 - name: testcluster
@@ -267,7 +316,44 @@ contexts:
     namespace: default
 current-context: testcluster
 ",
-            url = self.url
+                url = self.url
+            );
+        };
+        let data = |pem: &str| converge_core::base64(pem.as_bytes());
+        format!(
+            "apiVersion: v1
+kind: Config
+clusters:
+- name: testcluster
+  cluster:
+    server: {url}
+    certificate-authority-data: {ca}
+users:
+- name: testcluster
+  user:
+    client-certificate-data: {cert}
+    client-key-data: {key}
+- name: testcluster-token
+  user:
+    token: {token}
+contexts:
+- name: testcluster
+  context:
+    cluster: testcluster
+    user: testcluster
+    namespace: default
+- name: testcluster-token
+  context:
+    cluster: testcluster
+    user: testcluster-token
+    namespace: default
+current-context: testcluster
+",
+            url = self.url,
+            ca = data(&tls.ca_pem),
+            cert = data(&tls.client_cert_pem),
+            key = data(&tls.client_key_pem),
+            token = tls.token,
         )
     }
 }

@@ -180,6 +180,11 @@ impl ApiError {
         error
     }
 
+    /// `401 Unauthorized`: a request with no credentials the cluster knows.
+    pub(crate) fn unauthorized() -> ApiError {
+        ApiError::new(401, "Unauthorized", "Unauthorized")
+    }
+
     /// `500 InternalError`.
     pub(crate) fn internal(message: impl Into<String>) -> ApiError {
         ApiError::new(500, "InternalError", message)

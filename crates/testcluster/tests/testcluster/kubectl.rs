@@ -7,7 +7,7 @@ use converge_testcluster::TestCluster;
 
 /// The kubectl oracle: `$CONVERGE_KUBECTL`, or the one the installer puts in the workspace.
 /// Missing, it fails the test under `CI=true` and skips it loudly elsewhere.
-fn kubectl() -> Option<PathBuf> {
+pub(crate) fn kubectl() -> Option<PathBuf> {
     let path = std::env::var_os("CONVERGE_KUBECTL")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
@@ -26,7 +26,7 @@ fn kubectl() -> Option<PathBuf> {
 }
 
 /// Runs kubectl against `kubeconfig` with `args` and `stdin`: (success, stdout, stderr).
-fn run(
+pub(crate) fn run(
     kubectl: &Path,
     kubeconfig: &Path,
     args: &[&str],

@@ -9,6 +9,7 @@ use serde_json::json;
 
 mod kubectl;
 mod ssa;
+mod tls;
 
 async fn client(cluster: &TestCluster) -> Client {
     let url = cluster.url().parse().expect("url");
