@@ -219,6 +219,18 @@ async fn kubectl_validates_on_the_server_and_explains() {
         let (ok, out, err) = k(&["create", "-f", "-"], Some(known));
         assert!(ok, "{err}");
         assert_eq!(out.trim(), "configmap/other created");
+        // kubectl diff (a server-side dry run of the patch kubectl apply would send).
+        let changed = known.replace("a: \"1\"", "a: \"2\"");
+        let (ok, out, err) = k(&["diff", "-f", "-"], Some(&changed));
+        assert!(!ok, "diff exits 1 when something differs: {err}");
+        assert!(out.contains("-  a: \"1\"") && out.contains("+  a: \"2\""), "{out}");
+        // Applied once, the same manifest differs in nothing.
+        let (ok, out, err) = k(&["apply", "-f", "-"], Some(known));
+        assert!(ok, "{err}");
+        assert_eq!(out.trim(), "configmap/other configured");
+        let (ok, out, err) = k(&["diff", "-f", "-"], Some(known));
+        assert!(ok, "no difference: {out}{err}");
+        assert_eq!(out, "");
 
         // kubectl explain reads the same documents.
         let (ok, out, err) = k(&["explain", "deployment.spec.replicas"], None);
