@@ -94,7 +94,7 @@ pub(crate) async fn handle(
     let (result, warnings) = route(&shared, &method, uri.path(), &query, &headers, &body);
     if let Some(mut request) = request.take() {
         request.code = match &result {
-            Ok(Reply::Json(code, _)) => *code,
+            Ok(Reply::Json(code, _) | Reply::Text(code, _)) => *code,
             Ok(Reply::Discovery(..) | Reply::Watch(_)) => 200,
             Err(error) => error.code,
         };
@@ -127,6 +127,12 @@ pub(crate) async fn handle(
     }
     let mut response = match result {
         Ok(Reply::Json(code, value)) => json_response(code, &value),
+        Ok(Reply::Text(code, text)) => (
+            StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            [(header::CONTENT_TYPE, "application/json")],
+            text,
+        )
+            .into_response(),
         Ok(Reply::Discovery(value, content_type)) => (
             StatusCode::OK,
             [(header::CONTENT_TYPE, content_type)],
@@ -160,6 +166,8 @@ fn dropped() -> Response {
 /// What a request gets back.
 enum Reply {
     Json(u16, Value),
+    /// JSON already written out.
+    Text(u16, String),
     /// Aggregated discovery, with the content type that names its version.
     Discovery(Value, &'static str),
     Watch(Box<crate::watch::WatchRequest>),
@@ -412,7 +420,9 @@ fn serve(
                             .map(str::to_owned),
                         ..selectors(query, &kind)?
                     };
-                    store.list(&kind, namespace, &list).map(|v| (200, v).into())
+                    store
+                        .list_text(&kind, namespace, &list)
+                        .map(|text| Reply::Text(200, text))
                 }
                 Method::POST => {
                     if kind.namespaced && namespace.is_none() {

@@ -1,6 +1,7 @@
 //! The objects the cluster holds, and the verbs on them.
 
 use std::collections::{BTreeMap, HashMap};
+use std::ops::Bound;
 
 use serde_json::{Map, Value, json};
 
@@ -521,16 +522,80 @@ impl Store {
         namespace: Option<&str>,
         options: &ListOptions,
     ) -> Result<Value, ApiError> {
-        let empty = BTreeMap::new();
-        let table = self.table(kind).unwrap_or(&empty);
+        let (items, continue_token) = self.select(kind, namespace, options)?;
+        Ok(json!({
+            "apiVersion": kind.api_version(),
+            "kind": format!("{}List", kind.kind),
+            "metadata": self.list_metadata(continue_token),
+            "items": items.into_iter().map(list_item).collect::<Vec<_>>(),
+        }))
+    }
+
+    /// [`list`](Store::list) written straight to JSON text, without copying the objects:
+    /// what a list request is answered with.
+    pub(crate) fn list_text(
+        &self,
+        kind: &Kind,
+        namespace: Option<&str>,
+        options: &ListOptions,
+    ) -> Result<String, ApiError> {
+        #[derive(serde::Serialize)]
+        struct Body<'a> {
+            #[serde(rename = "apiVersion")]
+            api_version: String,
+            kind: String,
+            metadata: Value,
+            items: Vec<Item<'a>>,
+        }
+        let (items, continue_token) = self.select(kind, namespace, options)?;
+        let body = Body {
+            api_version: kind.api_version(),
+            kind: format!("{}List", kind.kind),
+            metadata: self.list_metadata(continue_token),
+            items: items.into_iter().map(Item).collect(),
+        };
+        serde_json::to_string(&body).map_err(|e| ApiError::internal(e.to_string()))
+    }
+
+    fn list_metadata(&self, continue_token: Option<String>) -> Value {
+        let mut metadata = json!({"resourceVersion": self.revision.to_string()});
+        if let Some(token) = continue_token {
+            metadata["continue"] = json!(token);
+        }
+        metadata
+    }
+
+    /// The objects a list returns, in order, and the token to go on after them when
+    /// `limit` cut the list short.
+    fn select(
+        &self,
+        kind: &Kind,
+        namespace: Option<&str>,
+        options: &ListOptions,
+    ) -> Result<(Vec<&Value>, Option<String>), ApiError> {
+        let Some(table) = self.table(kind) else {
+            return Ok((Vec::new(), None));
+        };
         let start = match &options.continue_from {
             Some(token) => Some(decode_continue(token)?),
             None => None,
         };
         let mut items = Vec::new();
-        let mut next = None;
-        for ((ns, name), object) in table {
-            if namespace.is_some_and(|wanted| wanted != ns) {
+        let mut last: Option<(&str, &str)> = None;
+        let mut more = false;
+        // Objects are kept by (namespace, name): start after the token, or at the namespace.
+        let lower = match (&start, namespace) {
+            (Some(after), _) => Bound::Excluded(after.clone()),
+            (None, Some(ns)) => Bound::Included((ns.to_owned(), String::new())),
+            (None, None) => Bound::Unbounded,
+        };
+        for ((ns, name), object) in table.range((lower, Bound::Unbounded)) {
+            if let Some(wanted) = namespace
+                && wanted != ns
+            {
+                if ns.as_str() > wanted {
+                    break;
+                }
                 continue;
             }
             if let Some((start_ns, start_name)) = &start
@@ -548,33 +613,19 @@ impl Store {
                 .limit
                 .is_some_and(|limit| limit > 0 && items.len() == limit)
             {
-                next = Some(encode_continue(ns, name));
+                more = true;
                 break;
             }
-            items.push(list_item(object));
+            items.push(object);
+            last = Some((ns, name));
         }
         // The token names the last item returned, so listing goes on after it.
-        let continue_token = next.map(|_| {
-            items
-                .last()
-                .map(|last: &Value| {
-                    encode_continue(
-                        text(last, "/metadata/namespace"),
-                        text(last, "/metadata/name"),
-                    )
-                })
-                .unwrap_or_default()
-        });
-        let mut metadata = json!({"resourceVersion": self.revision.to_string()});
-        if let Some(token) = continue_token {
-            metadata["continue"] = json!(token);
-        }
-        Ok(json!({
-            "apiVersion": kind.api_version(),
-            "kind": format!("{}List", kind.kind),
-            "metadata": metadata,
-            "items": items,
-        }))
+        let token = match (more, last) {
+            (true, Some((ns, name))) => Some(encode_continue(ns, name)),
+            (true, None) => Some(String::new()),
+            _ => None,
+        };
+        Ok((items, token))
     }
 
     /// Creates `object` as `kind` in `namespace`.
@@ -1153,6 +1204,25 @@ impl Store {
 }
 
 /// `object` as a list item: the API server leaves `apiVersion` and `kind` out.
+/// An object as a list holds it: without its `apiVersion` and `kind`, which the list states.
+struct Item<'a>(&'a Value);
+
+impl serde::Serialize for Item<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let Value::Object(map) = self.0 else {
+            return self.0.serialize(serializer);
+        };
+        let mut out = serializer.serialize_map(None)?;
+        for (key, value) in map {
+            if key != "apiVersion" && key != "kind" {
+                out.serialize_entry(key, value)?;
+            }
+        }
+        out.end()
+    }
+}
+
 fn list_item(object: &Value) -> Value {
     let mut item = object.clone();
     if let Value::Object(map) = &mut item {
