@@ -50,7 +50,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, SystemTime};
 
-use results::{criterion, measured};
+use results::{criterion, measured, time};
 
 use converge::core::{Manifest, ObjectKey, ObjectRef, Origin, Value, parse_manifests};
 use converge::diff::json_patch;
@@ -970,15 +970,6 @@ fn run_fast_json_patch(sets: &[&PairSet], quick: bool) -> Peer {
     }
 }
 
-fn time(ns: Option<f64>) -> String {
-    match ns {
-        None => "–".to_owned(),
-        Some(ns) if ns >= 1e6 => format!("{:.2} ms", ns / 1e6),
-        Some(ns) if ns >= 1e3 => format!("{:.1} µs", ns / 1e3),
-        Some(ns) => format!("{ns:.0} ns"),
-    }
-}
-
 fn ratio(a: Option<f64>, b: Option<f64>) -> String {
     match (a, b) {
         (Some(a), Some(b)) if b > 0.0 => format!("{:.2}×", a / b),
@@ -1148,13 +1139,7 @@ fn report(
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let has = |flag: &str| {
-        args.iter()
-            .any(|a| a == flag || a.starts_with(&format!("{flag}=")))
-    };
-    // What criterion does with these arguments: measure only under `--bench` (cargo bench).
-    let benchmarking = has("--bench") && !has("--test") && !has("--list") && !has("--profile-time");
+    let benchmarking = results::benchmarking();
     let started = SystemTime::now();
 
     let root = corpus_root();
@@ -1168,7 +1153,7 @@ fn main() {
     let objects = pick_objects(crds.as_ref(), kp_pairs.as_ref());
 
     // `cargo test --benches` runs each benchmark once in a debug build: smaller clusters there.
-    let testing = !has("--bench") || has("--test");
+    let testing = !benchmarking;
     let sizes = if testing {
         [100, 1_000]
     } else {

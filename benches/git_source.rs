@@ -38,9 +38,7 @@ use results::{criterion, measured};
 const SUB_PATH: &str = "apps/app-07";
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let has = |flag: &str| args.iter().any(|a| a == flag);
-    let benchmarking = has("--bench") && !has("--test") && !has("--list");
+    let benchmarking = results::benchmarking();
     let started = SystemTime::now();
     let files = if benchmarking { 5_000 } else { 500 };
 

@@ -56,9 +56,7 @@ fn corpus_trees(corpus: &Path) -> Vec<String> {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let has = |flag: &str| args.iter().any(|a| a == flag);
-    let benchmarking = has("--bench") && !has("--test") && !has("--list");
+    let benchmarking = results::benchmarking();
     // `CONVERGE_BENCH_PEERS=0` measures converge alone (the kubectl runs take minutes).
     let peers = benchmarking && std::env::var("CONVERGE_BENCH_PEERS").as_deref() != Ok("0");
     let started = SystemTime::now();

@@ -58,7 +58,7 @@ use k8s_openapi::serde::Serialize;
 use k8s_openapi::serde::de::DeserializeOwned;
 use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client, Config};
-use results::{criterion, measured};
+use results::{criterion, measured, time};
 use serde_json::{Value, json};
 use tokio::runtime::Runtime;
 use tokio::task::JoinSet;
@@ -469,15 +469,6 @@ fn bench_reads(c: &mut Criterion, runtime: &Runtime, loaded: &Loaded, count: usi
     group.finish();
 }
 
-fn time(ns: Option<f64>) -> String {
-    match ns {
-        None => "–".to_owned(),
-        Some(ns) if ns >= 1e6 => format!("{:.2} ms", ns / 1e6),
-        Some(ns) if ns >= 1e3 => format!("{:.1} µs", ns / 1e3),
-        Some(ns) => format!("{ns:.0} ns"),
-    }
-}
-
 fn per_second(ns: Option<f64>, items: usize) -> String {
     match ns {
         Some(ns) if ns > 0.0 => {
@@ -583,17 +574,10 @@ fn report(count: usize, memory: &[(&str, Option<i64>)], since: SystemTime) {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let has = |flag: &str| {
-        args.iter()
-            .any(|a| a == flag || a.starts_with(&format!("{flag}=")))
-    };
-    // What criterion does with these arguments: measure only under `--bench` (cargo bench).
-    let benchmarking = has("--bench") && !has("--test") && !has("--list") && !has("--profile-time");
+    let benchmarking = results::benchmarking();
     let started = SystemTime::now();
     // `cargo test --benches` runs each benchmark once in a debug build: a small cluster there.
-    let quick = !has("--bench") || has("--test") || has("--list");
-    let count = if quick { 200 } else { 10_000 };
+    let count = if benchmarking { 10_000 } else { 200 };
 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -51,6 +51,18 @@ pub(crate) fn measured(
         .and_then(Value::as_f64)
 }
 
+/// Whether criterion measures in this run: under `cargo bench` (`--bench`), not when it only
+/// runs each benchmark once (`--test`, as `cargo test --benches` does), lists them or
+/// profiles them.
+pub(crate) fn benchmarking() -> bool {
+    let args: Vec<String> = std::env::args().collect();
+    let has = |flag: &str| {
+        args.iter()
+            .any(|a| a == flag || a.starts_with(&format!("{flag}=")))
+    };
+    has("--bench") && !has("--test") && !has("--list") && !has("--profile-time")
+}
+
 /// Criterion as the benchmarks run it: ten samples, a second of warm-up, `measurement` per
 /// benchmark, results in [`criterion_home`]; command-line flags still win.
 pub(crate) fn criterion(measurement: Duration) -> criterion::Criterion {
@@ -60,4 +72,16 @@ pub(crate) fn criterion(measurement: Duration) -> criterion::Criterion {
         .measurement_time(measurement)
         .output_directory(&criterion_home())
         .configure_from_args()
+}
+
+/// A time in ns as the tables show it: `1.25 ms`, `32.4 µs`, `870 ns`; `–` when not measured.
+// Each bench compiles this file on its own, and not every one prints times this way.
+#[allow(dead_code)]
+pub(crate) fn time(ns: Option<f64>) -> String {
+    match ns {
+        None => "–".to_owned(),
+        Some(ns) if ns >= 1e6 => format!("{:.2} ms", ns / 1e6),
+        Some(ns) if ns >= 1e3 => format!("{:.1} µs", ns / 1e3),
+        Some(ns) => format!("{ns:.0} ns"),
+    }
 }

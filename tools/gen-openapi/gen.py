@@ -15,12 +15,10 @@ Python 3.11 standard library only; pip is run as `python3 -m pip download`.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import importlib.util
 import json
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -338,37 +336,16 @@ def generate(wheel: Path) -> tuple[str, int]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--wheel", type=Path, help="a downloaded kubernetes_validate wheel")
-    parser.add_argument("--output", type=Path, default=OUTPUT, help=f"default: {OUTPUT}")
-    parser.add_argument(
-        "--check",
-        action="store_true",
-        help="write nothing; exit 1 if the output file differs from what would be written",
+    def summary(text: str) -> str:
+        return f"{len(json.loads(text)['schemas'])} schemas"
+
+    return patch_meta.cli(
+        "gen-openapi",
+        __doc__.splitlines()[0],
+        OUTPUT,
+        lambda wheel: generate(wheel)[0],
+        summary,
     )
-    args = parser.parse_args()
-
-    if args.wheel:
-        text, count = generate(args.wheel)
-    else:
-        with tempfile.TemporaryDirectory(prefix="gen-openapi-") as tmp:
-            text, count = generate(patch_meta.download_wheel(Path(tmp)))
-
-    if args.check:
-        current = args.output.read_text(encoding="utf-8") if args.output.exists() else None
-        if current != text:
-            print(f"gen-openapi: {args.output} is stale; run {Path(__file__).name}", file=sys.stderr)
-            return 1
-        print(f"gen-openapi: {args.output} is up to date")
-        return 0
-
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    partial = args.output.with_suffix(".json.tmp")
-    partial.write_text(text, encoding="utf-8", newline="\n")
-    partial.replace(args.output)
-    print(f"gen-openapi: wrote {args.output} ({len(text.encode())} bytes, {count} schemas)")
-    return 0
-
 
 if __name__ == "__main__":
     try:

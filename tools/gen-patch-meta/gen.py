@@ -251,10 +251,14 @@ def generate(wheel: Path) -> str:
     return text
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def cli(tool: str, description: str, output: Path, generate, summary) -> int:
+    """The command line both generators share: write `output` from the wheel, or `--check` it.
+
+    `generate(wheel)` returns the file's text; `summary(text)` says what it holds.
+    """
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--wheel", type=Path, help="a downloaded kubernetes_validate wheel")
-    parser.add_argument("--output", type=Path, default=OUTPUT, help=f"default: {OUTPUT}")
+    parser.add_argument("--output", type=Path, default=output, help=f"default: {output}")
     parser.add_argument(
         "--check",
         action="store_true",
@@ -265,28 +269,31 @@ def main() -> int:
     if args.wheel:
         text = generate(args.wheel)
     else:
-        with tempfile.TemporaryDirectory(prefix="gen-patch-meta-") as tmp:
+        with tempfile.TemporaryDirectory(prefix=f"{tool}-") as tmp:
             text = generate(download_wheel(Path(tmp)))
 
     if args.check:
         current = args.output.read_text(encoding="utf-8") if args.output.exists() else None
         if current != text:
-            print(f"gen-patch-meta: {args.output} is stale; run {Path(__file__).name}", file=sys.stderr)
+            print(f"{tool}: {args.output} is stale; run {Path(sys.argv[0]).name}", file=sys.stderr)
             return 1
-        print(f"gen-patch-meta: {args.output} is up to date")
+        print(f"{tool}: {args.output} is up to date")
         return 0
 
     args.output.parent.mkdir(parents=True, exist_ok=True)
     partial = args.output.with_suffix(".json.tmp")
     partial.write_text(text, encoding="utf-8", newline="\n")
     partial.replace(args.output)
-    table = json.loads(text)
-    print(
-        f"gen-patch-meta: wrote {args.output} "
-        f"({len(text.encode())} bytes, {len(table['kinds'])} kinds, {len(table['types'])} types)"
-    )
+    print(f"{tool}: wrote {args.output} ({len(text.encode())} bytes, {summary(text)})")
     return 0
 
+
+def main() -> int:
+    def summary(text: str) -> str:
+        table = json.loads(text)
+        return f"{len(table['kinds'])} kinds, {len(table['types'])} types"
+
+    return cli("gen-patch-meta", __doc__.splitlines()[0], OUTPUT, generate, summary)
 
 if __name__ == "__main__":
     try:

@@ -297,63 +297,31 @@ impl TestCluster {
     /// cluster's authority and authenticates with its client certificate; the context
     /// `testcluster-token` uses the bearer token instead.
     pub fn kubeconfig(&self) -> String {
-        let Some(tls) = &self.tls else {
-            return format!(
-                "apiVersion: v1
-kind: Config
-clusters:
-- name: testcluster
-  cluster:
-    server: {url}
-users:
-- name: testcluster
-  user: {{}}
-contexts:
-- name: testcluster
-  context:
-    cluster: testcluster
-    user: testcluster
-    namespace: default
-current-context: testcluster
-",
-                url = self.url
-            );
-        };
         let data = |pem: &str| converge_core::base64(pem.as_bytes());
+        let (authority, users, token_context) = match &self.tls {
+            None => (
+                String::new(),
+                "- name: testcluster\n  user: {}\n".to_owned(),
+                "",
+            ),
+            Some(tls) => (
+                format!("    certificate-authority-data: {}\n", data(&tls.ca_pem)),
+                format!(
+                    "- name: testcluster\n  user:\n    client-certificate-data: {}\n    client-key-data: {}\n\
+                     - name: testcluster-token\n  user:\n    token: {}\n",
+                    data(&tls.client_cert_pem),
+                    data(&tls.client_key_pem),
+                    tls.token,
+                ),
+                "- name: testcluster-token\n  context:\n    cluster: testcluster\n    user: testcluster-token\n    namespace: default\n",
+            ),
+        };
         format!(
-            "apiVersion: v1
-kind: Config
-clusters:
-- name: testcluster
-  cluster:
-    server: {url}
-    certificate-authority-data: {ca}
-users:
-- name: testcluster
-  user:
-    client-certificate-data: {cert}
-    client-key-data: {key}
-- name: testcluster-token
-  user:
-    token: {token}
-contexts:
-- name: testcluster
-  context:
-    cluster: testcluster
-    user: testcluster
-    namespace: default
-- name: testcluster-token
-  context:
-    cluster: testcluster
-    user: testcluster-token
-    namespace: default
-current-context: testcluster
-",
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: testcluster\n  cluster:\n    server: {url}\n{authority}\
+             users:\n{users}\
+             contexts:\n- name: testcluster\n  context:\n    cluster: testcluster\n    user: testcluster\n    namespace: default\n{token_context}\
+             current-context: testcluster\n",
             url = self.url,
-            ca = data(&tls.ca_pem),
-            cert = data(&tls.client_cert_pem),
-            key = data(&tls.client_key_pem),
-            token = tls.token,
         )
     }
 }

@@ -26,7 +26,7 @@ pub(crate) fn kubectl() -> Option<PathBuf> {
 }
 
 /// Runs kubectl against `kubeconfig` with `args` and `stdin`: (success, stdout, stderr).
-pub(crate) fn run(
+fn run(
     kubectl: &Path,
     kubeconfig: &Path,
     args: &[&str],
@@ -61,18 +61,32 @@ pub(crate) fn run(
     )
 }
 
+/// What a kubectl session runs: `k(args, stdin)` gives (success, stdout, stderr).
+pub(crate) type Kubectl<'a> = &'a dyn Fn(&[&str], Option<&str>) -> (bool, String, String);
+
+/// Writes `cluster`'s kubeconfig and runs `session` on a blocking thread (kubectl blocks; the
+/// cluster serves from the runtime meanwhile), with kubectl pointed at the cluster.
+pub(crate) async fn with_kubectl(
+    kubectl: PathBuf,
+    cluster: &TestCluster,
+    session: impl FnOnce(Kubectl<'_>) + Send + 'static,
+) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(&kubeconfig, cluster.kubeconfig()).expect("write kubeconfig");
+    tokio::task::spawn_blocking(move || {
+        session(&|args: &[&str], stdin: Option<&str>| run(&kubectl, &kubeconfig, args, stdin));
+        drop(dir);
+    })
+    .await
+    .expect("kubectl session");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_gets_creates_patches_and_deletes() {
     let Some(kubectl) = kubectl() else { return };
     let cluster = TestCluster::start().await.expect("start");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let kubeconfig = dir.path().join("kubeconfig");
-    std::fs::write(&kubeconfig, cluster.kubeconfig()).expect("write kubeconfig");
-    let kubectl = kubectl.clone();
-    let kubeconfig_path = kubeconfig.clone();
-    // kubectl blocks; the cluster serves from the runtime meanwhile.
-    tokio::task::spawn_blocking(move || {
-        let k = |args: &[&str], stdin: Option<&str>| run(&kubectl, &kubeconfig_path, args, stdin);
+    with_kubectl(kubectl, &cluster, |k| {
 
         let (ok, out, err) = k(&["get", "namespaces", "-o", "name"], None);
         assert!(ok, "{err}");
@@ -121,19 +135,14 @@ async fn kubectl_gets_creates_patches_and_deletes() {
         assert!(ok, "{err}");
         assert_eq!(out.trim(), "configmap \"web\" deleted from default namespace");
     })
-    .await
-    .expect("kubectl session");
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_applies_server_side() {
     let Some(kubectl) = kubectl() else { return };
     let cluster = TestCluster::start().await.expect("start");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let kubeconfig = dir.path().join("kubeconfig");
-    std::fs::write(&kubeconfig, cluster.kubeconfig()).expect("write kubeconfig");
-    tokio::task::spawn_blocking(move || {
-        let k = |args: &[&str], stdin: Option<&str>| run(&kubectl, &kubeconfig, args, stdin);
+    with_kubectl(kubectl, &cluster, |k| {
         let deployment = |replicas: u32, image: &str| {
             format!(
                 "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: {replicas}\n  selector:\n    matchLabels: {{app: web}}\n  template:\n    metadata:\n      labels: {{app: web}}\n    spec:\n      containers:\n      - name: web\n        image: {image}\n"
@@ -191,19 +200,14 @@ async fn kubectl_applies_server_side() {
         assert!(ok, "{err}");
         assert_eq!(out.trim(), "configmap/settings serverside-applied");
     })
-    .await
-    .expect("kubectl session");
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_validates_on_the_server_and_explains() {
     let Some(kubectl) = kubectl() else { return };
     let cluster = TestCluster::start().await.expect("start");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let kubeconfig = dir.path().join("kubeconfig");
-    std::fs::write(&kubeconfig, cluster.kubeconfig()).expect("write kubeconfig");
-    tokio::task::spawn_blocking(move || {
-        let k = |args: &[&str], stdin: Option<&str>| run(&kubectl, &kubeconfig, args, stdin);
+    with_kubectl(kubectl, &cluster, |k| {
 
         // kubectl's default --validate=strict finds fieldValidation in /openapi/v3 and lets
         // the server refuse unknown fields.
@@ -245,6 +249,5 @@ async fn kubectl_validates_on_the_server_and_explains() {
         assert!(out.contains("What the widget should be."), "{out}");
         assert!(out.contains("size\t<integer>") || out.contains("size <integer>"), "{out}");
     })
-    .await
-    .expect("kubectl session");
+    .await;
 }
