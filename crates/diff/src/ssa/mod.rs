@@ -9,7 +9,8 @@
 //!   by name, operation, API version and subresource; `metadata.managedFields` read from and
 //!   written to the object (sorted, with times); metadata the server owns left out of every
 //!   set; ownership started by an `Update` manager `before-first-apply` for objects that had
-//!   none; at most ten `Update` managers, the oldest merged into `ancient-changes`.
+//!   none; at most ten `Update` managers, the oldest merged into `ancient-changes`; and
+//!   `kubectl apply --server-side` taking over what its client-side applies set.
 //!
 //! ```
 //! use converge_diff::schema::Schema;
@@ -214,8 +215,27 @@ impl<'s> Updater<'s> {
         manager: &str,
         force: bool,
     ) -> Result<Option<Value>, Error> {
+        match self.try_apply(live, config, version, managers, manager, force) {
+            Ok(new) => Ok(new),
+            Err(Reassign::Error(e)) => Err(e),
+            Err(Reassign::Conflicts(conflicts)) => {
+                Err(self.conflict_error(conflicts, config, live))
+            }
+        }
+    }
+
+    /// [`apply`](Updater::apply), with the conflicts as sets of fields per manager.
+    fn try_apply(
+        &self,
+        live: &Value,
+        config: &Value,
+        version: &str,
+        managers: &mut ManagedSets,
+        manager: &str,
+        force: bool,
+    ) -> Result<Option<Value>, Reassign> {
         let ty = self.declared();
-        let merged = smd::merge(live, config, ty).map_err(unmergeable)?;
+        let merged = smd::merge(live, config, ty).map_err(|e| Reassign::Error(unmergeable(e)))?;
         let mut next = managers.clone();
         let last = next.get(manager).map(|vs| vs.fields.root().clone());
         let set = smd::field_set(config, ty).recursive_difference(&self.ignored);
@@ -227,13 +247,7 @@ impl<'s> Updater<'s> {
             Some(last) => self.prune(&merged, &next, &last),
             None => merged,
         };
-        let diff = match self.reassign(live, &new, &mut next, manager, force) {
-            Ok(diff) => diff,
-            Err(Reassign::Error(e)) => return Err(e),
-            Err(Reassign::Conflicts(conflicts)) => {
-                return Err(self.conflict_error(conflicts, config, live));
-            }
-        };
+        let diff = self.reassign(live, &new, &mut next, manager, force)?;
         *managers = next;
         Ok((!diff.is_same()).then_some(new))
     }
@@ -418,6 +432,14 @@ fn grouped(conflicts: &[ManagerConflict]) -> String {
     lines.join("\n")
 }
 
+/// The manager `kubectl apply --server-side` applies as, which the API server lets take over
+/// what `kubectl apply` (client-side) set.
+const KUBECTL: &str = "kubectl";
+
+/// Where an object keeps kubectl's client-side apply configuration.
+const LAST_APPLIED_POINTER: &str =
+    "/metadata/annotations/kubectl.kubernetes.io~1last-applied-configuration";
+
 /// The manager whose `Update` records what an object held before its first apply.
 pub const BEFORE_FIRST_APPLY: &str = "before-first-apply";
 /// The manager the oldest `Update` managers are merged into past [`MAX_UPDATE_MANAGERS`].
@@ -599,7 +621,7 @@ impl<'s> FieldManager<'s> {
             live = without_managed_fields(&live);
         }
         let identity = self.identity(manager, "Apply");
-        let applied = self.updater.apply(
+        let mut applied = self.updater.try_apply(
             &live,
             config,
             &self.api_version,
@@ -607,9 +629,40 @@ impl<'s> FieldManager<'s> {
             &identity,
             force,
         );
+        // kubectl moving from client-side to server-side apply: the conflicts on fields its
+        // last client-side apply set are its own, and the apply is forced over them.
+        if manager == KUBECTL
+            && let Err(Reassign::Conflicts(conflicts)) = &applied
+            && let Some(allowed) = self.last_applied_fields(&live)
+        {
+            let remaining: Vec<(String, Node)> = conflicts
+                .iter()
+                .map(|(owner, set)| (owner.clone(), set.difference(&allowed)))
+                .filter(|(_, set)| !set.is_empty())
+                .collect();
+            applied = if remaining.is_empty() {
+                self.updater.try_apply(
+                    &live,
+                    config,
+                    &self.api_version,
+                    &mut managed.sets,
+                    &identity,
+                    true,
+                )
+            } else {
+                Err(Reassign::Conflicts(remaining))
+            };
+        }
         let changed = match applied {
             Ok(changed) => changed,
-            Err(Error::ApplyConflict { conflicts, .. }) => {
+            Err(Reassign::Conflicts(conflicts)) => {
+                let Error::ApplyConflict { conflicts, .. } =
+                    self.updater.conflict_error(conflicts, config, &live)
+                else {
+                    return Err(Error::InvalidPatch {
+                        reason: "conflicts could not be listed".to_owned(),
+                    });
+                };
                 let conflicts = conflicts
                     .into_iter()
                     .map(|mut c| {
@@ -623,7 +676,7 @@ impl<'s> FieldManager<'s> {
                     conflicts,
                 });
             }
-            Err(e) => return Err(e),
+            Err(Reassign::Error(e)) => return Err(e),
         };
         strip_meta(&mut managed.sets, &identity);
         let mut object = match changed {
@@ -634,8 +687,36 @@ impl<'s> FieldManager<'s> {
             }
             None => live,
         };
+        // kubectl's server-side apply keeps a client-side apply annotation up to date, so
+        // that going back to client-side apply still works.
+        if manager == KUBECTL && object.pointer(LAST_APPLIED_POINTER).is_some() {
+            let mut last = config.clone();
+            if let Some(annotations) = last
+                .pointer_mut("/metadata/annotations")
+                .and_then(Value::as_object_mut)
+            {
+                annotations.remove(crate::LAST_APPLIED);
+            }
+            if let Some(annotations) = object
+                .pointer_mut("/metadata/annotations")
+                .and_then(Value::as_object_mut)
+            {
+                // Written as the API server encodes it: compact, keys sorted.
+                let text = crate::sorted_keys(&last).to_string();
+                annotations.insert(crate::LAST_APPLIED.to_owned(), Value::from(text));
+            }
+        }
         managed.encode(&mut object);
         Ok(object)
+    }
+
+    /// The fields kubectl's last client-side apply set, from `live`'s
+    /// `kubectl.kubernetes.io/last-applied-configuration`, if it has one that parses.
+    fn last_applied_fields(&self, live: &Value) -> Option<Node> {
+        let text = live.pointer(LAST_APPLIED_POINTER)?.as_str()?;
+        let last: Value = serde_json::from_str(text).ok()?;
+        last.is_object()
+            .then(|| smd::field_set(&last, self.updater.declared()))
     }
 
     /// Merges the oldest `Update` managers past the cap into `ancient-changes`.

@@ -1053,3 +1053,84 @@ mod field_manager {
         }
     }
 }
+
+mod kubectl_upgrade {
+    //! `kubectl apply --server-side` after `kubectl apply`: what the API server lets kubectl
+    //! take over, and the annotation it keeps.
+
+    use converge_diff::schema::Schema;
+    use converge_diff::ssa::FieldManager;
+    use converge_diff::{LAST_APPLIED, managed_fields};
+    use serde_json::{Value, json};
+
+    const T0: &str = "2026-01-01T00:00:00Z";
+
+    fn deployments() -> FieldManager<'static> {
+        FieldManager::new(
+            Schema::kubernetes().for_kind("apps", "v1", "Deployment"),
+            "apps/v1",
+        )
+    }
+
+    /// A Deployment as `kubectl apply` (client-side) leaves it: the update by
+    /// `kubectl-client-side-apply`, the configuration in the annotation.
+    fn client_side(replicas: i64) -> Value {
+        let config = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web"}, "spec": {"replicas": replicas, "paused": false}});
+        let mut object = config.clone();
+        object["metadata"]["annotations"] = json!({ LAST_APPLIED: format!("{}\n", config) });
+        deployments()
+            .update(None, &object, "kubectl-client-side-apply", T0)
+            .expect("create")
+    }
+
+    fn server_side(replicas: i64) -> Value {
+        json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web"}, "spec": {"replicas": replicas, "paused": false}})
+    }
+
+    #[test]
+    fn kubectl_takes_over_what_its_client_side_apply_set() {
+        let live = client_side(1);
+        let applied = deployments()
+            .apply(Some(&live), &server_side(3), "kubectl", false, T0)
+            .expect("no conflicts for kubectl");
+        assert_eq!(applied["spec"]["replicas"], 3);
+        let owners = managed_fields(&applied).expect("entries");
+        assert_eq!(owners[0].manager, "kubectl");
+        assert_eq!(owners[0].fields.paths(), [".spec.paused", ".spec.replicas"]);
+        // The annotation follows the server-side configuration, keys sorted.
+        assert_eq!(
+            applied["metadata"]["annotations"][LAST_APPLIED],
+            r#"{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web"},"spec":{"paused":false,"replicas":3}}"#
+        );
+        // Another manager gets no such pass.
+        let err = deployments()
+            .apply(Some(&live), &server_side(3), "converge", false, T0)
+            .expect_err("conflict");
+        assert_eq!(
+            err.to_string(),
+            "Apply failed with 1 conflict: conflict with \"kubectl-client-side-apply\" using apps/v1: .spec.replicas"
+        );
+    }
+
+    #[test]
+    fn fields_the_client_side_apply_did_not_set_still_conflict() {
+        let mut live = client_side(1);
+        // An editor changed something kubectl's configuration never held.
+        let mut edited = live.clone();
+        edited["spec"]["minReadySeconds"] = json!(5);
+        live = deployments()
+            .update(Some(&live), &edited, "kubectl-edit", T0)
+            .expect("edit");
+        let mut config = server_side(3);
+        config["spec"]["minReadySeconds"] = json!(9);
+        let err = deployments()
+            .apply(Some(&live), &config, "kubectl", false, T0)
+            .expect_err("the edited field conflicts");
+        assert_eq!(
+            err.to_string(),
+            "Apply failed with 1 conflict: conflict with \"kubectl-edit\" using apps/v1: .spec.minReadySeconds"
+        );
+    }
+}

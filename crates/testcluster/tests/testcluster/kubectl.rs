@@ -190,15 +190,21 @@ async fn kubectl_applies_server_side() {
         assert!(ok);
         assert_eq!(out, "web:1");
 
-        // Client-side apply, then server-side apply of the same configuration: the fields
-        // are shared, not in conflict.
+        // Client-side apply, then server-side apply of a changed configuration: kubectl takes
+        // over what its client-side apply set, without conflicts, as on a real cluster.
         let map = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  color: blue\n";
-        let (ok, out, err) = k(&["apply", "--validate=false", "-f", "-"], Some(map));
+        let (ok, out, err) = k(&["apply", "-f", "-"], Some(map));
         assert!(ok, "{err}");
         assert_eq!(out.trim(), "configmap/settings created");
-        let (ok, out, err) = k(&apply, Some(map));
+        let (ok, out, err) = k(&apply, Some(&map.replace("blue", "red")));
         assert!(ok, "{err}");
         assert_eq!(out.trim(), "configmap/settings serverside-applied");
+        let (ok, out, err) = k(
+            &["get", "configmap", "settings", "-o", "jsonpath={.data.color}"],
+            None,
+        );
+        assert!(ok, "{err}");
+        assert_eq!(out, "red");
     })
     .await;
 }
