@@ -31,4 +31,6 @@ pub use plan::{
 pub use quantity::{Quantity, QuantityError};
 pub use set::{Action, Entry, SetDiff, Summary, compare};
 pub use text::{TextDiffOptions, colorize, sorted_keys, unified_diff};
-pub use three_way::{PatchType, ThreeWay, three_way};
+pub use three_way::{
+    PatchType, ThreeWay, last_applied_configuration, three_way, with_last_applied,
+};

@@ -101,7 +101,7 @@ pub fn three_way(
     // deletes them one by one, as kubectl's patch does, not the map others write to.
     let mut modified = desired.clone();
     remove_last_applied(&mut modified);
-    let record = format!("{modified}\n");
+    let record = record_of(&modified);
     if let Some(meta) = modified
         .as_object_mut()
         .map(|m| {
@@ -143,6 +143,70 @@ pub fn three_way(
         patch_type,
         predicted,
     })
+}
+
+/// The last-applied configuration `kubectl apply` records for `desired` in the
+/// `kubectl.kubernetes.io/last-applied-configuration` annotation: the object without that
+/// annotation (its annotations map kept, even empty), as compact JSON with keys sorted, and a
+/// newline — byte for byte as kubectl encodes it.
+///
+/// ```
+/// use converge_diff::last_applied_configuration;
+/// use serde_json::json;
+///
+/// let desired = json!({"kind": "ConfigMap", "apiVersion": "v1", "metadata": {"name": "web"}});
+/// assert_eq!(
+///     last_applied_configuration(&desired),
+///     "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"annotations\":{},\"name\":\"web\"}}\n"
+/// );
+/// ```
+pub fn last_applied_configuration(desired: &Value) -> String {
+    let mut modified = desired.clone();
+    remove_last_applied(&mut modified);
+    record_of(&modified)
+}
+
+/// `desired` as `kubectl apply` creates it: carrying its
+/// [`last_applied_configuration`] in its annotations.
+///
+/// ```
+/// use converge_diff::{LAST_APPLIED, with_last_applied};
+/// use serde_json::json;
+///
+/// let created = with_last_applied(&json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "web"}}));
+/// assert!(created["metadata"]["annotations"][LAST_APPLIED].as_str().is_some_and(|a| a.ends_with("}\n")));
+/// ```
+pub fn with_last_applied(desired: &Value) -> Value {
+    let record = last_applied_configuration(desired);
+    let mut created = desired.clone();
+    if let Some(meta) = created
+        .as_object_mut()
+        .map(|m| {
+            m.entry("metadata")
+                .or_insert_with(|| Value::Object(Default::default()))
+        })
+        .and_then(Value::as_object_mut)
+        && let Some(annotations) = meta
+            .entry("annotations")
+            .or_insert_with(|| Value::Object(Default::default()))
+            .as_object_mut()
+    {
+        annotations.insert(LAST_APPLIED.to_owned(), Value::from(record));
+    }
+    created
+}
+
+/// The annotation's text for an object already without it: kubectl records the object with
+/// its annotations map emptied of the record, so the map is there even when empty.
+fn record_of(modified: &Value) -> String {
+    let mut sorted = crate::sorted_keys(modified);
+    if let Some(meta) = sorted.get_mut("metadata").and_then(Value::as_object_mut)
+        && !meta.contains_key("annotations")
+    {
+        meta.insert("annotations".to_owned(), Value::Object(Default::default()));
+        meta.sort_keys();
+    }
+    format!("{sorted}\n")
 }
 
 /// Sets the new last-applied configuration in `patch` unless live already records it, and

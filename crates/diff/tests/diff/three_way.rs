@@ -2,7 +2,7 @@
 //! annotation handled as kubectl handles it.
 
 use converge_diff::schema::Schema;
-use converge_diff::{LAST_APPLIED, PatchType, three_way};
+use converge_diff::{LAST_APPLIED, PatchType, last_applied_configuration, three_way};
 use serde_json::{Value, json};
 
 fn config_map(data: Value, annotations: Value) -> Value {
@@ -11,10 +11,11 @@ fn config_map(data: Value, annotations: Value) -> Value {
            "data": data})
 }
 
-/// Live as the API server returns it after `kubectl apply` of `applied`.
+/// Live as the API server returns it after `kubectl apply` of `applied` (the record as
+/// kubectl writes it: keys sorted, a newline).
 fn live_after_apply(applied: &Value) -> Value {
     let mut live = applied.clone();
-    live["metadata"]["annotations"][LAST_APPLIED] = json!(format!("{applied}\n"));
+    live["metadata"]["annotations"][LAST_APPLIED] = json!(last_applied_configuration(applied));
     live["metadata"]["uid"] = json!("8d3f");
     live["metadata"]["resourceVersion"] = json!("41");
     live
@@ -41,7 +42,7 @@ fn a_change_carries_the_new_last_applied_configuration() {
     assert_eq!(result.patch_type, PatchType::Strategic);
     assert_eq!(
         result.patch,
-        json!({"data": {"k": "w"}, "metadata": {"annotations": {LAST_APPLIED: format!("{desired}\n")}}})
+        json!({"data": {"k": "w"}, "metadata": {"annotations": {LAST_APPLIED: last_applied_configuration(&desired)}}})
     );
     let changed: Vec<String> = result
         .changes
