@@ -1,0 +1,66 @@
+//! The error type of `converge-apply`.
+
+use std::fmt;
+
+/// Everything that can go wrong applying an object. Each error names the object.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The API server refused a request, or could not be reached.
+    #[error("{object}: {}", describe(.source))]
+    Api {
+        /// The object, as `apps/v1 Deployment prod/web`.
+        object: String,
+        /// The client's error.
+        #[source]
+        source: Box<kube::Error>,
+    },
+    /// The object's patch could not be computed (a malformed last-applied annotation, a list
+    /// item without its merge key).
+    #[error("{object}: {source}")]
+    Diff {
+        /// The object.
+        object: String,
+        /// What the object algebra found.
+        #[source]
+        source: Box<converge_diff::Error>,
+    },
+    /// The object cannot be applied as it is: no name, no kind, not an object.
+    #[error("{object}: {reason}")]
+    Invalid {
+        /// The object, as far as it can be named.
+        object: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+impl Error {
+    /// The API server's `Status`, when the server answered with one.
+    pub fn status(&self) -> Option<&kube::core::Status> {
+        match self {
+            Error::Api { source, .. } => match &**source {
+                kube::Error::Api(status) => Some(status),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+}
+
+/// A client error as a reader wants it: the server's message and reason, not the client's
+/// wrapping.
+fn describe(error: &kube::Error) -> impl fmt::Display + '_ {
+    struct Describe<'a>(&'a kube::Error);
+    impl fmt::Display for Describe<'_> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            match self.0 {
+                kube::Error::Api(status) => {
+                    write!(f, "{} ({} {})", status.message, status.code, status.reason)
+                }
+                other => write!(f, "{other}"),
+            }
+        }
+    }
+    Describe(error)
+}

@@ -1,0 +1,334 @@
+//! What each strategy does beyond the conformance suite, and client-side apply against
+//! `kubectl apply` itself.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use converge_apply::{Applier, ApplyRequest, ClientSideApply, Outcome, Replace, ServerSideApply};
+use converge_testcluster::TestCluster;
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
+use serde_json::{Value, json};
+
+async fn start() -> (TestCluster, kube::Client) {
+    let cluster = TestCluster::builder()
+        .ready_after(None)
+        .start()
+        .await
+        .expect("start");
+    let url = cluster.url().parse().expect("url");
+    let client = kube::Client::try_from(kube::Config::new(url)).expect("client");
+    (cluster, client)
+}
+
+fn resource(group: &str, version: &str, kind: &str) -> ApiResource {
+    ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, kind))
+}
+
+async fn live(client: &kube::Client, resource: &ApiResource, name: &str) -> Option<Value> {
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), "default", resource);
+    api.get_opt(name)
+        .await
+        .expect("get")
+        .map(|o| serde_json::to_value(o).expect("json"))
+}
+
+async fn apply(
+    applier: &dyn Applier,
+    client: &kube::Client,
+    resource: &ApiResource,
+    desired: &Value,
+) -> Result<converge_apply::Applied, converge_apply::Error> {
+    let name = desired["metadata"]["name"].as_str().expect("name");
+    let current = live(client, resource, name).await;
+    let request = ApplyRequest::new(desired, current.as_ref(), resource).namespace(Some("default"));
+    applier.apply(client, &request).await
+}
+
+#[tokio::test]
+async fn server_side_apply_conflicts_unless_forced() {
+    let (_cluster, client) = start().await;
+    let deployments = resource("apps", "v1", "Deployment");
+    let web = |replicas: i64| {
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": "web"}},
+                "template": {"metadata": {"labels": {"app": "web"}},
+                    "spec": {"containers": [{"name": "web", "image": "web:1"}]}}}})
+    };
+    apply(
+        &ServerSideApply::new("converge"),
+        &client,
+        &deployments,
+        &web(2),
+    )
+    .await
+    .expect("apply");
+    // An autoscaler owns replicas now.
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), "default", &deployments);
+    api.patch(
+        "web",
+        &PatchParams::apply("hpa").force(),
+        &Patch::Apply(json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web"}, "spec": {"replicas": 5}})),
+    )
+    .await
+    .expect("hpa");
+    let err = apply(
+        &ServerSideApply::new("converge"),
+        &client,
+        &deployments,
+        &web(3),
+    )
+    .await
+    .expect_err("conflict");
+    assert_eq!(
+        err.to_string(),
+        "apps/v1 Deployment default/web: Apply failed with 1 conflict: conflict with \"hpa\": .spec.replicas (409 Conflict)"
+    );
+    assert_eq!(err.status().map(|s| s.code), Some(409));
+    let applied = apply(
+        &ServerSideApply::new("converge").force(true),
+        &client,
+        &deployments,
+        &web(3),
+    )
+    .await
+    .expect("forced");
+    assert_eq!(applied.outcome, Outcome::Updated);
+    assert_eq!(applied.object["spec"]["replicas"], 3);
+}
+
+#[tokio::test]
+async fn client_side_apply_sends_nothing_when_nothing_changed() {
+    let (cluster, client) = start().await;
+    let configmaps = resource("", "v1", "ConfigMap");
+    let desired = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "web"},
+        "data": {"a": "1"}});
+    let applier = ClientSideApply::new("converge");
+    let created = apply(&applier, &client, &configmaps, &desired)
+        .await
+        .expect("create");
+    assert_eq!(created.outcome, Outcome::Created);
+    let writes = || cluster.count("patch", "configmaps") + cluster.count("update", "configmaps");
+    let before = writes();
+    let again = apply(&applier, &client, &configmaps, &desired)
+        .await
+        .expect("again");
+    assert_eq!(again.outcome, Outcome::Unchanged);
+    assert_eq!(writes(), before, "an unchanged object gets no request");
+}
+
+#[tokio::test]
+async fn replace_recreates_only_when_allowed() {
+    let (_cluster, client) = start().await;
+    let jobs = resource("batch", "v1", "Job");
+    let job = |image: &str| {
+        json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "migrate"},
+            "spec": {"template": {"spec": {"restartPolicy": "Never",
+                "containers": [{"name": "migrate", "image": image}]}}}})
+    };
+    let first = apply(&Replace::new("converge"), &client, &jobs, &job("db:1"))
+        .await
+        .expect("create");
+    // A Job's template cannot change: refused, named, and nothing lost.
+    let err = apply(&Replace::new("converge"), &client, &jobs, &job("db:2"))
+        .await
+        .expect_err("immutable");
+    assert_eq!(err.status().map(|s| s.code), Some(422));
+    assert!(
+        err.to_string()
+            .starts_with("batch/v1 Job default/migrate: "),
+        "{err}"
+    );
+    assert!(err.to_string().contains("field is immutable"), "{err}");
+    // Allowed to recreate, it deletes and creates it again.
+    let recreated = apply(
+        &Replace::new("converge").recreate(true),
+        &client,
+        &jobs,
+        &job("db:2"),
+    )
+    .await
+    .expect("recreate");
+    assert_eq!(recreated.outcome, Outcome::Updated);
+    assert_ne!(
+        recreated.object["metadata"]["uid"],
+        first.object["metadata"]["uid"]
+    );
+    let now = live(&client, &jobs, "migrate").await.expect("there");
+    assert_eq!(
+        now["spec"]["template"]["spec"]["containers"][0]["image"],
+        "db:2"
+    );
+}
+
+/// The kubectl oracle: `$CONVERGE_KUBECTL`, or the one the installer puts in the workspace.
+/// Missing, it fails the test under `CI=true` and skips it loudly elsewhere.
+fn kubectl() -> Option<PathBuf> {
+    let path = std::env::var_os("CONVERGE_KUBECTL")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.cache/oracles/bin/kubectl")
+        });
+    if path.is_file() {
+        return Some(path);
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "the kubectl oracle at {} is missing; CI=true requires it",
+        path.display()
+    );
+    eprintln!("*** SKIPPED: no kubectl oracle at {} ***", path.display());
+    None
+}
+
+/// `kubectl apply -f -` of `manifest` against `kubeconfig`.
+fn kubectl_apply(kubectl: &Path, kubeconfig: &Path, manifest: &Value) {
+    use std::io::Write;
+    let mut child = Command::new(kubectl)
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(["apply", "-f", "-"])
+        .env("HOME", kubeconfig.parent().expect("dir"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("kubectl runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(manifest.to_string().as_bytes())
+        .expect("write");
+    let out = child.wait_with_output().expect("kubectl ends");
+    assert!(
+        out.status.success(),
+        "kubectl apply: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// An object with what differs between two clusters by nature taken out: identities, times,
+/// versions, and the order of managed fields entries, which follows their times.
+fn comparable(object: &Value) -> Value {
+    let mut object = object.clone();
+    if let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+        for field in ["uid", "creationTimestamp", "resourceVersion", "generation"] {
+            metadata.remove(field);
+        }
+        if let Some(Value::Array(entries)) = metadata.get_mut("managedFields") {
+            for entry in entries.iter_mut().filter_map(Value::as_object_mut) {
+                entry.remove("time");
+            }
+            // Entries are in the order of their times, which differ from run to run.
+            entries.sort_by_key(|e| e["manager"].as_str().unwrap_or_default().to_owned());
+        }
+    }
+    object
+}
+
+/// Client-side apply against `kubectl apply`: the same sequence of configurations (with a
+/// change made by someone else in between) from the same start, each in its own cluster,
+/// leaves the same object — fields, last-applied annotation and managed fields alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_side_apply_leaves_what_kubectl_apply_leaves() {
+    let Some(kubectl) = kubectl() else { return };
+    let deployments = resource("apps", "v1", "Deployment");
+    let configmaps = resource("", "v1", "ConfigMap");
+    let deployment = |replicas: i64, containers: Value, extra: Value| {
+        let mut object = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "labels": {"app": "web"}},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": "web"}},
+                "template": {"metadata": {"labels": {"app": "web"}},
+                    "spec": {"containers": containers}}}});
+        if let (Some(spec), Value::Object(extra)) = (object["spec"].as_object_mut(), extra) {
+            spec.extend(extra);
+        }
+        object
+    };
+    let map = |data: Value| json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"}, "data": data});
+    let sequences: Vec<(&ApiResource, Vec<Value>)> = vec![
+        (
+            &deployments,
+            vec![
+                deployment(
+                    2,
+                    json!([{"name": "web", "image": "web:1", "env": [{"name": "A", "value": "1"}]},
+                           {"name": "proxy", "image": "envoy:1"}]),
+                    json!({"minReadySeconds": 5}),
+                ),
+                // An image changed, a container and a field dropped, an env var added.
+                deployment(
+                    3,
+                    json!([{"name": "web", "image": "web:2",
+                            "env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]}]),
+                    json!({}),
+                ),
+            ],
+        ),
+        (
+            &configmaps,
+            vec![
+                map(json!({"a": "1", "b": "2"})),
+                map(json!({"a": "1", "c": "3"})),
+            ],
+        ),
+    ];
+
+    for (resource, configs) in sequences {
+        let mut results = Vec::new();
+        for by_kubectl in [true, false] {
+            let (cluster, client) = start().await;
+            let dir = tempfile::tempdir().expect("tempdir");
+            let kubeconfig = dir.path().join("kubeconfig");
+            std::fs::write(&kubeconfig, cluster.kubeconfig()).expect("kubeconfig");
+            let name = configs[0]["metadata"]["name"]
+                .as_str()
+                .expect("name")
+                .to_owned();
+            for (i, config) in configs.iter().enumerate() {
+                if by_kubectl {
+                    let (kubectl, kubeconfig, config) =
+                        (kubectl.clone(), kubeconfig.clone(), config.clone());
+                    tokio::task::spawn_blocking(move || {
+                        kubectl_apply(&kubectl, &kubeconfig, &config)
+                    })
+                    .await
+                    .expect("kubectl");
+                } else {
+                    apply(
+                        &ClientSideApply::new("kubectl-client-side-apply"),
+                        &client,
+                        resource,
+                        config,
+                    )
+                    .await
+                    .expect("apply");
+                }
+                if i == 0 {
+                    // Someone else labels it between the two applies.
+                    let api: Api<DynamicObject> =
+                        Api::namespaced_with(client.clone(), "default", resource);
+                    api.patch(
+                        &name,
+                        &PatchParams {
+                            field_manager: Some("kubectl-label".to_owned()),
+                            ..PatchParams::default()
+                        },
+                        &Patch::Merge(json!({"metadata": {"labels": {"team": "x"}}})),
+                    )
+                    .await
+                    .expect("label");
+                }
+            }
+            results.push(comparable(
+                &live(&client, resource, &name).await.expect("live"),
+            ));
+        }
+        assert_eq!(
+            results[1], results[0],
+            "ours (left) and kubectl's (right) differ for {}",
+            resource.kind
+        );
+    }
+}
