@@ -25,6 +25,21 @@ pub enum Error {
         #[source]
         source: Box<converge_diff::Error>,
     },
+    /// Objects of a sync failed: every error, each naming its object. When they failed their
+    /// dry run, nothing was written.
+    #[error("{}", list(.errors))]
+    Failed {
+        /// The errors, in apply order.
+        errors: Vec<Error>,
+        /// What the sync did before it stopped, the failures counted.
+        summary: crate::Summary,
+    },
+    /// The sync was refused before anything was done.
+    #[error("refused: {reason}")]
+    Refused {
+        /// Why.
+        reason: String,
+    },
     /// The object cannot be applied as it is: no name, no kind, not an object.
     #[error("{object}: {reason}")]
     Invalid {
@@ -44,6 +59,20 @@ impl Error {
                 _ => None,
             },
             _ => None,
+        }
+    }
+}
+
+/// Several errors, one per line.
+fn list(errors: &[Error]) -> String {
+    match errors {
+        [one] => one.to_string(),
+        _ => {
+            let mut text = format!("{} objects failed:", errors.len());
+            for e in errors {
+                text.push_str(&format!("\n- {e}"));
+            }
+            text
         }
     }
 }

@@ -26,6 +26,8 @@ pub struct Request {
     /// The HTTP status code answered (200 for a watch that started; 0 when an injected fault
     /// dropped the connection before serving the request).
     pub code: u16,
+    /// A write with `dryRun=All` (its `DeleteOptions` body is not read for this).
+    pub dry_run: bool,
 }
 
 /// A fault to inject into matching requests: see [`TestCluster::inject`](crate::TestCluster::inject).
@@ -206,6 +208,7 @@ impl Log {
                 json!({
                     "verb": r.verb, "group": r.group, "resource": r.resource,
                     "namespace": r.namespace, "name": r.name, "code": r.code,
+                    "dryRun": r.dry_run,
                 })
             })
             .collect();

@@ -659,6 +659,7 @@ pub(crate) fn describe(method: &Method, path: &str, query: &Query) -> Option<cra
         namespace,
         name,
         code: 0,
+        dry_run: query.get("dryRun") == Some("All"),
     })
 }
 

@@ -48,4 +48,5 @@ async fn the_suite_catches_a_strategy_that_breaks_its_promises() {
     assert_eq!(failed, ["keeps what others set"], "{report}");
 }
 
+mod engine;
 mod strategies;

@@ -1,0 +1,835 @@
+//! The sync engine: makes the cluster hold exactly a set of objects, safely.
+//!
+//! 1. **Discover** the API resources (aggregated discovery, kept between syncs, refreshed
+//!    after custom resource definitions are applied).
+//! 2. **Order**: namespaces and CRDs first (a stage of their own, so that what lives in a
+//!    new namespace or is of a new kind can follow), then by wave (`converge.dev/wave`, or
+//!    Argo CD's `argocd.argoproj.io/sync-wave`), then by kind as kubectl orders them
+//!    (RBAC and config before workloads, admission webhooks last).
+//! 3. **Read live state** with one list per kind, not one get per object.
+//! 4. **Dry-run** every object the server can check before the first write; any failure stops
+//!    the sync with every error, before anything is written.
+//! 5. **Apply** what the dry run says would change; skip the rest without a write.
+//! 6. **Prune** by inventory: the objects of the previous sync (an ApplySet in the cluster)
+//!    that left git are deleted, in reverse order, namespaces last; objects outside the
+//!    inventory or annotated `converge.dev/prune: disabled` never are, and an empty set never
+//!    prunes unless allowed.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fmt;
+use std::sync::Arc;
+
+use converge_core::ObjectRef;
+use kube::api::{
+    Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams,
+};
+use kube::discovery::{Discovery, Scope};
+use serde_json::{Map, Value, json};
+use tokio::sync::Mutex;
+
+use crate::inventory::{
+    APPLYSET_CONTAINS, APPLYSET_ID, APPLYSET_PART_OF, APPLYSET_TOOLING, PRUNE_ANNOTATION,
+    group_kind, parse_group_kinds, split_group_kind,
+};
+use crate::{Applier, ApplyRequest, Error, Inventory, Outcome};
+
+/// The wave annotation: objects of a lower wave are applied first.
+pub const WAVE_ANNOTATION: &str = "converge.dev/wave";
+/// Argo CD's wave annotation, honoured when Converge's is absent.
+pub const ARGO_WAVE_ANNOTATION: &str = "argocd.argoproj.io/sync-wave";
+
+/// What a sync does besides applying.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct SyncOptions {
+    /// Where the sync keeps its inventory; without one, nothing is ever pruned.
+    pub inventory: Option<Inventory>,
+    /// Delete what the inventory holds and the set no longer does.
+    pub prune: bool,
+    /// Prune even when the set is empty (otherwise an empty set is refused: an empty render
+    /// is far more often a mistake than a wish to delete everything).
+    pub allow_empty: bool,
+    /// Dry-run everything and write nothing.
+    pub dry_run: bool,
+    /// The namespace of namespaced objects that name none.
+    pub default_namespace: String,
+}
+
+impl Default for SyncOptions {
+    fn default() -> SyncOptions {
+        SyncOptions {
+            inventory: None,
+            prune: false,
+            allow_empty: false,
+            dry_run: false,
+            default_namespace: "default".to_owned(),
+        }
+    }
+}
+
+impl SyncOptions {
+    /// Keeps the inventory in `inventory`, and prunes by it when `prune`.
+    pub fn inventory(mut self, inventory: Inventory, prune: bool) -> SyncOptions {
+        self.inventory = Some(inventory);
+        self.prune = prune;
+        self
+    }
+
+    /// Writes nothing.
+    pub fn dry_run(mut self, dry_run: bool) -> SyncOptions {
+        self.dry_run = dry_run;
+        self
+    }
+
+    /// Prunes even when the set is empty.
+    pub fn allow_empty(mut self, allow: bool) -> SyncOptions {
+        self.allow_empty = allow;
+        self
+    }
+
+    /// The namespace of namespaced objects that name none.
+    pub fn default_namespace(mut self, namespace: impl Into<String>) -> SyncOptions {
+        self.default_namespace = namespace.into();
+        self
+    }
+}
+
+/// Progress, as the sync goes.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Event {
+    /// The object is part of the sync, in this position.
+    Planned(ObjectRef),
+    /// The server accepted the object in a dry run.
+    DryRunOk(ObjectRef),
+    /// The object was created or updated.
+    Applied(ObjectRef, Outcome),
+    /// The object already was as desired: nothing was written.
+    Unchanged(ObjectRef),
+    /// The object left git and was deleted.
+    Pruned(ObjectRef),
+    /// The object could not be applied or pruned.
+    Failed(ObjectRef, String),
+}
+
+impl fmt::Display for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Event::Planned(id) => write!(f, "{id}: planned"),
+            Event::DryRunOk(id) => write!(f, "{id}: dry run ok"),
+            Event::Applied(id, outcome) => write!(f, "{id}: {outcome}"),
+            Event::Unchanged(id) => write!(f, "{id}: unchanged"),
+            Event::Pruned(id) => write!(f, "{id}: pruned"),
+            Event::Failed(id, why) => write!(f, "{id}: failed: {why}"),
+        }
+    }
+}
+
+/// What a sync did, object by object counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Summary {
+    /// Objects created.
+    pub created: usize,
+    /// Objects changed.
+    pub updated: usize,
+    /// Objects left as they were.
+    pub unchanged: usize,
+    /// Objects deleted because they left git.
+    pub pruned: usize,
+    /// Objects that failed.
+    pub failed: usize,
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} created, {} updated, {} unchanged, {} pruned, {} failed",
+            self.created, self.updated, self.unchanged, self.pruned, self.failed
+        )
+    }
+}
+
+/// Live objects by (group, plural, namespace, name), and the (group, plural) listed.
+#[derive(Default)]
+struct Live {
+    objects: HashMap<(String, String, String, String), Value>,
+    listed: BTreeSet<(String, String)>,
+}
+
+impl Live {
+    fn get(&self, item: &Item) -> Option<&Value> {
+        self.objects.get(&key(item))
+    }
+
+    fn extend(&mut self, other: Live) {
+        self.objects.extend(other.objects);
+        self.listed.extend(other.listed);
+    }
+}
+
+/// One object of the set, resolved.
+struct Item {
+    desired: Value,
+    id: ObjectRef,
+    resource: ApiResource,
+    namespace: Option<String>,
+    wave: i64,
+}
+
+/// The engine: a client, a strategy, and what it learned of the cluster's API.
+///
+/// ```no_run
+/// use converge_apply::{Engine, Inventory, ServerSideApply, SyncOptions};
+/// use serde_json::json;
+///
+/// # async fn run(client: kube::Client) -> Result<(), converge_apply::Error> {
+/// let engine = Engine::new(client, ServerSideApply::new("converge"));
+/// let objects = vec![json!({"apiVersion": "v1", "kind": "ConfigMap",
+///     "metadata": {"name": "web", "namespace": "prod"}, "data": {"color": "blue"}})];
+/// let options = SyncOptions::default().inventory(Inventory::new("prod", "web"), true);
+/// let summary = engine.sync(&objects, &options, &mut |event| println!("{event}")).await?;
+/// println!("sync: {summary}");
+/// # Ok(()) }
+/// ```
+pub struct Engine {
+    client: kube::Client,
+    applier: Arc<dyn Applier>,
+    discovery: Mutex<Option<Arc<Discovery>>>,
+}
+
+impl fmt::Debug for Engine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Engine")
+            .field("applier", &self.applier)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The stage an object is applied in: cluster definitions first.
+fn stage(resource: &ApiResource) -> u8 {
+    let definition = resource.kind == "Namespace" && resource.group.is_empty()
+        || resource.kind == "CustomResourceDefinition" && resource.group == "apiextensions.k8s.io";
+    if definition { 0 } else { 1 }
+}
+
+fn wave(object: &Value) -> i64 {
+    let annotation = |name: &str| {
+        object
+            .pointer("/metadata/annotations")
+            .and_then(|a| a.get(name))
+            .and_then(Value::as_str)
+            .and_then(|v| v.trim().parse::<i64>().ok())
+    };
+    annotation(WAVE_ANNOTATION)
+        .or_else(|| annotation(ARGO_WAVE_ANNOTATION))
+        .unwrap_or(0)
+}
+
+fn text<'a>(object: &'a Value, pointer: &str) -> &'a str {
+    object
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .unwrap_or("")
+}
+
+impl Engine {
+    /// An engine applying with `applier` through `client`.
+    pub fn new(client: kube::Client, applier: impl Applier + 'static) -> Engine {
+        Engine {
+            client,
+            applier: Arc::new(applier),
+            discovery: Mutex::new(None),
+        }
+    }
+
+    /// The API resources, discovered once and kept; `refresh` discovers them again.
+    async fn discovery(&self, refresh: bool) -> Result<Arc<Discovery>, Error> {
+        let mut cached = self.discovery.lock().await;
+        if let Some(discovery) = cached.as_ref().filter(|_| !refresh) {
+            return Ok(discovery.clone());
+        }
+        let discovery = Discovery::new(self.client.clone())
+            .run_aggregated()
+            .await
+            .map_err(|source| Error::Api {
+                object: "discovery".to_owned(),
+                source: Box::new(source),
+            })?;
+        let discovery = Arc::new(discovery);
+        *cached = Some(discovery.clone());
+        Ok(discovery)
+    }
+
+    /// Resolves `object`'s kind to its resource, or says it is not served.
+    fn resolve(
+        discovery: &Discovery,
+        object: &Value,
+        options: &SyncOptions,
+    ) -> Result<Item, Error> {
+        let api_version = text(object, "/apiVersion");
+        let kind = text(object, "/kind");
+        let name = text(object, "/metadata/name");
+        let (group, version) = ObjectRef::split_api_version(api_version);
+        let declared = ObjectRef::new(
+            group,
+            version,
+            kind,
+            object
+                .pointer("/metadata/namespace")
+                .and_then(Value::as_str),
+            name,
+        );
+        if kind.is_empty() || api_version.is_empty() || name.is_empty() {
+            return Err(Error::Invalid {
+                object: declared.to_string(),
+                reason: "apiVersion, kind and metadata.name are required".to_owned(),
+            });
+        }
+        let gvk = GroupVersionKind::gvk(group, version, kind);
+        let Some((resource, capabilities)) = discovery.resolve_gvk(&gvk) else {
+            return Err(Error::Invalid {
+                object: declared.to_string(),
+                reason: format!("the cluster does not serve {api_version} {kind}"),
+            });
+        };
+        let namespace = match capabilities.scope {
+            Scope::Namespaced => Some(
+                object
+                    .pointer("/metadata/namespace")
+                    .and_then(Value::as_str)
+                    .filter(|ns| !ns.is_empty())
+                    .unwrap_or(&options.default_namespace)
+                    .to_owned(),
+            ),
+            Scope::Cluster => None,
+        };
+        let id = ObjectRef::new(group, version, kind, namespace.as_deref(), name);
+        Ok(Item {
+            desired: object.clone(),
+            id,
+            resource,
+            namespace,
+            wave: wave(object),
+        })
+    }
+
+    /// The live objects of each resource the items use: one list per kind, by namespace and
+    /// name.
+    async fn live(&self, items: &[Item]) -> Result<Live, Error> {
+        let mut live = Live::default();
+        for item in items {
+            let kind = (item.resource.group.clone(), item.resource.plural.clone());
+            if !live.listed.insert(kind) {
+                continue;
+            }
+            let api: Api<DynamicObject> = Api::all_with(self.client.clone(), &item.resource);
+            let list = api
+                .list(&ListParams::default())
+                .await
+                .map_err(|source| Error::Api {
+                    object: format!("list {}", item.resource.plural),
+                    source: Box::new(source),
+                })?;
+            for object in list.items {
+                let mut value = serde_json::to_value(object).map_err(|e| Error::Invalid {
+                    object: item.resource.plural.clone(),
+                    reason: e.to_string(),
+                })?;
+                // A list's items leave their apiVersion and kind to the list.
+                if let Some(map) = value.as_object_mut() {
+                    map.insert(
+                        "apiVersion".to_owned(),
+                        Value::from(item.resource.api_version.as_str()),
+                    );
+                    map.insert("kind".to_owned(), Value::from(item.resource.kind.as_str()));
+                }
+                let key = (
+                    item.resource.group.clone(),
+                    item.resource.plural.clone(),
+                    text(&value, "/metadata/namespace").to_owned(),
+                    text(&value, "/metadata/name").to_owned(),
+                );
+                live.objects.insert(key, value);
+            }
+        }
+        Ok(live)
+    }
+
+    /// Syncs `objects` into the cluster: see the [module](self). `progress` hears of each
+    /// step.
+    ///
+    /// # Errors
+    /// - [`Error::Failed`] when objects failed their dry run (nothing was written then) or
+    ///   their apply, with every error;
+    /// - [`Error::Invalid`] for an object without a kind or name, or of a kind the cluster
+    ///   does not serve;
+    /// - [`Error::Refused`] for an empty set with pruning on and `allow_empty` off;
+    /// - [`Error::Api`] when discovery, a list or the inventory cannot be read or written.
+    pub async fn sync(
+        &self,
+        objects: &[Value],
+        options: &SyncOptions,
+        progress: &mut (dyn FnMut(&Event) + Send),
+    ) -> Result<Summary, Error> {
+        if objects.is_empty() && options.prune && !options.allow_empty {
+            return Err(Error::Refused {
+                reason:
+                    "the set of objects is empty: nothing is pruned unless empty sets are allowed"
+                        .to_owned(),
+            });
+        }
+        let mut summary = Summary::default();
+        let inventory_id = options.inventory.as_ref().map(Inventory::id);
+        let discovery = self.discovery(false).await?;
+
+        // Resolve what the cluster serves now; the rest may be of kinds the set's own CRDs
+        // bring, and is resolved once they are applied.
+        let mut items = Vec::new();
+        let mut unresolved = Vec::new();
+        for object in objects {
+            match Self::resolve(&discovery, object, options) {
+                Ok(item) => items.push(item),
+                Err(e) => unresolved.push((object, e)),
+            }
+        }
+        let brings_crds = items
+            .iter()
+            .any(|i| stage(&i.resource) == 0 && i.id.kind != "Namespace");
+        if !brings_crds && !unresolved.is_empty() {
+            let errors = unresolved.into_iter().map(|(_, e)| e).collect::<Vec<_>>();
+            summary.failed += errors.len();
+            return Err(Error::Failed { errors, summary });
+        }
+        if let Some(id) = &inventory_id {
+            for item in &mut items {
+                label(&mut item.desired, id);
+            }
+        }
+        sort(&mut items);
+        for item in &items {
+            progress(&Event::Planned(item.id.clone()));
+        }
+
+        // Dry-run every object the server can check now — all but those in a namespace the
+        // set creates — before the first write.
+        let live = self.live(&items).await?;
+        let new_namespaces: BTreeSet<String> = items
+            .iter()
+            .filter(|i| i.id.kind == "Namespace" && i.id.group.is_empty())
+            .filter(|i| live.get(i).is_none())
+            .map(|i| i.id.name.clone())
+            .collect();
+        let (checkable, deferred): (Vec<Item>, Vec<Item>) = items.into_iter().partition(|i| {
+            i.namespace
+                .as_ref()
+                .is_none_or(|ns| !new_namespaces.contains(ns))
+        });
+        let changed = self
+            .dry_run(&checkable, &live, progress, &mut summary)
+            .await?;
+
+        // Cluster definitions (namespaces, CRDs) are applied first; then what they made
+        // possible is resolved and checked; then the rest, in order.
+        let (definitions, rest): (Vec<&Item>, Vec<&Item>) =
+            changed.into_iter().partition(|i| stage(&i.resource) == 0);
+        self.apply_all(&definitions, &live, options, progress, &mut summary)
+            .await?;
+        let mut later = deferred;
+        if !unresolved.is_empty() {
+            let discovery = if options.dry_run {
+                discovery
+            } else {
+                self.discovery(true).await?
+            };
+            let mut errors = Vec::new();
+            for (object, _) in unresolved {
+                match Self::resolve(&discovery, object, options) {
+                    Ok(mut item) => {
+                        if let Some(id) = &inventory_id {
+                            label(&mut item.desired, id);
+                        }
+                        progress(&Event::Planned(item.id.clone()));
+                        later.push(item);
+                    }
+                    Err(e) => errors.push(e),
+                }
+            }
+            if !errors.is_empty() {
+                summary.failed += errors.len();
+                return Err(Error::Failed { errors, summary });
+            }
+        }
+        sort(&mut later);
+        let later_live = self.live(&later).await?;
+        let later_changed = if options.dry_run {
+            // Their namespaces or kinds do not exist yet: a dry run cannot check them.
+            later.iter().collect()
+        } else {
+            self.dry_run(&later, &later_live, progress, &mut summary)
+                .await?
+        };
+        let mut remaining: Vec<&Item> = rest.into_iter().chain(later_changed).collect();
+        remaining.sort_by(|a, b| order(a).cmp(&order(b)));
+
+        let mut kinds: BTreeSet<String> = checkable
+            .iter()
+            .chain(&later)
+            .map(|i| group_kind(&i.resource.group, &i.resource.kind))
+            .collect();
+        if let (Some(inventory), false) = (&options.inventory, options.dry_run) {
+            // The inventory first lists every kind it may hold, so that an interrupted sync
+            // leaves nothing it cannot find.
+            let previous = self.inventory_kinds(inventory).await?;
+            let all: BTreeSet<String> = previous.union(&kinds).cloned().collect();
+            self.write_inventory(inventory, &all).await?;
+        }
+        let mut all_live = live;
+        all_live.extend(later_live);
+        self.apply_all(&remaining, &all_live, options, progress, &mut summary)
+            .await?;
+
+        if let Some(inventory) = &options.inventory {
+            if options.prune {
+                let keep: BTreeSet<(String, String, String, String)> = checkable
+                    .iter()
+                    .chain(&later)
+                    .map(|i| {
+                        (
+                            i.resource.group.clone(),
+                            i.resource.kind.clone(),
+                            i.namespace.clone().unwrap_or_default(),
+                            i.id.name.clone(),
+                        )
+                    })
+                    .collect();
+                summary.pruned = self
+                    .prune(
+                        inventory,
+                        &keep,
+                        &all_live,
+                        options,
+                        progress,
+                        &mut summary.failed,
+                    )
+                    .await?;
+            } else {
+                // Without pruning, the kinds of the previous members stay listed.
+                kinds.extend(self.inventory_kinds(inventory).await?);
+            }
+            if !options.dry_run {
+                self.write_inventory(inventory, &kinds).await?;
+            }
+        }
+        Ok(summary)
+    }
+
+    /// Dry-runs `items` against `live`; the ones that would change, or every error.
+    async fn dry_run<'i>(
+        &self,
+        items: &'i [Item],
+        live: &Live,
+        progress: &mut (dyn FnMut(&Event) + Send),
+        summary: &mut Summary,
+    ) -> Result<Vec<&'i Item>, Error> {
+        let mut changed = Vec::new();
+        let mut errors = Vec::new();
+        for item in items {
+            let request = ApplyRequest::new(&item.desired, live.get(item), &item.resource)
+                .namespace(item.namespace.as_deref())
+                .dry_run(true);
+            match self.applier.apply(&self.client, &request).await {
+                Ok(result) => {
+                    progress(&Event::DryRunOk(item.id.clone()));
+                    if result.outcome == Outcome::Unchanged {
+                        summary.unchanged += 1;
+                        progress(&Event::Unchanged(item.id.clone()));
+                    } else {
+                        changed.push(item);
+                    }
+                }
+                Err(e) => {
+                    progress(&Event::Failed(item.id.clone(), e.to_string()));
+                    errors.push(e);
+                }
+            }
+        }
+        if errors.is_empty() {
+            Ok(changed)
+        } else {
+            summary.failed += errors.len();
+            Err(Error::Failed {
+                errors,
+                summary: *summary,
+            })
+        }
+    }
+
+    /// Applies `items` in order; every error is collected, and the sync fails after the last.
+    async fn apply_all(
+        &self,
+        items: &[&Item],
+        live: &Live,
+        options: &SyncOptions,
+        progress: &mut (dyn FnMut(&Event) + Send),
+        summary: &mut Summary,
+    ) -> Result<(), Error> {
+        let mut errors = Vec::new();
+        for item in items {
+            let request = ApplyRequest::new(&item.desired, live.get(item), &item.resource)
+                .namespace(item.namespace.as_deref())
+                .dry_run(options.dry_run);
+            match self.applier.apply(&self.client, &request).await {
+                Ok(result) => {
+                    match result.outcome {
+                        Outcome::Created => summary.created += 1,
+                        Outcome::Updated => summary.updated += 1,
+                        Outcome::Unchanged => summary.unchanged += 1,
+                    }
+                    progress(&Event::Applied(item.id.clone(), result.outcome));
+                }
+                Err(e) => {
+                    summary.failed += 1;
+                    progress(&Event::Failed(item.id.clone(), e.to_string()));
+                    errors.push(e);
+                }
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Failed {
+                errors,
+                summary: *summary,
+            })
+        }
+    }
+
+    /// The group-kinds the inventory lists now (none when it does not exist yet).
+    async fn inventory_kinds(&self, inventory: &Inventory) -> Result<BTreeSet<String>, Error> {
+        let secrets: Api<DynamicObject> = Api::namespaced_with(
+            self.client.clone(),
+            &inventory.namespace,
+            &ApiResource::from_gvk(&GroupVersionKind::gvk("", "v1", "Secret")),
+        );
+        let parent = secrets
+            .get_opt(&inventory.name)
+            .await
+            .map_err(|source| self.inventory_error(inventory, source))?;
+        Ok(parent
+            .and_then(|p| p.metadata.annotations)
+            .and_then(|a| a.get(APPLYSET_CONTAINS).cloned())
+            .map(|a| parse_group_kinds(&a))
+            .unwrap_or_default())
+    }
+
+    fn inventory_error(&self, inventory: &Inventory, source: kube::Error) -> Error {
+        Error::Api {
+            object: format!(
+                "v1 Secret {}/{} (inventory)",
+                inventory.namespace, inventory.name
+            ),
+            source: Box::new(source),
+        }
+    }
+
+    /// Writes the inventory's parent with the group-kinds it holds.
+    async fn write_inventory(
+        &self,
+        inventory: &Inventory,
+        kinds: &BTreeSet<String>,
+    ) -> Result<(), Error> {
+        let secrets: Api<DynamicObject> = Api::namespaced_with(
+            self.client.clone(),
+            &inventory.namespace,
+            &ApiResource::from_gvk(&GroupVersionKind::gvk("", "v1", "Secret")),
+        );
+        let contains: Vec<&str> = kinds.iter().map(String::as_str).collect();
+        let parent = json!({
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": {
+                "name": inventory.name, "namespace": inventory.namespace,
+                "labels": {APPLYSET_ID: inventory.id()},
+                "annotations": {
+                    APPLYSET_TOOLING: format!("converge/v{}", env!("CARGO_PKG_VERSION")),
+                    APPLYSET_CONTAINS: contains.join(","),
+                },
+            },
+            "type": "Opaque",
+        });
+        secrets
+            .patch(
+                &inventory.name,
+                &PatchParams::apply("converge-inventory").force(),
+                &Patch::Apply(&parent),
+            )
+            .await
+            .map(|_| ())
+            .map_err(|source| self.inventory_error(inventory, source))
+    }
+
+    /// Deletes the members of the inventory that are not in `keep`: in reverse apply order,
+    /// namespaces last, never one annotated `converge.dev/prune: disabled`.
+    async fn prune(
+        &self,
+        inventory: &Inventory,
+        keep: &BTreeSet<(String, String, String, String)>,
+        live: &Live,
+        options: &SyncOptions,
+        progress: &mut (dyn FnMut(&Event) + Send),
+        failed: &mut usize,
+    ) -> Result<usize, Error> {
+        let discovery = self.discovery(false).await?;
+        let id = inventory.id();
+        let mut doomed: Vec<(ObjectRef, ApiResource)> = Vec::new();
+        for gk in self.inventory_kinds(inventory).await? {
+            let (group, kind) = split_group_kind(&gk);
+            let Some(found) = discovery.get(group).and_then(|g| g.recommended_kind(kind)) else {
+                // A kind no longer served has no objects left to prune.
+                continue;
+            };
+            let (resource, _) = found;
+            // The members: from the list the sync already made of the kind, or listed now.
+            let members: Vec<Value> = if live
+                .listed
+                .contains(&(resource.group.clone(), resource.plural.clone()))
+            {
+                live.objects
+                    .iter()
+                    .filter(|((group, plural, _, _), _)| {
+                        *group == resource.group && *plural == resource.plural
+                    })
+                    .map(|(_, object)| object)
+                    .filter(|object| {
+                        text(
+                            object,
+                            &format!("/metadata/labels/{}", APPLYSET_PART_OF.replace('/', "~1")),
+                        ) == id
+                    })
+                    .cloned()
+                    .collect()
+            } else {
+                let api: Api<DynamicObject> = Api::all_with(self.client.clone(), &resource);
+                let listed = api
+                    .list(&ListParams::default().labels(&format!("{APPLYSET_PART_OF}={id}")))
+                    .await
+                    .map_err(|source| Error::Api {
+                        object: format!("list {} (prune)", resource.plural),
+                        source: Box::new(source),
+                    })?;
+                listed
+                    .items
+                    .into_iter()
+                    .filter_map(|o| serde_json::to_value(o).ok())
+                    .collect()
+            };
+            for member in members {
+                let namespace = text(&member, "/metadata/namespace").to_owned();
+                let name = text(&member, "/metadata/name").to_owned();
+                let key = (
+                    resource.group.clone(),
+                    resource.kind.clone(),
+                    namespace.clone(),
+                    name.clone(),
+                );
+                if keep.contains(&key) {
+                    continue;
+                }
+                let protected = member
+                    .pointer("/metadata/annotations")
+                    .and_then(|a| a.get(PRUNE_ANNOTATION))
+                    .is_some_and(|v| v == "disabled");
+                if protected {
+                    continue;
+                }
+                let ns = (!namespace.is_empty()).then_some(namespace.as_str());
+                doomed.push((
+                    ObjectRef::new(
+                        resource.group.as_str(),
+                        resource.version.as_str(),
+                        resource.kind.as_str(),
+                        ns,
+                        name,
+                    ),
+                    resource.clone(),
+                ));
+            }
+        }
+        // Reverse apply order; namespaces, holding everything else, last of all.
+        doomed.sort_by(|a, b| {
+            let rank = |id: &ObjectRef| {
+                let namespace = id.kind == "Namespace" && id.group.is_empty();
+                (
+                    namespace,
+                    std::cmp::Reverse(converge_diff::apply_rank(&id.kind)),
+                )
+            };
+            rank(&a.0)
+                .cmp(&rank(&b.0))
+                .then_with(|| a.0.name.cmp(&b.0.name))
+        });
+        let mut pruned = 0;
+        for (object, resource) in doomed {
+            let api: Api<DynamicObject> = match &object.namespace {
+                Some(ns) => Api::namespaced_with(self.client.clone(), ns, &resource),
+                None => Api::all_with(self.client.clone(), &resource),
+            };
+            let params = DeleteParams {
+                dry_run: options.dry_run,
+                ..DeleteParams::background()
+            };
+            match api.delete(&object.name, &params).await {
+                Ok(_) => {
+                    pruned += 1;
+                    progress(&Event::Pruned(object));
+                }
+                Err(kube::Error::Api(status)) if status.code == 404 => {}
+                Err(e) => {
+                    *failed += 1;
+                    progress(&Event::Failed(object, e.to_string()));
+                }
+            }
+        }
+        Ok(pruned)
+    }
+}
+
+/// Where an item's live object is found: (group, plural, namespace, name).
+fn key(item: &Item) -> (String, String, String, String) {
+    (
+        item.resource.group.clone(),
+        item.resource.plural.clone(),
+        item.namespace.clone().unwrap_or_default(),
+        item.id.name.clone(),
+    )
+}
+
+/// The apply order: cluster definitions, then wave, kind (as kubectl orders kinds), namespace
+/// and name.
+fn order(item: &Item) -> (u8, i64, usize, Option<&str>, &str) {
+    (
+        stage(&item.resource),
+        item.wave,
+        converge_diff::apply_rank(&item.id.kind),
+        item.id.namespace.as_deref(),
+        &item.id.name,
+    )
+}
+
+fn sort(items: &mut [Item]) {
+    items.sort_by(|a, b| order(a).cmp(&order(b)));
+}
+
+/// Labels `object` a member of the ApplySet `id`.
+fn label(object: &mut Value, id: &str) {
+    let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let labels = metadata
+        .entry("labels")
+        .or_insert_with(|| Value::Object(Map::new()));
+    if let Some(labels) = labels.as_object_mut() {
+        labels.insert(APPLYSET_PART_OF.to_owned(), Value::from(id));
+    }
+}

@@ -1,0 +1,322 @@
+//! The sync engine against the testcluster over HTTP: order, dry-run first, skip unchanged,
+//! prune by inventory.
+
+use converge_apply::{
+    APPLYSET_CONTAINS, APPLYSET_ID, APPLYSET_PART_OF, Engine, Error, Event, Inventory,
+    ServerSideApply, SyncOptions,
+};
+use converge_testcluster::TestCluster;
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, PostParams};
+use serde_json::{Value, json};
+
+async fn start() -> (TestCluster, kube::Client) {
+    let cluster = TestCluster::builder()
+        .ready_after(None)
+        .start()
+        .await
+        .expect("start");
+    let url = cluster.url().parse().expect("url");
+    let client = kube::Client::try_from(kube::Config::new(url)).expect("client");
+    (cluster, client)
+}
+
+fn config_map(namespace: &str, name: &str, annotations: Value) -> Value {
+    json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": name, "namespace": namespace, "annotations": annotations},
+        "data": {"name": name}})
+}
+
+fn app() -> Vec<Value> {
+    vec![
+        // Given in an order that would fail if applied as given.
+        json!({"apiVersion": "example.com/v1", "kind": "Widget",
+            "metadata": {"name": "w", "namespace": "shop"}, "spec": {"size": 2}}),
+        json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": "shop"},
+            "spec": {"selector": {"matchLabels": {"app": "web"}},
+                "template": {"metadata": {"labels": {"app": "web"}},
+                    "spec": {"containers": [{"name": "web", "image": "web:1"}]}}}}),
+        config_map("shop", "settings", json!({})),
+        json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "metadata": {"name": "widgets.example.com"},
+            "spec": {"group": "example.com", "scope": "Namespaced",
+                "names": {"kind": "Widget", "plural": "widgets", "singular": "widget"},
+                "versions": [{"name": "v1", "served": true, "storage": true,
+                    "schema": {"openAPIV3Schema": {"type": "object", "properties": {
+                        "spec": {"type": "object", "properties": {"size": {"type": "integer"}}}}}}}]}}),
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}}),
+    ]
+}
+
+fn inventory() -> Inventory {
+    Inventory::new("default", "shop-sync")
+}
+
+async fn get(
+    client: &kube::Client,
+    gvk: (&str, &str, &str),
+    plural: &str,
+    ns: Option<&str>,
+    name: &str,
+) -> Option<Value> {
+    let mut resource = ApiResource::from_gvk(&GroupVersionKind::gvk(gvk.0, gvk.1, gvk.2));
+    resource.plural = plural.to_owned();
+    let api: Api<DynamicObject> = match ns {
+        Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
+        None => Api::all_with(client.clone(), &resource),
+    };
+    api.get_opt(name)
+        .await
+        .expect("get")
+        .map(|o| serde_json::to_value(o).expect("json"))
+}
+
+/// Writes that were not dry runs, by verb.
+fn writes(cluster: &TestCluster) -> Vec<String> {
+    cluster
+        .requests()
+        .into_iter()
+        .filter(|r| {
+            matches!(r.verb.as_str(), "create" | "update" | "patch" | "delete") && !r.dry_run
+        })
+        .map(|r| format!("{} {}", r.verb, r.resource))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_set_with_its_namespace_and_crd_syncs_in_one_go_and_then_changes_nothing() {
+    let (cluster, client) = start().await;
+    let engine = Engine::new(client.clone(), ServerSideApply::new("converge"));
+    let options = SyncOptions::default().inventory(inventory(), true);
+    let mut events = Vec::new();
+    let summary = engine
+        .sync(&app(), &options, &mut |e| events.push(e.clone()))
+        .await
+        .expect("sync");
+    assert_eq!(
+        summary.to_string(),
+        "5 created, 0 updated, 0 unchanged, 0 pruned, 0 failed"
+    );
+    let applied: Vec<String> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Applied(id, _) => Some(id.to_string()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        applied,
+        [
+            "v1 Namespace shop",
+            "apiextensions.k8s.io/v1 CustomResourceDefinition widgets.example.com",
+            "v1 ConfigMap shop/settings",
+            "apps/v1 Deployment shop/web",
+            "example.com/v1 Widget shop/w",
+        ]
+    );
+    let widget = get(
+        &client,
+        ("example.com", "v1", "Widget"),
+        "widgets",
+        Some("shop"),
+        "w",
+    )
+    .await
+    .expect("the widget");
+    assert_eq!(widget["spec"]["size"], 2);
+    // Members carry the set's label; the parent its id and kinds, as KEP-3659 has them.
+    let id = inventory().id();
+    assert_eq!(widget["metadata"]["labels"][APPLYSET_PART_OF], json!(id));
+    let parent = get(
+        &client,
+        ("", "v1", "Secret"),
+        "secrets",
+        Some("default"),
+        "shop-sync",
+    )
+    .await
+    .expect("the inventory");
+    assert_eq!(parent["metadata"]["labels"][APPLYSET_ID], json!(id));
+    assert_eq!(
+        parent["metadata"]["annotations"][APPLYSET_CONTAINS],
+        "ConfigMap,CustomResourceDefinition.apiextensions.k8s.io,Deployment.apps,Namespace,Widget.example.com"
+    );
+
+    // Again: every object unchanged, no write but the inventory's, one list per kind.
+    let before = cluster.requests().len();
+    let writes_before = writes(&cluster).len();
+    let lists_before: usize = cluster
+        .requests()
+        .iter()
+        .filter(|r| r.verb == "list")
+        .count();
+    let summary = engine
+        .sync(&app(), &options, &mut |_| {})
+        .await
+        .expect("again");
+    assert_eq!(
+        summary.to_string(),
+        "0 created, 0 updated, 5 unchanged, 0 pruned, 0 failed"
+    );
+    let new_writes: Vec<String> = writes(&cluster)[writes_before..].to_vec();
+    assert_eq!(
+        new_writes,
+        ["patch secrets", "patch secrets"],
+        "only the inventory is written"
+    );
+    let lists: usize = cluster
+        .requests()
+        .iter()
+        .filter(|r| r.verb == "list")
+        .count()
+        - lists_before;
+    assert!(lists <= 5, "{lists} lists for 5 kinds");
+    assert!(cluster.requests().len() > before);
+}
+
+#[tokio::test]
+async fn what_left_git_is_pruned_and_nothing_else() {
+    let (_cluster, client) = start().await;
+    let engine = Engine::new(client.clone(), ServerSideApply::new("converge"));
+    let options = SyncOptions::default().inventory(inventory(), true);
+    let first = vec![
+        config_map("default", "a", json!({})),
+        config_map("default", "b", json!({})),
+        config_map("default", "kept", json!({"converge.dev/prune": "disabled"})),
+    ];
+    engine
+        .sync(&first, &options, &mut |_| {})
+        .await
+        .expect("first");
+    // An object of the same kind that the sync never applied.
+    let configmaps = Api::<DynamicObject>::namespaced_with(
+        client.clone(),
+        "default",
+        &ApiResource::from_gvk(&GroupVersionKind::gvk("", "v1", "ConfigMap")),
+    );
+    configmaps
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(config_map("default", "outsider", json!({}))).expect("object"),
+        )
+        .await
+        .expect("outsider");
+
+    let mut events = Vec::new();
+    let summary = engine
+        .sync(&first[..1], &options, &mut |e| events.push(e.clone()))
+        .await
+        .expect("second");
+    assert_eq!(
+        summary.to_string(),
+        "0 created, 0 updated, 1 unchanged, 1 pruned, 0 failed"
+    );
+    assert!(
+        events.contains(&Event::Pruned(converge_core::ObjectRef::new(
+            "",
+            "v1",
+            "ConfigMap",
+            Some("default"),
+            "b"
+        )))
+    );
+    for (name, there) in [
+        ("a", true),
+        ("b", false),
+        ("kept", true),
+        ("outsider", true),
+    ] {
+        let found = get(
+            &client,
+            ("", "v1", "ConfigMap"),
+            "configmaps",
+            Some("default"),
+            name,
+        )
+        .await;
+        assert_eq!(found.is_some(), there, "{name}");
+    }
+
+    // An empty set is refused rather than taken as "delete everything".
+    let err = engine
+        .sync(&[], &options, &mut |_| {})
+        .await
+        .expect_err("refused");
+    assert!(matches!(err, Error::Refused { .. }), "{err}");
+    assert!(
+        get(
+            &client,
+            ("", "v1", "ConfigMap"),
+            "configmaps",
+            Some("default"),
+            "a"
+        )
+        .await
+        .is_some()
+    );
+}
+
+#[tokio::test]
+async fn one_invalid_object_stops_the_sync_before_anything_is_written() {
+    let (cluster, client) = start().await;
+    let engine = Engine::new(client.clone(), ServerSideApply::new("converge"));
+    let mut set = vec![
+        config_map("default", "good", json!({})),
+        config_map("default", "Not_Valid", json!({})),
+        json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "bad-too", "namespace": "default"},
+            "spec": {"ports": [{"port": 80}], "type": "Sideways"}}),
+    ];
+    set.push(config_map("default", "also-good", json!({})));
+    let err = engine
+        .sync(&set, &SyncOptions::default(), &mut |_| {})
+        .await
+        .expect_err("invalid");
+    let Error::Failed { errors, summary } = &err else {
+        panic!("expected the failures, got {err}");
+    };
+    assert!(!errors.is_empty());
+    assert!(
+        err.to_string().contains("v1 ConfigMap default/Not_Valid: "),
+        "{err}"
+    );
+    assert_eq!(summary.created, 0);
+    assert!(writes(&cluster).is_empty(), "{:?}", writes(&cluster));
+    assert!(
+        get(
+            &client,
+            ("", "v1", "ConfigMap"),
+            "configmaps",
+            Some("default"),
+            "good"
+        )
+        .await
+        .is_none()
+    );
+}
+
+#[tokio::test]
+async fn waves_go_in_order_and_dry_runs_write_nothing() {
+    let (cluster, client) = start().await;
+    let engine = Engine::new(client, ServerSideApply::new("converge"));
+    let set = vec![
+        config_map("default", "late", json!({"converge.dev/wave": "2"})),
+        config_map(
+            "default",
+            "argo-early",
+            json!({"argocd.argoproj.io/sync-wave": "-1"}),
+        ),
+        config_map("default", "middle", json!({})),
+    ];
+    let mut order = Vec::new();
+    let summary = engine
+        .sync(&set, &SyncOptions::default().dry_run(true), &mut |e| {
+            if let Event::Applied(id, _) = e {
+                order.push(id.name.clone());
+            }
+        })
+        .await
+        .expect("dry run");
+    assert_eq!(order, ["argo-early", "middle", "late"]);
+    assert_eq!(summary.created, 3);
+    assert!(writes(&cluster).is_empty(), "{:?}", writes(&cluster));
+}
