@@ -18,6 +18,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use converge_core::ObjectRef;
 use kube::api::{
@@ -27,11 +28,16 @@ use kube::discovery::{Discovery, Scope};
 use serde_json::{Map, Value, json};
 use tokio::sync::Mutex;
 
+use crate::health::{Health, health};
 use crate::inventory::{
     APPLYSET_CONTAINS, APPLYSET_ID, APPLYSET_PART_OF, APPLYSET_TOOLING, PRUNE_ANNOTATION,
     group_kind, parse_group_kinds, split_group_kind,
 };
 use crate::{Applier, ApplyRequest, Error, Inventory, Outcome};
+
+/// How long custom objects wait for their definition to be established when the sync does
+/// not wait for health otherwise.
+const DEFINITION_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The wave annotation: objects of a lower wave are applied first.
 pub const WAVE_ANNOTATION: &str = "converge.dev/wave";
@@ -53,6 +59,9 @@ pub struct SyncOptions {
     pub dry_run: bool,
     /// The namespace of namespaced objects that name none.
     pub default_namespace: String,
+    /// Wait for each wave to be healthy before the next, and for the last, this long at
+    /// most; `None` does not wait.
+    pub wait: Option<Duration>,
 }
 
 impl Default for SyncOptions {
@@ -63,6 +72,7 @@ impl Default for SyncOptions {
             allow_empty: false,
             dry_run: false,
             default_namespace: "default".to_owned(),
+            wait: None,
         }
     }
 }
@@ -92,6 +102,12 @@ impl SyncOptions {
         self.default_namespace = namespace.into();
         self
     }
+
+    /// Waits for health, `timeout` at most.
+    pub fn wait(mut self, timeout: Option<Duration>) -> SyncOptions {
+        self.wait = timeout;
+        self
+    }
 }
 
 /// Progress, as the sync goes.
@@ -108,6 +124,10 @@ pub enum Event {
     Unchanged(ObjectRef),
     /// The object left git and was deleted.
     Pruned(ObjectRef),
+    /// The sync waits for the object, which is not healthy yet.
+    Waiting(ObjectRef, String),
+    /// The object is healthy.
+    Healthy(ObjectRef),
     /// The object could not be applied or pruned.
     Failed(ObjectRef, String),
 }
@@ -120,6 +140,8 @@ impl fmt::Display for Event {
             Event::Applied(id, outcome) => write!(f, "{id}: {outcome}"),
             Event::Unchanged(id) => write!(f, "{id}: unchanged"),
             Event::Pruned(id) => write!(f, "{id}: pruned"),
+            Event::Waiting(id, why) => write!(f, "{id}: waiting: {why}"),
+            Event::Healthy(id) => write!(f, "{id}: healthy"),
             Event::Failed(id, why) => write!(f, "{id}: failed: {why}"),
         }
     }
@@ -436,6 +458,17 @@ impl Engine {
             changed.into_iter().partition(|i| stage(&i.resource) == 0);
         self.apply_all(&definitions, &live, options, progress, &mut summary)
             .await?;
+        if !options.dry_run {
+            // Custom objects wait for their definitions to be established.
+            let crds: Vec<&Item> = definitions
+                .iter()
+                .copied()
+                .filter(|i| i.id.kind == "CustomResourceDefinition")
+                .collect();
+            let timeout = options.wait.unwrap_or(DEFINITION_TIMEOUT);
+            self.wait_healthy(&crds, timeout, progress, &summary)
+                .await?;
+        }
         let mut later = deferred;
         if !unresolved.is_empty() {
             let discovery = if options.dry_run {
@@ -487,8 +520,33 @@ impl Engine {
         }
         let mut all_live = live;
         all_live.extend(later_live);
-        self.apply_all(&remaining, &all_live, options, progress, &mut summary)
+        // Wave by wave: with waits, a wave is healthy before the next starts.
+        let mut start = 0;
+        while start < remaining.len() {
+            let wave = remaining[start].wave;
+            let end = remaining[start..]
+                .iter()
+                .position(|i| i.wave != wave)
+                .map_or(remaining.len(), |n| start + n);
+            self.apply_all(
+                &remaining[start..end],
+                &all_live,
+                options,
+                progress,
+                &mut summary,
+            )
             .await?;
+            if let (Some(timeout), false) = (options.wait, options.dry_run) {
+                let all_of_wave: Vec<&Item> = checkable
+                    .iter()
+                    .chain(&later)
+                    .filter(|i| stage(&i.resource) == 1 && i.wave == wave)
+                    .collect();
+                self.wait_healthy(&all_of_wave, timeout, progress, &summary)
+                    .await?;
+            }
+            start = end;
+        }
 
         if let Some(inventory) = &options.inventory {
             if options.prune {
@@ -603,6 +661,79 @@ impl Engine {
                 errors,
                 summary: *summary,
             })
+        }
+    }
+
+    /// Waits until every one of `items` is healthy, `timeout` at most; a degraded object ends
+    /// the wait at once.
+    async fn wait_healthy(
+        &self,
+        items: &[&Item],
+        timeout: Duration,
+        progress: &mut (dyn FnMut(&Event) + Send),
+        summary: &Summary,
+    ) -> Result<(), Error> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut waiting: Vec<(&Item, String)> = items.iter().map(|i| (*i, String::new())).collect();
+        let mut delay = Duration::from_millis(50);
+        loop {
+            let mut still = Vec::new();
+            let mut degraded = Vec::new();
+            for (item, said) in waiting {
+                let api: Api<DynamicObject> = match &item.namespace {
+                    Some(ns) => Api::namespaced_with(self.client.clone(), ns, &item.resource),
+                    None => Api::all_with(self.client.clone(), &item.resource),
+                };
+                let found = api.get_opt(&item.id.name).await.map_err(|e| Error::Api {
+                    object: item.id.to_string(),
+                    source: Box::new(e),
+                })?;
+                let state = match found.map(serde_json::to_value) {
+                    Some(Ok(mut object)) => {
+                        if let Some(map) = object.as_object_mut() {
+                            map.entry("apiVersion")
+                                .or_insert_with(|| Value::from(item.resource.api_version.as_str()));
+                            map.entry("kind")
+                                .or_insert_with(|| Value::from(item.resource.kind.as_str()));
+                        }
+                        health(&object)
+                    }
+                    _ => Health::Progressing("not found".to_owned()),
+                };
+                match state {
+                    Health::Healthy => progress(&Event::Healthy(item.id.clone())),
+                    Health::Degraded(why) => degraded.push(format!("{}: {why}", item.id)),
+                    Health::Progressing(why) => {
+                        if why != said {
+                            progress(&Event::Waiting(item.id.clone(), why.clone()));
+                        }
+                        still.push((item, why));
+                    }
+                }
+            }
+            if !degraded.is_empty() {
+                return Err(Error::Unhealthy {
+                    objects: degraded,
+                    timed_out: false,
+                    summary: *summary,
+                });
+            }
+            if still.is_empty() {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(Error::Unhealthy {
+                    objects: still
+                        .into_iter()
+                        .map(|(item, why)| format!("{} ({why})", item.id))
+                        .collect(),
+                    timed_out: true,
+                    summary: *summary,
+                });
+            }
+            tokio::time::sleep(delay.min(deadline - tokio::time::Instant::now())).await;
+            delay = (delay * 2).min(Duration::from_secs(2));
+            waiting = still;
         }
     }
 

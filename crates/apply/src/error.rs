@@ -34,6 +34,16 @@ pub enum Error {
         /// What the sync did before it stopped, the failures counted.
         summary: crate::Summary,
     },
+    /// Objects did not become healthy: degraded, or still progressing when the wait ended.
+    #[error("{} {}", if *.timed_out { "timed out waiting for" } else { "unhealthy:" }, .objects.join(", "))]
+    Unhealthy {
+        /// Each object with its state: `apps/v1 Deployment prod/web (1 of 2 replicas available)`.
+        objects: Vec<String>,
+        /// True when the wait ran out; false when an object failed (degraded).
+        timed_out: bool,
+        /// What the sync did before it stopped.
+        summary: crate::Summary,
+    },
     /// The sync was refused before anything was done.
     #[error("refused: {reason}")]
     Refused {

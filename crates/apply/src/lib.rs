@@ -5,6 +5,7 @@ mod applier;
 pub mod conformance;
 pub mod engine;
 mod error;
+pub mod health;
 mod inventory;
 mod strategies;
 

@@ -320,3 +320,112 @@ async fn waves_go_in_order_and_dry_runs_write_nothing() {
     assert_eq!(summary.created, 3);
     assert!(writes(&cluster).is_empty(), "{:?}", writes(&cluster));
 }
+
+fn deployment(name: &str, wave: &str) -> Value {
+    json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": name, "namespace": "default", "annotations": {"converge.dev/wave": wave}},
+        "spec": {"replicas": 2, "selector": {"matchLabels": {"app": name}},
+            "template": {"metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "web", "image": "web:1"}]}}}})
+}
+
+#[tokio::test]
+async fn waits_for_each_wave_to_be_healthy() {
+    // The stand-in controller rolls workloads out 200 ms after each change.
+    let cluster = TestCluster::builder()
+        .ready_after(Some(std::time::Duration::from_millis(200)))
+        .start()
+        .await
+        .expect("start");
+    let url = cluster.url().parse().expect("url");
+    let client = kube::Client::try_from(kube::Config::new(url)).expect("client");
+    let engine = Engine::new(client, ServerSideApply::new("converge"));
+    let mut events = Vec::new();
+    let summary = engine
+        .sync(
+            &[deployment("db", "0"), deployment("web", "1")],
+            &SyncOptions::default().wait(Some(std::time::Duration::from_secs(20))),
+            &mut |e| events.push(e.to_string()),
+        )
+        .await
+        .expect("sync");
+    assert_eq!(summary.created, 2);
+    let position = |text: &str| {
+        events
+            .iter()
+            .position(|e| e == text)
+            .unwrap_or_else(|| panic!("no {text:?} in {events:#?}"))
+    };
+    // db is waited for, and healthy, before web is applied.
+    assert!(
+        events
+            .iter()
+            .any(|e| e.starts_with("apps/v1 Deployment default/db: waiting: "))
+    );
+    assert!(
+        position("apps/v1 Deployment default/db: healthy")
+            < position("apps/v1 Deployment default/web: created")
+    );
+    assert!(
+        position("apps/v1 Deployment default/web: healthy")
+            > position("apps/v1 Deployment default/web: created")
+    );
+}
+
+#[tokio::test]
+async fn a_wait_ends_with_what_is_not_healthy() {
+    // No controller: nothing ever becomes ready.
+    let (_cluster, client) = start().await;
+    let engine = Engine::new(client, ServerSideApply::new("converge"));
+    let err = engine
+        .sync(
+            &[deployment("web", "0")],
+            &SyncOptions::default().wait(Some(std::time::Duration::from_millis(300))),
+            &mut |_| {},
+        )
+        .await
+        .expect_err("times out");
+    let Error::Unhealthy {
+        timed_out, summary, ..
+    } = &err
+    else {
+        panic!("expected a timeout, got {err}");
+    };
+    assert!(timed_out);
+    assert_eq!(summary.created, 1);
+    assert!(
+        err.to_string()
+            .starts_with("timed out waiting for apps/v1 Deployment default/web ("),
+        "{err}"
+    );
+
+    // A Job that fails is degraded: the wait ends at once, saying why.
+    let cluster = TestCluster::builder()
+        .ready_after(Some(std::time::Duration::from_millis(50)))
+        .start()
+        .await
+        .expect("start");
+    let url = cluster.url().parse().expect("url");
+    let client = kube::Client::try_from(kube::Config::new(url)).expect("client");
+    let engine = Engine::new(client, ServerSideApply::new("converge"));
+    let job = json!({"apiVersion": "batch/v1", "kind": "Job",
+        "metadata": {"name": "migrate", "namespace": "default",
+            "annotations": {converge_testcluster::JOB_OUTCOME_ANNOTATION: "failed"}},
+        "spec": {"template": {"spec": {"restartPolicy": "Never",
+            "containers": [{"name": "migrate", "image": "db:1"}]}}}});
+    let started = std::time::Instant::now();
+    let err = engine
+        .sync(
+            &[job],
+            &SyncOptions::default().wait(Some(std::time::Duration::from_secs(30))),
+            &mut |_| {},
+        )
+        .await
+        .expect_err("failed job");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    assert!(
+        err.to_string()
+            .starts_with("unhealthy: batch/v1 Job default/migrate: failed: BackoffLimitExceeded"),
+        "{err}"
+    );
+}
