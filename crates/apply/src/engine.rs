@@ -39,6 +39,54 @@ use crate::{Applier, ApplyRequest, Error, Inventory, Outcome};
 /// not wait for health otherwise.
 const DEFINITION_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// How many times an apply is tried before its transient failure is final.
+const RETRY_ATTEMPTS: u32 = 5;
+/// The wait before the second try; each later one waits twice as long (5 s at most).
+const RETRY_FIRST_DELAY: Duration = Duration::from_millis(100);
+
+/// True for failures that trying again may cure.
+fn transient(error: &Error) -> bool {
+    let Error::Api { source, .. } = error else {
+        return false;
+    };
+    transient_client(source)
+}
+
+fn transient_client(error: &kube::Error) -> bool {
+    match error {
+        kube::Error::Api(status) => {
+            let ownership = status
+                .details
+                .as_ref()
+                .is_some_and(|d| d.causes.iter().any(|c| c.reason == "FieldManagerConflict"));
+            status.code == 429 || status.code >= 500 || (status.code == 409 && !ownership)
+        }
+        kube::Error::HyperError(_) | kube::Error::Service(_) | kube::Error::ReadEvents(_) => true,
+        _ => false,
+    }
+}
+
+/// `call`, tried again with growing waits while it fails transiently (reads and the
+/// inventory's writes, which are safe to repeat).
+async fn retried<T, F, Fut>(mut call: F) -> Result<T, kube::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, kube::Error>>,
+{
+    let mut delay = RETRY_FIRST_DELAY;
+    let mut attempt = 1;
+    loop {
+        match call().await {
+            Err(e) if attempt < RETRY_ATTEMPTS && transient_client(&e) => {
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
 /// The wave annotation: objects of a lower wave are applied first.
 pub const WAVE_ANNOTATION: &str = "converge.dev/wave";
 /// Argo CD's wave annotation, honoured when Converge's is absent.
@@ -347,8 +395,8 @@ impl Engine {
                 continue;
             }
             let api: Api<DynamicObject> = Api::all_with(self.client.clone(), &item.resource);
-            let list = api
-                .list(&ListParams::default())
+            let all = ListParams::default();
+            let list = retried(|| api.list(&all))
                 .await
                 .map_err(|source| Error::Api {
                     object: format!("list {}", item.resource.plural),
@@ -594,10 +642,7 @@ impl Engine {
         let mut changed = Vec::new();
         let mut errors = Vec::new();
         for item in items {
-            let request = ApplyRequest::new(&item.desired, live.get(item), &item.resource)
-                .namespace(item.namespace.as_deref())
-                .dry_run(true);
-            match self.applier.apply(&self.client, &request).await {
+            match self.attempt(item, live.get(item), true).await {
                 Ok(result) => {
                     progress(&Event::DryRunOk(item.id.clone()));
                     if result.outcome == Outcome::Unchanged {
@@ -624,6 +669,58 @@ impl Engine {
         }
     }
 
+    /// Applies `item` against `live`, trying again (after reading the live object afresh) when
+    /// the failure is transient: the server busy or failing (429, 5xx), a write that lost a
+    /// race (409 on a stale resourceVersion, or a create that met the object), a dropped
+    /// connection. Conflicts over field ownership and refusals are final.
+    async fn attempt(
+        &self,
+        item: &Item,
+        live: Option<&Value>,
+        dry_run: bool,
+    ) -> Result<crate::Applied, Error> {
+        let mut current = live.cloned();
+        let mut delay = RETRY_FIRST_DELAY;
+        let mut attempt = 1;
+        loop {
+            let request = ApplyRequest::new(&item.desired, current.as_ref(), &item.resource)
+                .namespace(item.namespace.as_deref())
+                .dry_run(dry_run);
+            match self.applier.apply(&self.client, &request).await {
+                Err(e) if attempt < RETRY_ATTEMPTS && transient(&e) => {
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                    attempt += 1;
+                    current = self.read(item).await.unwrap_or(current);
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// The live object of `item` now, `Some(None)` when it does not exist, `None` when it
+    /// could not be read.
+    async fn read(&self, item: &Item) -> Option<Option<Value>> {
+        let api: Api<DynamicObject> = match &item.namespace {
+            Some(ns) => Api::namespaced_with(self.client.clone(), ns, &item.resource),
+            None => Api::all_with(self.client.clone(), &item.resource),
+        };
+        let found = retried(|| api.get_opt(&item.id.name)).await.ok()?;
+        Some(
+            found
+                .and_then(|o| serde_json::to_value(o).ok())
+                .map(|mut value| {
+                    if let Some(map) = value.as_object_mut() {
+                        map.entry("apiVersion")
+                            .or_insert_with(|| Value::from(item.resource.api_version.as_str()));
+                        map.entry("kind")
+                            .or_insert_with(|| Value::from(item.resource.kind.as_str()));
+                    }
+                    value
+                }),
+        )
+    }
+
     /// Applies `items` in order; every error is collected, and the sync fails after the last.
     async fn apply_all(
         &self,
@@ -635,10 +732,7 @@ impl Engine {
     ) -> Result<(), Error> {
         let mut errors = Vec::new();
         for item in items {
-            let request = ApplyRequest::new(&item.desired, live.get(item), &item.resource)
-                .namespace(item.namespace.as_deref())
-                .dry_run(options.dry_run);
-            match self.applier.apply(&self.client, &request).await {
+            match self.attempt(item, live.get(item), options.dry_run).await {
                 Ok(result) => {
                     match result.outcome {
                         Outcome::Created => summary.created += 1,
@@ -684,10 +778,13 @@ impl Engine {
                     Some(ns) => Api::namespaced_with(self.client.clone(), ns, &item.resource),
                     None => Api::all_with(self.client.clone(), &item.resource),
                 };
-                let found = api.get_opt(&item.id.name).await.map_err(|e| Error::Api {
-                    object: item.id.to_string(),
-                    source: Box::new(e),
-                })?;
+                let found =
+                    retried(|| api.get_opt(&item.id.name))
+                        .await
+                        .map_err(|e| Error::Api {
+                            object: item.id.to_string(),
+                            source: Box::new(e),
+                        })?;
                 let state = match found.map(serde_json::to_value) {
                     Some(Ok(mut object)) => {
                         if let Some(map) = object.as_object_mut() {
@@ -744,8 +841,7 @@ impl Engine {
             &inventory.namespace,
             &ApiResource::from_gvk(&GroupVersionKind::gvk("", "v1", "Secret")),
         );
-        let parent = secrets
-            .get_opt(&inventory.name)
+        let parent = retried(|| secrets.get_opt(&inventory.name))
             .await
             .map_err(|source| self.inventory_error(inventory, source))?;
         Ok(parent
@@ -789,12 +885,9 @@ impl Engine {
             },
             "type": "Opaque",
         });
-        secrets
-            .patch(
-                &inventory.name,
-                &PatchParams::apply("converge-inventory").force(),
-                &Patch::Apply(&parent),
-            )
+        let params = PatchParams::apply("converge-inventory").force();
+        let patch = Patch::Apply(&parent);
+        retried(|| secrets.patch(&inventory.name, &params, &patch))
             .await
             .map(|_| ())
             .map_err(|source| self.inventory_error(inventory, source))
@@ -842,13 +935,14 @@ impl Engine {
                     .collect()
             } else {
                 let api: Api<DynamicObject> = Api::all_with(self.client.clone(), &resource);
-                let listed = api
-                    .list(&ListParams::default().labels(&format!("{APPLYSET_PART_OF}={id}")))
-                    .await
-                    .map_err(|source| Error::Api {
-                        object: format!("list {} (prune)", resource.plural),
-                        source: Box::new(source),
-                    })?;
+                let selector = ListParams::default().labels(&format!("{APPLYSET_PART_OF}={id}"));
+                let listed =
+                    retried(|| api.list(&selector))
+                        .await
+                        .map_err(|source| Error::Api {
+                            object: format!("list {} (prune)", resource.plural),
+                            source: Box::new(source),
+                        })?;
                 listed
                     .items
                     .into_iter()

@@ -429,3 +429,87 @@ async fn a_wait_ends_with_what_is_not_healthy() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn faults_are_retried_and_the_sync_still_converges() {
+    use converge_testcluster::Fault;
+
+    let (cluster, client) = start().await;
+    let engine = Engine::new(client.clone(), ServerSideApply::new("converge"));
+    let options = SyncOptions::default().inventory(inventory(), true);
+    let set: Vec<Value> = (0..4)
+        .map(|i| config_map("default", &format!("c{i}"), json!({})))
+        .collect();
+    // The server fails, throttles, drops connections and answers late — each a few times.
+    cluster.inject(
+        Fault::status(500)
+            .verb("patch")
+            .resource("configmaps")
+            .times(2),
+    );
+    cluster.inject(
+        Fault::status(503)
+            .verb("list")
+            .resource("configmaps")
+            .times(1),
+    );
+    cluster.inject(
+        Fault::drop_connection()
+            .verb("patch")
+            .resource("configmaps")
+            .after(3)
+            .times(1),
+    );
+    // A write that happens and whose answer is lost: tried again, it finds its own result.
+    cluster.inject(
+        Fault::drop_response()
+            .verb("patch")
+            .resource("configmaps")
+            .after(5)
+            .times(1),
+    );
+    cluster.inject(
+        Fault::delay(std::time::Duration::from_millis(200))
+            .verb("get")
+            .times(2),
+    );
+    let summary = engine
+        .sync(&set, &options, &mut |_| {})
+        .await
+        .expect("converges");
+    assert_eq!(summary.failed, 0);
+    let codes: Vec<u16> = cluster.requests().iter().map(|r| r.code).collect();
+    for struck in [500, 503, 0] {
+        assert!(codes.contains(&struck), "no {struck} among {codes:?}");
+    }
+    assert_eq!(
+        summary.created + summary.updated + summary.unchanged,
+        4,
+        "{summary}"
+    );
+    cluster.clear_faults();
+    for i in 0..4 {
+        let name = format!("c{i}");
+        assert!(
+            get(
+                &client,
+                ("", "v1", "ConfigMap"),
+                "configmaps",
+                Some("default"),
+                &name
+            )
+            .await
+            .is_some(),
+            "{name}"
+        );
+    }
+    // Nothing was pruned wrongly: a second sync of the same set finds everything in place.
+    let summary = engine
+        .sync(&set, &options, &mut |_| {})
+        .await
+        .expect("again");
+    assert_eq!(
+        summary.to_string(),
+        "0 created, 0 updated, 4 unchanged, 0 pruned, 0 failed"
+    );
+}
