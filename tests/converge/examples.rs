@@ -699,3 +699,181 @@ fn testcluster_serves_kubectl_and_keeps_its_state() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: testcluster: "));
 }
+
+/// Runs the sync example with `args` (never against a cluster `KUBECONFIG` names): exit
+/// code, stdout lines, stderr.
+fn sync(args: &[&str]) -> (Option<i32>, Vec<String>, String) {
+    let bin = example_bin("sync");
+    assert!(
+        bin.is_file(),
+        "{} is not built: run `cargo build --examples`",
+        bin.display()
+    );
+    let out = std::process::Command::new(bin)
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("KUBECONFIG")
+        .output()
+        .expect("sync runs");
+    let stdout = String::from_utf8(out.stdout).expect("utf-8");
+    (
+        out.status.code(),
+        stdout.lines().map(str::to_owned).collect(),
+        String::from_utf8(out.stderr).expect("utf-8"),
+    )
+}
+
+#[test]
+fn sync_applies_the_demo_to_the_embedded_cluster_then_changes_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = dir.path().join("state");
+    let state = state.to_str().expect("utf-8");
+    let args = [
+        "examples/demo",
+        "--path",
+        "production",
+        "--prune",
+        "--wait",
+        "--timeout",
+        "30s",
+        "--state",
+        state,
+    ];
+    let (code, lines, stderr) = sync(&args);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l == "apps/v1 Deployment demo-production/web: created"),
+        "{lines:#?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l == "apps/v1 Deployment demo-production/web: healthy"),
+        "{lines:#?}"
+    );
+    assert_eq!(
+        lines.last().map(String::as_str),
+        Some("sync: 6 created, 0 updated, 0 unchanged, 0 pruned, 0 failed")
+    );
+    // The objects persisted: the second run writes nothing.
+    let (code, lines, stderr) = sync(&args);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(
+        lines.last().map(String::as_str),
+        Some("sync: 0 created, 0 updated, 6 unchanged, 0 pruned, 0 failed")
+    );
+    // No Secret value is ever shown.
+    assert!(
+        !lines
+            .iter()
+            .any(|l| l.contains("stringData") || l.contains("token")),
+        "{lines:#?}"
+    );
+}
+
+#[test]
+fn sync_prunes_what_left_git_and_fails_with_exit_1_or_2() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let manifests = dir.path().join("manifests");
+    std::fs::create_dir_all(&manifests).expect("mkdir");
+    let cm = |name: &str| {
+        format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  a: \"1\"\n")
+    };
+    std::fs::write(manifests.join("a.yaml"), cm("a")).expect("write");
+    std::fs::write(manifests.join("b.yaml"), cm("b")).expect("write");
+    let state = dir.path().join("state");
+    let location = manifests.to_str().expect("utf-8");
+    let args = ["--prune", "--state", state.to_str().expect("utf-8")];
+    let run = |extra: &[&str]| {
+        let all: Vec<&str> = [location]
+            .into_iter()
+            .chain(args)
+            .chain(extra.iter().copied())
+            .collect();
+        sync(&all)
+    };
+    let (code, lines, stderr) = run(&[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(
+        lines.last().map(String::as_str),
+        Some("sync: 2 created, 0 updated, 0 unchanged, 0 pruned, 0 failed")
+    );
+
+    std::fs::remove_file(manifests.join("b.yaml")).expect("rm");
+    let (code, lines, _) = run(&["--dry-run"]);
+    assert_eq!(code, Some(0));
+    assert!(
+        lines.iter().any(|l| l == "v1 ConfigMap default/b: pruned"),
+        "{lines:#?}"
+    );
+    let (code, lines, stderr) = run(&[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(
+        lines.last().map(String::as_str),
+        Some("sync: 0 created, 0 updated, 1 unchanged, 1 pruned, 0 failed")
+    );
+
+    // An object the server refuses: exit 1, nothing written, the summary still last.
+    std::fs::write(manifests.join("bad.yaml"), cm("Not_Valid")).expect("write");
+    std::fs::write(manifests.join("c.yaml"), cm("c")).expect("write");
+    let (code, lines, stderr) = run(&[]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with("error: v1 ConfigMap default/Not_Valid: "),
+        "{stderr}"
+    );
+    assert_eq!(
+        lines.last().map(String::as_str),
+        Some("sync: 0 created, 0 updated, 1 unchanged, 0 pruned, 1 failed")
+    );
+
+    // Bad input: exit 2, before any cluster is touched.
+    let (code, lines, stderr) = sync(&[
+        "/no/such/directory",
+        "--state",
+        state.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(code, Some(2));
+    assert!(lines.is_empty(), "{lines:#?}");
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    let (code, _, stderr) = sync(&[location, "--timeout", "soon"]);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("invalid duration"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_uses_the_kubeconfig_it_is_given() {
+    let cluster = converge_testcluster::TestCluster::builder()
+        .https(true)
+        .start()
+        .await
+        .expect("start");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(&kubeconfig, cluster.kubeconfig()).expect("kubeconfig");
+    let kubeconfig = kubeconfig.to_str().expect("utf-8").to_owned();
+    let (code, lines, stderr) = tokio::task::spawn_blocking(move || {
+        sync(&[
+            "examples/demo",
+            "--path",
+            "staging",
+            "--kubeconfig",
+            &kubeconfig,
+            "--strategy",
+            "client-side",
+        ])
+    })
+    .await
+    .expect("sync");
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(!lines.iter().any(|l| l.contains("embedded")), "{lines:#?}");
+    assert!(
+        lines
+            .last()
+            .is_some_and(|l| l.starts_with("sync: ") && l.ends_with(" 0 pruned, 0 failed")),
+        "{lines:#?}"
+    );
+    assert!(cluster.count("create", "deployments") + cluster.count("patch", "deployments") > 0);
+}

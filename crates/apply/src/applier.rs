@@ -205,3 +205,20 @@ pub trait Applier: Send + Sync + fmt::Debug {
         request: &ApplyRequest<'_>,
     ) -> Result<Applied, Error>;
 }
+
+/// A boxed strategy is a strategy: pick one at run time (`Box<dyn Applier>`) and hand it to
+/// the [`Engine`](crate::Engine).
+#[async_trait]
+impl<A: Applier + ?Sized> Applier for Box<A> {
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+
+    async fn apply(
+        &self,
+        client: &kube::Client,
+        request: &ApplyRequest<'_>,
+    ) -> Result<Applied, Error> {
+        (**self).apply(client, request).await
+    }
+}
