@@ -39,6 +39,75 @@ use crate::{Applier, ApplyRequest, Error, Inventory, Outcome};
 /// not wait for health otherwise.
 const DEFINITION_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// The hook annotation: `pre-sync`, `post-sync` or `sync-fail` (Argo CD's
+/// `argocd.argoproj.io/hook`: `PreSync`, `PostSync`, `SyncFail`, is honoured too).
+pub const HOOK_ANNOTATION: &str = "converge.dev/hook";
+/// Argo CD's hook annotation.
+pub const ARGO_HOOK_ANNOTATION: &str = "argocd.argoproj.io/hook";
+/// When a hook is deleted: `before-hook-creation` (the default), `hook-succeeded`,
+/// `hook-failed`, comma-separated (Argo CD's `argocd.argoproj.io/hook-delete-policy`:
+/// `BeforeHookCreation`, `HookSucceeded`, `HookFailed`, is honoured too).
+pub const HOOK_DELETE_POLICY_ANNOTATION: &str = "converge.dev/hook-delete-policy";
+/// Argo CD's hook deletion policy annotation.
+pub const ARGO_HOOK_DELETE_POLICY_ANNOTATION: &str = "argocd.argoproj.io/hook-delete-policy";
+
+/// How long a hook may take when the sync does not say.
+const HOOK_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// The phases hooks run in, as indexes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HookPhase {
+    PreSync = 0,
+    PostSync = 1,
+    SyncFail = 2,
+}
+
+fn annotation<'a>(object: &'a Value, name: &str) -> Option<&'a str> {
+    object
+        .pointer("/metadata/annotations")
+        .and_then(|a| a.get(name))
+        .and_then(Value::as_str)
+}
+
+/// The phase of a hook, or `None` for an object of the set.
+fn hook_phase(object: &Value) -> Option<HookPhase> {
+    let value =
+        annotation(object, HOOK_ANNOTATION).or_else(|| annotation(object, ARGO_HOOK_ANNOTATION))?;
+    match value.trim().to_ascii_lowercase().replace('-', "").as_str() {
+        "presync" => Some(HookPhase::PreSync),
+        "postsync" => Some(HookPhase::PostSync),
+        "syncfail" => Some(HookPhase::SyncFail),
+        _ => None,
+    }
+}
+
+/// When a hook is deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HookPolicy {
+    BeforeHookCreation,
+    HookSucceeded,
+    HookFailed,
+}
+
+fn hook_policies(object: &Value) -> Vec<HookPolicy> {
+    let Some(value) = annotation(object, HOOK_DELETE_POLICY_ANNOTATION)
+        .or_else(|| annotation(object, ARGO_HOOK_DELETE_POLICY_ANNOTATION))
+    else {
+        return vec![HookPolicy::BeforeHookCreation];
+    };
+    value
+        .split(',')
+        .filter_map(
+            |p| match p.trim().to_ascii_lowercase().replace('-', "").as_str() {
+                "beforehookcreation" => Some(HookPolicy::BeforeHookCreation),
+                "hooksucceeded" => Some(HookPolicy::HookSucceeded),
+                "hookfailed" => Some(HookPolicy::HookFailed),
+                _ => None,
+            },
+        )
+        .collect()
+}
+
 /// How many times an apply is tried before its transient failure is final.
 const RETRY_ATTEMPTS: u32 = 5;
 /// The wait before the second try; each later one waits twice as long (5 s at most).
@@ -443,6 +512,48 @@ impl Engine {
         options: &SyncOptions,
         progress: &mut (dyn FnMut(&Event) + Send),
     ) -> Result<Summary, Error> {
+        let mut hooks: [Vec<&Value>; 3] = Default::default();
+        let mut set = Vec::with_capacity(objects.len());
+        for object in objects {
+            match hook_phase(object) {
+                Some(phase) => hooks[phase as usize].push(object),
+                None => set.push(object.clone()),
+            }
+        }
+        let [pre, post, fail] = hooks;
+        let result = self.sync_set(&set, &pre, options, progress).await;
+        let result = match result {
+            Ok(summary) => match self.run_hooks(&post, options, progress, &summary).await {
+                Ok(()) => Ok(summary),
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(e),
+        };
+        if result.is_err() && !fail.is_empty() {
+            let summary = match &result {
+                Err(Error::Failed { summary, .. } | Error::Unhealthy { summary, .. }) => *summary,
+                _ => Summary::default(),
+            };
+            // The sync failed: its sync-fail hooks run; their own failure is reported beside.
+            if let Err(hook) = self.run_hooks(&fail, options, progress, &summary).await {
+                progress(&Event::Failed(
+                    ObjectRef::new("", "", "sync-fail hooks", None, ""),
+                    hook.to_string(),
+                ));
+            }
+        }
+        result
+    }
+
+    /// The sync of the set proper, with its pre-sync hooks run after the dry run, once the
+    /// set's namespaces and CRDs exist, before anything else is written.
+    async fn sync_set(
+        &self,
+        objects: &[Value],
+        pre_sync: &[&Value],
+        options: &SyncOptions,
+        progress: &mut (dyn FnMut(&Event) + Send),
+    ) -> Result<Summary, Error> {
         if objects.is_empty() && options.prune && !options.allow_empty {
             return Err(Error::Refused {
                 reason:
@@ -517,6 +628,10 @@ impl Engine {
             self.wait_healthy(&crds, timeout, progress, &summary)
                 .await?;
         }
+        // Pre-sync hooks (a database migration) run once the namespaces and kinds they may
+        // need exist, before anything else is written.
+        self.run_hooks(pre_sync, options, progress, &summary)
+            .await?;
         let mut later = deferred;
         if !unresolved.is_empty() {
             let discovery = if options.dry_run {
@@ -755,6 +870,94 @@ impl Engine {
                 errors,
                 summary: *summary,
             })
+        }
+    }
+
+    /// Runs hooks in their order: each is created afresh (deleted first unless its policy
+    /// says otherwise), must become healthy — a Job completes — before the next, and is
+    /// deleted after as its policy says. In a dry run, hooks are only dry-run.
+    async fn run_hooks(
+        &self,
+        hooks: &[&Value],
+        options: &SyncOptions,
+        progress: &mut (dyn FnMut(&Event) + Send),
+        summary: &Summary,
+    ) -> Result<(), Error> {
+        if hooks.is_empty() {
+            return Ok(());
+        }
+        let discovery = self.discovery(false).await?;
+        let mut items = Vec::new();
+        for hook in hooks {
+            items.push(Self::resolve(&discovery, hook, options)?);
+        }
+        sort(&mut items);
+        let timeout = options.wait.unwrap_or(HOOK_TIMEOUT);
+        for item in &items {
+            progress(&Event::Planned(item.id.clone()));
+            let policies = hook_policies(&item.desired);
+            let api: Api<DynamicObject> = match &item.namespace {
+                Some(ns) => Api::namespaced_with(self.client.clone(), ns, &item.resource),
+                None => Api::all_with(self.client.clone(), &item.resource),
+            };
+            let failed = |source: kube::Error| Error::Api {
+                object: item.id.to_string(),
+                source: Box::new(source),
+            };
+            if options.dry_run {
+                let live = self.read(item).await.flatten();
+                let applied = self.attempt(item, live.as_ref(), true).await?;
+                progress(&Event::Applied(item.id.clone(), applied.outcome));
+                continue;
+            }
+            if policies.contains(&HookPolicy::BeforeHookCreation) {
+                let params = DeleteParams::foreground();
+                let deleted = retried(|| api.delete(&item.id.name, &params)).await;
+                match deleted {
+                    Ok(_) => self.wait_gone(item).await?,
+                    Err(kube::Error::Api(status)) if status.code == 404 => {}
+                    Err(e) => return Err(failed(e)),
+                }
+            }
+            let live = self.read(item).await.flatten();
+            let applied = self.attempt(item, live.as_ref(), false).await?;
+            progress(&Event::Applied(item.id.clone(), applied.outcome));
+            let outcome = self.wait_healthy(&[item], timeout, progress, summary).await;
+            let delete = match &outcome {
+                Ok(()) => policies.contains(&HookPolicy::HookSucceeded),
+                Err(_) => policies.contains(&HookPolicy::HookFailed),
+            };
+            if delete {
+                let params = DeleteParams::background();
+                match retried(|| api.delete(&item.id.name, &params)).await {
+                    Ok(_) | Err(kube::Error::Api(_)) => {}
+                    Err(e) => return Err(failed(e)),
+                }
+            }
+            outcome?;
+        }
+        Ok(())
+    }
+
+    /// Waits until a deleted object is gone (its finalizers and dependents done).
+    async fn wait_gone(&self, item: &Item) -> Result<(), Error> {
+        let mut delay = Duration::from_millis(20);
+        let deadline = tokio::time::Instant::now() + HOOK_TIMEOUT;
+        loop {
+            match self.read(item).await {
+                Some(None) => return Ok(()),
+                _ if tokio::time::Instant::now() >= deadline => {
+                    return Err(Error::Unhealthy {
+                        objects: vec![format!("{} (still being deleted)", item.id)],
+                        timed_out: true,
+                        summary: Summary::default(),
+                    });
+                }
+                _ => {
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(1));
+                }
+            }
         }
     }
 

@@ -513,3 +513,132 @@ async fn faults_are_retried_and_the_sync_still_converges() {
         "0 created, 0 updated, 4 unchanged, 0 pruned, 0 failed"
     );
 }
+
+fn hook_job(name: &str, phase: &str, outcome: Option<&str>, policy: Option<&str>) -> Value {
+    let mut annotations = json!({"converge.dev/hook": phase});
+    if let Some(outcome) = outcome {
+        annotations[converge_testcluster::JOB_OUTCOME_ANNOTATION] = json!(outcome);
+    }
+    if let Some(policy) = policy {
+        annotations["converge.dev/hook-delete-policy"] = json!(policy);
+    }
+    json!({"apiVersion": "batch/v1", "kind": "Job",
+        "metadata": {"name": name, "namespace": "default", "annotations": annotations},
+        "spec": {"template": {"spec": {"restartPolicy": "Never",
+            "containers": [{"name": "run", "image": "tools:1"}]}}}})
+}
+
+#[tokio::test]
+async fn hooks_run_in_their_phases() {
+    let cluster = TestCluster::builder()
+        .ready_after(Some(std::time::Duration::from_millis(50)))
+        .start()
+        .await
+        .expect("start");
+    let url = cluster.url().parse().expect("url");
+    let client = kube::Client::try_from(kube::Config::new(url)).expect("client");
+    let engine = Engine::new(client.clone(), ServerSideApply::new("converge"));
+    let set = vec![
+        hook_job("verify", "post-sync", None, Some("hook-succeeded")),
+        config_map("default", "app", json!({})),
+        hook_job("migrate", "pre-sync", None, None),
+        // Argo CD's spelling works too.
+        json!({"apiVersion": "batch/v1", "kind": "Job",
+            "metadata": {"name": "notify", "namespace": "default",
+                "annotations": {"argocd.argoproj.io/hook": "SyncFail"}},
+            "spec": {"template": {"spec": {"restartPolicy": "Never",
+                "containers": [{"name": "run", "image": "tools:1"}]}}}}),
+    ];
+    let mut events = Vec::new();
+    let options = SyncOptions::default().inventory(inventory(), true);
+    let summary = engine
+        .sync(&set, &options, &mut |e| events.push(e.to_string()))
+        .await
+        .expect("sync");
+    // Hooks are not objects of the set: counted apart, never in the inventory.
+    assert_eq!(
+        summary.to_string(),
+        "1 created, 0 updated, 0 unchanged, 0 pruned, 0 failed"
+    );
+    let position = |text: &str| {
+        events
+            .iter()
+            .position(|e| e == text)
+            .unwrap_or_else(|| panic!("no {text:?} in {events:#?}"))
+    };
+    assert!(
+        position("batch/v1 Job default/migrate: healthy")
+            < position("v1 ConfigMap default/app: created")
+    );
+    assert!(
+        position("v1 ConfigMap default/app: created")
+            < position("batch/v1 Job default/verify: created")
+    );
+    assert!(
+        !events
+            .iter()
+            .any(|e| e.starts_with("batch/v1 Job default/notify")),
+        "{events:#?}"
+    );
+    let job = |name: &'static str| {
+        let client = client.clone();
+        async move {
+            get(
+                &client,
+                ("batch", "v1", "Job"),
+                "jobs",
+                Some("default"),
+                name,
+            )
+            .await
+        }
+    };
+    // The migration stays (deleted before its next run); the verification went when it passed.
+    assert!(job("migrate").await.is_some());
+    assert!(job("verify").await.is_none());
+    assert!(
+        job("migrate").await.expect("migrate")["metadata"]["labels"]
+            .get(converge_apply::APPLYSET_PART_OF)
+            .is_none()
+    );
+
+    // A second sync runs the migration afresh: deleted, then created again.
+    let first_uid = job("migrate").await.expect("migrate")["metadata"]["uid"].clone();
+    engine
+        .sync(&set, &options, &mut |_| {})
+        .await
+        .expect("again");
+    assert_ne!(
+        job("migrate").await.expect("migrate")["metadata"]["uid"],
+        first_uid
+    );
+
+    // A failing pre-sync hook stops the sync before the set is written, and the sync-fail
+    // hook runs.
+    let failing = vec![
+        hook_job("migrate", "pre-sync", Some("failed"), None),
+        config_map("default", "other", json!({})),
+        hook_job("notify", "sync-fail", None, None),
+    ];
+    let err = engine
+        .sync(&failing, &SyncOptions::default(), &mut |_| {})
+        .await
+        .expect_err("the hook fails");
+    assert!(
+        err.to_string()
+            .starts_with("unhealthy: batch/v1 Job default/migrate: failed"),
+        "{err}"
+    );
+    assert!(
+        get(
+            &client,
+            ("", "v1", "ConfigMap"),
+            "configmaps",
+            Some("default"),
+            "other"
+        )
+        .await
+        .is_none()
+    );
+    assert!(job("notify").await.is_some(), "the sync-fail hook ran");
+}
