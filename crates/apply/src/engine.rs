@@ -179,6 +179,10 @@ pub struct SyncOptions {
     /// Wait for each wave to be healthy before the next, and for the last, this long at
     /// most; `None` does not wait.
     pub wait: Option<Duration>,
+    /// Act as this service account (namespace, name) for the whole sync, as Flux's
+    /// `serviceAccountName` does, so that RBAC bounds what a tenant's sync may write. Needs an
+    /// engine made with [`Engine::from_config`].
+    pub service_account: Option<(String, String)>,
 }
 
 impl Default for SyncOptions {
@@ -190,6 +194,7 @@ impl Default for SyncOptions {
             dry_run: false,
             default_namespace: "default".to_owned(),
             wait: None,
+            service_account: None,
         }
     }
 }
@@ -223,6 +228,16 @@ impl SyncOptions {
     /// Waits for health, `timeout` at most.
     pub fn wait(mut self, timeout: Option<Duration>) -> SyncOptions {
         self.wait = timeout;
+        self
+    }
+
+    /// Acts as the service account `name` of `namespace`.
+    pub fn service_account(
+        mut self,
+        namespace: impl Into<String>,
+        name: impl Into<String>,
+    ) -> SyncOptions {
+        self.service_account = Some((namespace.into(), name.into()));
         self
     }
 }
@@ -334,6 +349,8 @@ struct Item {
 /// ```
 pub struct Engine {
     client: kube::Client,
+    /// What the client was made from, to make impersonating ones.
+    config: Option<kube::Config>,
     applier: Arc<dyn Applier>,
     discovery: Mutex<Option<Arc<Discovery>>>,
 }
@@ -378,9 +395,57 @@ impl Engine {
     pub fn new(client: kube::Client, applier: impl Applier + 'static) -> Engine {
         Engine {
             client,
+            config: None,
             applier: Arc::new(applier),
             discovery: Mutex::new(None),
         }
+    }
+
+    /// An engine whose client is made from `config`, and which can act as a service account
+    /// per sync ([`SyncOptions::service_account`]).
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] when no client can be made from the configuration.
+    pub fn from_config(
+        config: kube::Config,
+        applier: impl Applier + 'static,
+    ) -> Result<Engine, Error> {
+        let client = kube::Client::try_from(config.clone()).map_err(|e| Error::Invalid {
+            object: config.cluster_url.to_string(),
+            reason: format!("no client for the cluster: {e}"),
+        })?;
+        Ok(Engine {
+            client,
+            config: Some(config),
+            applier: Arc::new(applier),
+            discovery: Mutex::new(None),
+        })
+    }
+
+    /// This engine acting as `namespace`'s service account `name`.
+    fn impersonating(&self, namespace: &str, name: &str) -> Result<Engine, Error> {
+        let Some(config) = &self.config else {
+            return Err(Error::Refused {
+                reason: "acting as a service account needs an engine made with Engine::from_config"
+                    .to_owned(),
+            });
+        };
+        let mut config = config.clone();
+        config.auth_info.impersonate = Some(format!("system:serviceaccount:{namespace}:{name}"));
+        config.auth_info.impersonate_groups = Some(vec![
+            "system:serviceaccounts".to_owned(),
+            format!("system:serviceaccounts:{namespace}"),
+        ]);
+        let client = kube::Client::try_from(config).map_err(|e| Error::Invalid {
+            object: format!("service account {namespace}/{name}"),
+            reason: format!("no client: {e}"),
+        })?;
+        Ok(Engine {
+            client,
+            config: None,
+            applier: self.applier.clone(),
+            discovery: Mutex::new(None),
+        })
     }
 
     /// The API resources, discovered once and kept; `refresh` discovers them again.
@@ -512,6 +577,14 @@ impl Engine {
         options: &SyncOptions,
         progress: &mut (dyn FnMut(&Event) + Send),
     ) -> Result<Summary, Error> {
+        if let Some((namespace, name)) = &options.service_account {
+            let engine = self.impersonating(namespace, name)?;
+            let options = SyncOptions {
+                service_account: None,
+                ..options.clone()
+            };
+            return Box::pin(engine.sync(objects, &options, progress)).await;
+        }
         let mut hooks: [Vec<&Value>; 3] = Default::default();
         let mut set = Vec::with_capacity(objects.len());
         for object in objects {

@@ -28,6 +28,9 @@ pub struct Request {
     pub code: u16,
     /// A write with `dryRun=All` (its `DeleteOptions` body is not read for this).
     pub dry_run: bool,
+    /// The user the client asked to act as (`Impersonate-User`), if any. The cluster does
+    /// not authorize: it records the request as made.
+    pub impersonate: Option<String>,
 }
 
 /// A fault to inject into matching requests: see [`TestCluster::inject`](crate::TestCluster::inject).
@@ -208,7 +211,7 @@ impl Log {
                 json!({
                     "verb": r.verb, "group": r.group, "resource": r.resource,
                     "namespace": r.namespace, "name": r.name, "code": r.code,
-                    "dryRun": r.dry_run,
+                    "dryRun": r.dry_run, "impersonate": r.impersonate,
                 })
             })
             .collect();

@@ -49,6 +49,12 @@ pub(crate) async fn handle(
         return json_response(200, &log);
     }
     let mut request = describe(&method, uri.path(), &query);
+    if let Some(request) = &mut request {
+        request.impersonate = headers
+            .get("impersonate-user")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+    }
     let mut drop_after = false;
     let strike = request.as_ref().and_then(|r| {
         shared
@@ -660,6 +666,7 @@ pub(crate) fn describe(method: &Method, path: &str, query: &Query) -> Option<cra
         name,
         code: 0,
         dry_run: query.get("dryRun") == Some("All"),
+        impersonate: None,
     })
 }
 

@@ -642,3 +642,36 @@ async fn hooks_run_in_their_phases() {
     );
     assert!(job("notify").await.is_some(), "the sync-fail hook ran");
 }
+
+#[tokio::test]
+async fn a_sync_can_act_as_a_service_account() {
+    let (cluster, _) = start().await;
+    let config = kube::Config::new(cluster.url().parse().expect("url"));
+    let engine = Engine::from_config(config, ServerSideApply::new("converge")).expect("engine");
+    let options = SyncOptions::default().service_account("apps", "deployer");
+    engine
+        .sync(
+            &[config_map("default", "a", json!({}))],
+            &options,
+            &mut |_| {},
+        )
+        .await
+        .expect("sync");
+    let users: std::collections::BTreeSet<Option<String>> = cluster
+        .requests()
+        .into_iter()
+        .filter(|r| r.resource == "configmaps")
+        .map(|r| r.impersonate)
+        .collect();
+    assert_eq!(
+        users.into_iter().collect::<Vec<_>>(),
+        [Some("system:serviceaccount:apps:deployer".to_owned())]
+    );
+    // An engine made from a client alone cannot.
+    let (_other, client) = start().await;
+    let err = Engine::new(client, ServerSideApply::new("converge"))
+        .sync(&[], &options, &mut |_| {})
+        .await
+        .expect_err("refused");
+    assert!(matches!(err, Error::Refused { .. }), "{err}");
+}
