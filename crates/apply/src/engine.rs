@@ -1149,15 +1149,33 @@ impl Engine {
             &ApiResource::from_gvk(&GroupVersionKind::gvk("", "v1", "Secret")),
         );
         let contains: Vec<&str> = kinds.iter().map(String::as_str).collect();
+        let contains = contains.join(",");
+        let tooling = format!("converge/v{}", env!("CARGO_PKG_VERSION"));
+        // A parent that already says all this is left alone: a re-sync writes nothing.
+        let current = retried(|| secrets.get_opt(&inventory.name))
+            .await
+            .map_err(|source| self.inventory_error(inventory, source))?;
+        if let Some(current) = current {
+            let label = current
+                .metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(APPLYSET_ID));
+            let annotations = current.metadata.annotations.as_ref();
+            let says = |key: &str| annotations.and_then(|a| a.get(key)).map(String::as_str);
+            if label == Some(&inventory.id())
+                && says(APPLYSET_TOOLING) == Some(tooling.as_str())
+                && says(APPLYSET_CONTAINS) == Some(contains.as_str())
+            {
+                return Ok(());
+            }
+        }
         let parent = json!({
             "apiVersion": "v1", "kind": "Secret",
             "metadata": {
                 "name": inventory.name, "namespace": inventory.namespace,
                 "labels": {APPLYSET_ID: inventory.id()},
-                "annotations": {
-                    APPLYSET_TOOLING: format!("converge/v{}", env!("CARGO_PKG_VERSION")),
-                    APPLYSET_CONTAINS: contains.join(","),
-                },
+                "annotations": {APPLYSET_TOOLING: tooling, APPLYSET_CONTAINS: contains},
             },
             "type": "Opaque",
         });
