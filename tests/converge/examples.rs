@@ -877,3 +877,86 @@ async fn sync_uses_the_kubeconfig_it_is_given() {
     );
     assert!(cluster.count("create", "deployments") + cluster.count("patch", "deployments") > 0);
 }
+
+#[test]
+fn a_sync_killed_midway_is_completed_by_the_next() {
+    use std::io::BufRead;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let manifests = dir.path().join("manifests");
+    std::fs::create_dir_all(&manifests).expect("mkdir");
+    let count = 200;
+    for i in 0..count {
+        std::fs::write(
+            manifests.join(format!("cm-{i:03}.yaml")),
+            format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-{i:03}\ndata:\n  n: \"{i}\"\n"),
+        )
+        .expect("write");
+    }
+    let state = dir.path().join("state");
+    let args = [
+        manifests.to_str().expect("utf-8"),
+        "--prune",
+        "--state",
+        state.to_str().expect("utf-8"),
+    ];
+    // Killed (SIGKILL, no chance to tidy up) once some objects are created.
+    let mut child = std::process::Command::new(example_bin("sync"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("KUBECONFIG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("sync runs");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut created = 0;
+    for line in std::io::BufReader::new(stdout).lines() {
+        if line.expect("a line").ends_with(": created") {
+            created += 1;
+            if created == 20 {
+                break;
+            }
+        }
+    }
+    child.kill().expect("kill");
+    child.wait().expect("ended");
+    assert_eq!(created, 20, "the sync ended before it could be killed");
+
+    // The next sync completes it: what was created is unchanged, the rest created.
+    let (code, lines, stderr) = sync(&args);
+    assert_eq!(code, Some(0), "{stderr}");
+    let last = lines.last().expect("a summary").clone();
+    let numbers: Vec<usize> = last
+        .trim_start_matches("sync: ")
+        .split(", ")
+        .map(|part| {
+            part.split(' ')
+                .next()
+                .expect("a number")
+                .parse()
+                .expect("a number")
+        })
+        .collect();
+    assert_eq!(numbers[0] + numbers[2], count, "{last}");
+    assert!(numbers[2] >= 20, "{last}");
+    assert_eq!(&numbers[3..], [0, 0], "{last}");
+
+    // The inventory is whole: dropping half the files prunes exactly those.
+    for i in (0..count).step_by(2) {
+        std::fs::remove_file(manifests.join(format!("cm-{i:03}.yaml"))).expect("rm");
+    }
+    let (code, lines, stderr) = sync(&args);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(
+        lines.last().map(String::as_str),
+        Some(
+            format!(
+                "sync: 0 created, 0 updated, {} unchanged, {} pruned, 0 failed",
+                count / 2,
+                count / 2
+            )
+            .as_str()
+        )
+    );
+}

@@ -247,6 +247,24 @@ async fn client_side_apply_leaves_what_kubectl_apply_leaves() {
         object
     };
     let map = |data: Value| json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"}, "data": data});
+    let services = resource("", "v1", "Service");
+    let service = |annotations: Value, ports: Value| {
+        json!({"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "web", "annotations": annotations},
+            "spec": {"selector": {"app": "web"}, "ports": ports}})
+    };
+    let mut widgets = resource("example.com", "v1", "Widget");
+    widgets.plural = "widgets".to_owned();
+    let widget = |spec: Value| json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}, "spec": spec});
+    let crds = resource("apiextensions.k8s.io", "v1", "CustomResourceDefinition");
+    let crd = json!({
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": "widgets.example.com"},
+        "spec": {"group": "example.com", "scope": "Namespaced",
+            "names": {"kind": "Widget", "plural": "widgets", "singular": "widget"},
+            "versions": [{"name": "v1", "served": true, "storage": true,
+                "schema": {"openAPIV3Schema": {"type": "object",
+                    "x-kubernetes-preserve-unknown-fields": true}}}]}});
     let sequences: Vec<(&ApiResource, Vec<Value>)> = vec![
         (
             &deployments,
@@ -273,12 +291,46 @@ async fn client_side_apply_leaves_what_kubectl_apply_leaves() {
                 map(json!({"a": "1", "c": "3"})),
             ],
         ),
+        (
+            &services,
+            vec![
+                service(
+                    json!({"team": "web", "tier": "front"}),
+                    json!([{"name": "http", "port": 80, "targetPort": 8080}, {"name": "metrics", "port": 9090}]),
+                ),
+                // An annotation and a port dropped, a port changed, one added.
+                service(
+                    json!({"team": "web"}),
+                    json!([{"name": "http", "port": 80, "targetPort": 8081}, {"name": "grpc", "port": 9000, "protocol": "TCP"}]),
+                ),
+                service(
+                    json!({}),
+                    json!([{"name": "grpc", "port": 9000, "protocol": "TCP"}]),
+                ),
+            ],
+        ),
+        (
+            &widgets,
+            vec![
+                widget(
+                    json!({"size": 1, "color": "red", "tags": ["a", "b"], "limits": {"cpu": 1, "memory": 2}}),
+                ),
+                // A JSON merge patch: a nested field dropped, a list replaced, a field added.
+                widget(json!({"size": 2, "tags": ["c"], "limits": {"cpu": 1}, "owner": "team-a"})),
+            ],
+        ),
     ];
 
     for (resource, configs) in sequences {
         let mut results = Vec::new();
         for by_kubectl in [true, false] {
             let (cluster, client) = start().await;
+            // Custom resources need their definition in both clusters first.
+            let request = ApplyRequest::new(&crd, None, &crds);
+            ServerSideApply::new("setup")
+                .apply(&client, &request)
+                .await
+                .expect("the CRD");
             let dir = tempfile::tempdir().expect("tempdir");
             let kubeconfig = dir.path().join("kubeconfig");
             std::fs::write(&kubeconfig, cluster.kubeconfig()).expect("kubeconfig");
