@@ -221,7 +221,8 @@ async fn run(args: &Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
     };
 
     let applier: Box<dyn Applier> = match args.strategy {
-        Strategy::ServerSide => Box::new(ServerSideApply::new(MANAGER)),
+        // Git is the truth: fields someone changed by hand are taken back, as Flux does.
+        Strategy::ServerSide => Box::new(ServerSideApply::new(MANAGER).force(true)),
         Strategy::ClientSide => Box::new(ClientSideApply::new(MANAGER)),
         Strategy::Replace => Box::new(Replace::new(MANAGER)),
     };

@@ -671,3 +671,85 @@ async fn a_sync_can_act_as_a_service_account() {
         .expect_err("refused");
     assert!(matches!(err, Error::Refused { .. }), "{err}");
 }
+
+#[tokio::test]
+async fn drift_in_our_fields_is_reverted_and_others_fields_are_left_alone() {
+    use kube::api::{Patch, PatchParams};
+
+    let (_cluster, client) = start().await;
+    // Forced, as Flux applies: git wins over hand edits of the fields it sets.
+    let engine = Engine::new(client.clone(), ServerSideApply::new("converge").force(true));
+    let web = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "default"},
+        "spec": {"selector": {"matchLabels": {"app": "web"}},
+            "template": {"metadata": {"labels": {"app": "web"}},
+                "spec": {"containers": [{"name": "web", "image": "web:1"}]}}}});
+    let options = SyncOptions::default();
+    engine
+        .sync(std::slice::from_ref(&web), &options, &mut |_| {})
+        .await
+        .expect("sync");
+
+    let deployments = ApiResource::from_gvk(&GroupVersionKind::gvk("apps", "v1", "Deployment"));
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), "default", &deployments);
+    // Someone changes the image by hand (a field git sets)…
+    api.patch(
+        "web",
+        &PatchParams {
+            field_manager: Some("kubectl-edit".to_owned()),
+            ..PatchParams::default()
+        },
+        &Patch::Strategic(json!({"spec": {"template": {"spec": {"containers": [{"name": "web", "image": "web:hacked"}]}}}})),
+    )
+    .await
+    .expect("edit");
+    // …an autoscaler owns the replicas (git does not set them), and a webhook adds a sidecar.
+    api.patch(
+        "web",
+        &PatchParams::apply("hpa").force(),
+        &Patch::Apply(
+            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+            "spec": {"replicas": 7}}),
+        ),
+    )
+    .await
+    .expect("hpa");
+    api.patch(
+        "web",
+        &PatchParams::apply("sidecar-injector").force(),
+        &Patch::Apply(json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+            "spec": {"template": {"spec": {"containers": [{"name": "proxy", "image": "envoy:1"}]}}}})),
+    )
+    .await
+    .expect("sidecar");
+
+    let summary = engine
+        .sync(std::slice::from_ref(&web), &options, &mut |_| {})
+        .await
+        .expect("re-sync");
+    assert_eq!(summary.updated, 1, "{summary}");
+    let live = get(
+        &client,
+        ("apps", "v1", "Deployment"),
+        "deployments",
+        Some("default"),
+        "web",
+    )
+    .await
+    .expect("web");
+    let containers = live["spec"]["template"]["spec"]["containers"]
+        .as_array()
+        .expect("containers");
+    let image = |name: &str| {
+        containers
+            .iter()
+            .find(|c| c["name"] == name)
+            .map(|c| c["image"].clone())
+    };
+    assert_eq!(image("web"), Some(json!("web:1")), "our field is reverted");
+    assert_eq!(image("proxy"), Some(json!("envoy:1")), "the sidecar stays");
+    assert_eq!(
+        live["spec"]["replicas"], 7,
+        "the autoscaler's replicas stay"
+    );
+}
