@@ -183,6 +183,9 @@ pub struct SyncOptions {
     /// `serviceAccountName` does, so that RBAC bounds what a tenant's sync may write. Needs an
     /// engine made with [`Engine::from_config`].
     pub service_account: Option<(String, String)>,
+    /// Give up the whole sync after this long (what it did so far stays done); `None` lets it
+    /// run. A sync is also cancelled by dropping its future.
+    pub timeout: Option<Duration>,
 }
 
 impl Default for SyncOptions {
@@ -195,6 +198,7 @@ impl Default for SyncOptions {
             default_namespace: "default".to_owned(),
             wait: None,
             service_account: None,
+            timeout: None,
         }
     }
 }
@@ -228,6 +232,12 @@ impl SyncOptions {
     /// Waits for health, `timeout` at most.
     pub fn wait(mut self, timeout: Option<Duration>) -> SyncOptions {
         self.wait = timeout;
+        self
+    }
+
+    /// Gives up the whole sync after `timeout`.
+    pub fn timeout(mut self, timeout: Option<Duration>) -> SyncOptions {
+        self.timeout = timeout;
         self
     }
 
@@ -577,6 +587,21 @@ impl Engine {
         options: &SyncOptions,
         progress: &mut (dyn FnMut(&Event) + Send),
     ) -> Result<Summary, Error> {
+        if let Some(limit) = options.timeout {
+            let options = SyncOptions {
+                timeout: None,
+                ..options.clone()
+            };
+            return match tokio::time::timeout(
+                limit,
+                Box::pin(self.sync(objects, &options, progress)),
+            )
+            .await
+            {
+                Ok(result) => result,
+                Err(_) => Err(Error::TimedOut { after: limit }),
+            };
+        }
         if let Some((namespace, name)) = &options.service_account {
             let engine = self.impersonating(namespace, name)?;
             let options = SyncOptions {

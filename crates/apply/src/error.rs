@@ -44,6 +44,13 @@ pub enum Error {
         /// What the sync did before it stopped.
         summary: crate::Summary,
     },
+    /// The sync ran out of its time ([`SyncOptions::timeout`](crate::SyncOptions::timeout)):
+    /// what it did so far stays done, the rest is left for the next sync.
+    #[error("the sync was given up after {after:?}")]
+    TimedOut {
+        /// The limit.
+        after: std::time::Duration,
+    },
     /// The sync was refused before anything was done.
     #[error("refused: {reason}")]
     Refused {

@@ -753,3 +753,24 @@ async fn drift_in_our_fields_is_reverted_and_others_fields_are_left_alone() {
         "the autoscaler's replicas stay"
     );
 }
+
+#[tokio::test]
+async fn a_sync_is_given_up_after_its_timeout() {
+    use converge_testcluster::Fault;
+
+    let (cluster, client) = start().await;
+    let engine = Engine::new(client, ServerSideApply::new("converge"));
+    // Every write answers late.
+    cluster.inject(Fault::delay(std::time::Duration::from_secs(2)).verb("patch"));
+    let started = std::time::Instant::now();
+    let err = engine
+        .sync(
+            &[config_map("default", "slow", json!({}))],
+            &SyncOptions::default().timeout(Some(std::time::Duration::from_millis(300))),
+            &mut |_| {},
+        )
+        .await
+        .expect_err("given up");
+    assert!(matches!(err, Error::TimedOut { .. }), "{err}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+}
