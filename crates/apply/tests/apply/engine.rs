@@ -259,8 +259,7 @@ async fn one_invalid_object_stops_the_sync_before_anything_is_written() {
     let mut set = vec![
         config_map("default", "good", json!({})),
         config_map("default", "Not_Valid", json!({})),
-        json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "bad-too", "namespace": "default"},
-            "spec": {"ports": [{"port": 80}], "type": "Sideways"}}),
+        config_map("default", "Also_Bad", json!({})),
     ];
     set.push(config_map("default", "also-good", json!({})));
     let err = engine
@@ -270,7 +269,13 @@ async fn one_invalid_object_stops_the_sync_before_anything_is_written() {
     let Error::Failed { errors, summary } = &err else {
         panic!("expected the failures, got {err}");
     };
-    assert!(!errors.is_empty());
+    // Every error is reported, not only the first.
+    assert_eq!(errors.len(), 2, "{err}");
+    assert!(err.to_string().starts_with("2 objects failed:"), "{err}");
+    assert!(
+        err.to_string().contains("v1 ConfigMap default/Also_Bad: "),
+        "{err}"
+    );
     assert!(
         err.to_string().contains("v1 ConfigMap default/Not_Valid: "),
         "{err}"
@@ -436,7 +441,8 @@ async fn faults_are_retried_and_the_sync_still_converges() {
     let set: Vec<Value> = (0..4)
         .map(|i| config_map("default", &format!("c{i}"), json!({})))
         .collect();
-    // The server fails, throttles, drops connections and answers late — each a few times.
+    // The server fails, throttles, drops connections and answers late. Faults on the same
+    // requests take turns, in order: each strikes once those before it are spent.
     cluster.inject(
         Fault::status(500)
             .verb("patch")
@@ -453,7 +459,7 @@ async fn faults_are_retried_and_the_sync_still_converges() {
         Fault::drop_connection()
             .verb("patch")
             .resource("configmaps")
-            .after(3)
+            .after(1)
             .times(1),
     );
     // A write that happens and whose answer is lost: tried again, it finds its own result.
@@ -461,7 +467,7 @@ async fn faults_are_retried_and_the_sync_still_converges() {
         Fault::drop_response()
             .verb("patch")
             .resource("configmaps")
-            .after(5)
+            .after(1)
             .times(1),
     );
     cluster.inject(
@@ -469,13 +475,20 @@ async fn faults_are_retried_and_the_sync_still_converges() {
             .verb("get")
             .times(2),
     );
+    // Throttled once the faults before it are spent: kube's client waits out Retry-After.
+    cluster.inject(
+        Fault::too_many_requests(1)
+            .verb("patch")
+            .resource("configmaps")
+            .times(1),
+    );
     let summary = engine
         .sync(&set, &options, &mut |_| {})
         .await
         .expect("converges");
     assert_eq!(summary.failed, 0);
     let codes: Vec<u16> = cluster.requests().iter().map(|r| r.code).collect();
-    for struck in [500, 503, 0] {
+    for struck in [500, 503, 429, 0] {
         assert!(codes.contains(&struck), "no {struck} among {codes:?}");
     }
     assert_eq!(
