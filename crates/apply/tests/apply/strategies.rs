@@ -384,3 +384,76 @@ async fn client_side_apply_leaves_what_kubectl_apply_leaves() {
         );
     }
 }
+
+/// The inventory is an ApplySet kubectl recognises: the same id for the same parent, and
+/// kubectl reads ours (and, as the KEP asks, leaves a set another tool manages alone).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_inventory_is_an_applyset_kubectl_reads() {
+    use converge_apply::{Engine, Inventory, SyncOptions};
+
+    let Some(kubectl) = kubectl() else { return };
+    let (cluster, client) = start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(&kubeconfig, cluster.kubeconfig()).expect("kubeconfig");
+    let manifest = dir.path().join("set.yaml");
+    std::fs::write(
+        &manifest,
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  k: v\n",
+    )
+    .expect("manifest");
+    let applyset = |parent: &str| {
+        let (kubectl, kubeconfig, manifest) =
+            (kubectl.clone(), kubeconfig.clone(), manifest.clone());
+        let parent = parent.to_owned();
+        move || {
+            Command::new(&kubectl)
+                .arg("--kubeconfig")
+                .arg(&kubeconfig)
+                .args(["apply", "--server-side", "--prune", "-n", "default"])
+                .arg(format!("--applyset=secret/{parent}"))
+                .arg("-f")
+                .arg(&manifest)
+                .env("HOME", kubeconfig.parent().expect("dir"))
+                .env("KUBECTL_APPLYSET", "true")
+                .output()
+                .expect("kubectl runs")
+        }
+    };
+    // kubectl's set: the id it gives its parent is the one Converge computes.
+    let out = tokio::task::spawn_blocking(applyset("by-kubectl"))
+        .await
+        .expect("kubectl");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let secrets = resource("", "v1", "Secret");
+    let parent = live(&client, &secrets, "by-kubectl")
+        .await
+        .expect("kubectl's parent");
+    assert_eq!(
+        parent["metadata"]["labels"][converge_apply::APPLYSET_ID],
+        json!(Inventory::new("default", "by-kubectl").id())
+    );
+
+    // Converge's set: kubectl reads its parent and sees who manages it.
+    let engine = Engine::new(client.clone(), ServerSideApply::new("converge"));
+    let options = SyncOptions::default().inventory(Inventory::new("default", "by-converge"), true);
+    let set = vec![json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "b", "namespace": "default"}, "data": {"k": "v"}})];
+    engine
+        .sync(&set, &options, &mut |_| {})
+        .await
+        .expect("sync");
+    let out = tokio::task::spawn_blocking(applyset("by-converge"))
+        .await
+        .expect("kubectl");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("managed by tooling \"converge\""),
+        "{stderr}"
+    );
+}
