@@ -20,7 +20,6 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use converge::Pipeline;
-use converge::render::{Auto, Renderer, Substitute};
 use converge::source::Reference;
 
 /// Render the manifests of a directory or a git revision.
@@ -34,14 +33,8 @@ struct Args {
     #[command(flatten)]
     refs: cli::RefArgs,
     /// A variable for `${KEY}` substitution (repeatable).
-    #[arg(long = "var", value_name = "KEY=VALUE", value_parser = parse_var)]
+    #[arg(long = "var", value_name = "KEY=VALUE", value_parser = cli::parse_var)]
     vars: Vec<(String, String)>,
-}
-
-fn parse_var(text: &str) -> Result<(String, String), String> {
-    text.split_once('=')
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .ok_or_else(|| format!("expected KEY=VALUE, got {text:?}"))
 }
 
 fn main() -> ExitCode {
@@ -56,15 +49,7 @@ async fn run(args: &Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
         reference != Reference::Default,
         args.tree.cache.as_deref(),
     )?;
-    let renderer: std::sync::Arc<dyn Renderer> = if args.vars.is_empty() {
-        std::sync::Arc::new(Auto::new())
-    } else {
-        std::sync::Arc::new(
-            Substitute::new(Auto::new())
-                .with_vars(args.vars.iter().cloned())
-                .strict(true),
-        )
-    };
+    let renderer = cli::renderer(&args.vars);
     let pipeline = Pipeline::from_shared(source, renderer).with_path(args.tree.path.as_str());
     let rendered = pipeline.render(&reference).await?;
     let yaml = converge::core::to_yaml_stream(rendered.manifests.iter().map(|m| m.object()))?;

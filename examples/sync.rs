@@ -23,12 +23,10 @@ mod cli;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 use converge::Pipeline;
-use converge::render::{Auto, Renderer, Substitute};
 use converge::source::Reference;
 use converge_apply::{
     Applier, ClientSideApply, Engine, Error as SyncError, Inventory, Replace, ServerSideApply,
@@ -86,17 +84,11 @@ struct Args {
     #[arg(long, value_name = "D", default_value = "5m", value_parser = parse_duration)]
     timeout: Duration,
     /// A variable for `${KEY}` substitution (repeatable).
-    #[arg(long = "var", value_name = "KEY=VALUE", value_parser = parse_var)]
+    #[arg(long = "var", value_name = "KEY=VALUE", value_parser = cli::parse_var)]
     vars: Vec<(String, String)>,
     /// Where the embedded testcluster keeps its objects.
     #[arg(long, value_name = "DIR", default_value = ".converge/testcluster")]
     state: PathBuf,
-}
-
-fn parse_var(text: &str) -> Result<(String, String), String> {
-    text.split_once('=')
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .ok_or_else(|| format!("expected KEY=VALUE, got {text:?}"))
 }
 
 /// `90s`, `5m`, `1h`, `1h30m`, `250ms`.
@@ -162,15 +154,7 @@ async fn run(args: &Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
         reference != Reference::Default,
         args.tree.cache.as_deref(),
     )?;
-    let renderer: Arc<dyn Renderer> = if args.vars.is_empty() {
-        Arc::new(Auto::new())
-    } else {
-        Arc::new(
-            Substitute::new(Auto::new())
-                .with_vars(args.vars.iter().cloned())
-                .strict(true),
-        )
-    };
+    let renderer = cli::renderer(&args.vars);
     let pipeline = Pipeline::from_shared(source, renderer).with_path(args.tree.path.as_str());
     let rendered = pipeline.render(&reference).await?;
     let objects: Vec<serde_json::Value> = rendered

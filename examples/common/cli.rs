@@ -82,6 +82,33 @@ pub(crate) fn parse_reference(value: &str) -> Result<Reference, String> {
     }
 }
 
+/// A `--var KEY=VALUE` flag's value.
+#[allow(dead_code, reason = "only the binaries that render take variables")]
+pub(crate) fn parse_var(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .ok_or_else(|| format!("expected KEY=VALUE, got {text:?}"))
+}
+
+/// The renderer of `render` and `sync`: by what the path holds, with `vars` substituted as
+/// Flux's post-build step does, strictly (a variable with neither value nor default is an
+/// error).
+#[allow(dead_code, reason = "only the binaries that render take variables")]
+pub(crate) fn renderer(
+    vars: &[(String, String)],
+) -> std::sync::Arc<dyn converge::render::Renderer> {
+    use converge::render::{Auto, Substitute};
+    if vars.is_empty() {
+        std::sync::Arc::new(Auto::new())
+    } else {
+        std::sync::Arc::new(
+            Substitute::new(Auto::new())
+                .with_vars(vars.iter().cloned())
+                .strict(true),
+        )
+    }
+}
+
 /// Writes `text` to stdout. A reader that went away (`render … | head`) is not an error: the
 /// rest of the output is dropped and the exit code stays what the work decides.
 pub(crate) fn print(text: &str) -> std::io::Result<()> {

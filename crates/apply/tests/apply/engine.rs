@@ -9,16 +9,7 @@ use converge_testcluster::TestCluster;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, PostParams};
 use serde_json::{Value, json};
 
-async fn start() -> (TestCluster, kube::Client) {
-    let cluster = TestCluster::builder()
-        .ready_after(None)
-        .start()
-        .await
-        .expect("start");
-    let url = cluster.url().parse().expect("url");
-    let client = kube::Client::try_from(kube::Config::new(url)).expect("client");
-    (cluster, client)
-}
+use crate::start;
 
 fn config_map(namespace: &str, name: &str, annotations: Value) -> Value {
     json!({"apiVersion": "v1", "kind": "ConfigMap",

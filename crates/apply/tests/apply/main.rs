@@ -2,6 +2,19 @@
 
 use converge_apply::conformance::{Expectations, check};
 use converge_apply::{ClientSideApply, CreateOnly, Replace, ServerSideApply};
+use converge_testcluster::TestCluster;
+
+/// A cluster with its stand-in controller off, and a client for it.
+async fn start() -> (TestCluster, kube::Client) {
+    let cluster = TestCluster::builder()
+        .ready_after(None)
+        .start()
+        .await
+        .expect("start");
+    let url = cluster.url().parse().expect("url");
+    let client = kube::Client::try_from(kube::Config::new(url)).expect("client");
+    (cluster, client)
+}
 
 #[tokio::test]
 async fn server_side_apply_conforms() {

@@ -5,20 +5,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use converge_apply::{Applier, ApplyRequest, ClientSideApply, Outcome, Replace, ServerSideApply};
-use converge_testcluster::TestCluster;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
 use serde_json::{Value, json};
 
-async fn start() -> (TestCluster, kube::Client) {
-    let cluster = TestCluster::builder()
-        .ready_after(None)
-        .start()
-        .await
-        .expect("start");
-    let url = cluster.url().parse().expect("url");
-    let client = kube::Client::try_from(kube::Config::new(url)).expect("client");
-    (cluster, client)
-}
+use crate::start;
 
 fn resource(group: &str, version: &str, kind: &str) -> ApiResource {
     ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, kind))
