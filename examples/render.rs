@@ -19,8 +19,6 @@ mod cli;
 use std::process::ExitCode;
 
 use clap::Parser;
-use converge::Pipeline;
-use converge::source::Reference;
 
 /// Render the manifests of a directory or a git revision.
 #[derive(Debug, Parser)]
@@ -43,15 +41,7 @@ fn main() -> ExitCode {
 }
 
 async fn run(args: &Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
-    let reference = args.refs.reference();
-    let source = converge::source_for(
-        &args.location,
-        reference != Reference::Default,
-        args.tree.cache.as_deref(),
-    )?;
-    let renderer = cli::renderer(&args.vars);
-    let pipeline = Pipeline::from_shared(source, renderer).with_path(args.tree.path.as_str());
-    let rendered = pipeline.render(&reference).await?;
+    let rendered = cli::render(&args.location, &args.tree, &args.refs, &args.vars).await?;
     let yaml = converge::core::to_yaml_stream(rendered.manifests.iter().map(|m| m.object()))?;
     cli::print(&yaml)?;
     Ok(ExitCode::SUCCESS)

@@ -26,8 +26,6 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
-use converge::Pipeline;
-use converge::source::Reference;
 use converge_apply::{
     Applier, ClientSideApply, Engine, Error as SyncError, Inventory, Replace, ServerSideApply,
     Summary, SyncOptions,
@@ -148,15 +146,7 @@ fn main() -> ExitCode {
 
 async fn run(args: &Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
     // Render first: bad input is found before any cluster is touched.
-    let reference = args.refs.reference();
-    let source = converge::source_for(
-        &args.location,
-        reference != Reference::Default,
-        args.tree.cache.as_deref(),
-    )?;
-    let renderer = cli::renderer(&args.vars);
-    let pipeline = Pipeline::from_shared(source, renderer).with_path(args.tree.path.as_str());
-    let rendered = pipeline.render(&reference).await?;
+    let rendered = cli::render(&args.location, &args.tree, &args.refs, &args.vars).await?;
     let objects: Vec<serde_json::Value> = rendered
         .manifests
         .iter()

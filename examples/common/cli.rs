@@ -109,6 +109,26 @@ pub(crate) fn renderer(
     }
 }
 
+/// Renders what `location` holds at the flags' path and revision, with `vars` substituted:
+/// what `render` prints and `sync` applies.
+#[allow(dead_code, reason = "only render and sync render a location")]
+pub(crate) async fn render(
+    location: &str,
+    tree: &TreeArgs,
+    refs: &RefArgs,
+    vars: &[(String, String)],
+) -> Result<converge::Rendered, Box<dyn std::error::Error>> {
+    let reference = refs.reference();
+    let source = converge::source_for(
+        location,
+        reference != Reference::Default,
+        tree.cache.as_deref(),
+    )?;
+    let pipeline =
+        converge::Pipeline::from_shared(source, renderer(vars)).with_path(tree.path.as_str());
+    Ok(pipeline.render(&reference).await?)
+}
+
 /// Writes `text` to stdout. A reader that went away (`render … | head`) is not an error: the
 /// rest of the output is dropped and the exit code stays what the work decides.
 pub(crate) fn print(text: &str) -> std::io::Result<()> {
