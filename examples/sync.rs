@@ -210,7 +210,11 @@ async fn run(args: &Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
         .dry_run(args.dry_run)
         .wait(args.wait.then_some(args.timeout));
     let outcome = engine
-        .sync(&objects, &options, &mut |event| println!("{event}"))
+        .sync(&objects, &options, &mut |event| {
+            // As kubectl marks it: nothing of a dry run was stored.
+            let marker = if args.dry_run { " (dry run)" } else { "" };
+            println!("{event}{marker}");
+        })
         .await;
     let (summary, code) = match outcome {
         Ok(summary) => (summary, ExitCode::SUCCESS),

@@ -805,7 +805,9 @@ fn sync_prunes_what_left_git_and_fails_with_exit_1_or_2() {
     let (code, lines, _) = run(&["--dry-run"]);
     assert_eq!(code, Some(0));
     assert!(
-        lines.iter().any(|l| l == "v1 ConfigMap default/b: pruned"),
+        lines
+            .iter()
+            .any(|l| l == "v1 ConfigMap default/b: pruned (dry run)"),
         "{lines:#?}"
     );
     let (code, lines, stderr) = run(&[]);
