@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod api;
 mod pipeline;
 
 pub use pipeline::{Error, Pipeline, Rendered, RevisionDiff, source_for};

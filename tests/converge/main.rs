@@ -1,6 +1,7 @@
 //! The assembled pipeline and the reference binaries, against real files, real git
 //! repositories, the shared real-world corpus and kubectl as the oracle.
 
+mod api;
 mod corpus;
 mod examples;
 mod oracle;
