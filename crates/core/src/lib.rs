@@ -6,6 +6,7 @@ mod error;
 mod manifest;
 mod object_ref;
 mod selector;
+mod time;
 mod tree;
 
 pub use base64::base64;
@@ -17,6 +18,7 @@ pub use error::Error;
 pub use manifest::{Manifest, Origin, index_by_key};
 pub use object_ref::{ObjectKey, ObjectRef};
 pub use selector::LabelSelector;
+pub use time::{rfc3339, rfc3339_micros, since_epoch};
 pub use tree::{
     DirTree, EntryKind, FileTree, TreeEntry, normalize_path, walk_all_files, walk_files,
 };
