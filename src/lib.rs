@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod api;
+pub mod leader;
 mod pipeline;
 
 pub use pipeline::{Error, Pipeline, Rendered, RevisionDiff, source_for};

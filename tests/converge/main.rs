@@ -4,6 +4,7 @@
 mod api;
 mod corpus;
 mod examples;
+mod leader;
 mod oracle;
 mod rerender;
 mod strategic_oracle;
