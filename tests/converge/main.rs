@@ -6,6 +6,7 @@ mod corpus;
 mod examples;
 mod leader;
 mod oracle;
+mod receiver;
 mod rerender;
 mod strategic_oracle;
 mod support;
