@@ -3,6 +3,7 @@
 pub mod api;
 pub mod leader;
 mod pipeline;
+pub mod preview;
 pub mod receiver;
 
 pub use pipeline::{Error, Pipeline, Rendered, RevisionDiff, source_for};
