@@ -632,13 +632,9 @@ impl Engine {
                 Err(Error::Failed { summary, .. } | Error::Unhealthy { summary, .. }) => *summary,
                 _ => Summary::default(),
             };
-            // The sync failed: its sync-fail hooks run; their own failure is reported beside.
-            if let Err(hook) = self.run_hooks(&fail, options, progress, &summary).await {
-                progress(&Event::Failed(
-                    ObjectRef::new("", "", "sync-fail hooks", None, ""),
-                    hook.to_string(),
-                ));
-            }
+            // The sync failed: its sync-fail hooks run. A hook that fails says so in its own
+            // `Failed` event; the sync's error stays the one reported.
+            let _ = self.run_hooks(&fail, options, progress, &summary).await;
         }
         result
     }
@@ -1018,9 +1014,18 @@ impl Engine {
                 }
             }
             let live = self.read(item).await.flatten();
-            let applied = self.attempt(item, live.as_ref(), false).await?;
+            let applied = match self.attempt(item, live.as_ref(), false).await {
+                Ok(applied) => applied,
+                Err(e) => {
+                    progress(&Event::Failed(item.id.clone(), e.to_string()));
+                    return Err(e);
+                }
+            };
             progress(&Event::Applied(item.id.clone(), applied.outcome));
             let outcome = self.wait_healthy(&[item], timeout, progress, summary).await;
+            if let Err(e) = &outcome {
+                progress(&Event::Failed(item.id.clone(), e.to_string()));
+            }
             let delete = match &outcome {
                 Ok(()) => policies.contains(&HookPolicy::HookSucceeded),
                 Err(_) => policies.contains(&HookPolicy::HookFailed),

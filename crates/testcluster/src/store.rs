@@ -859,6 +859,12 @@ impl Store {
             .cloned()
     }
 
+    /// The schema `kind`'s objects are merged and checked with: built in, or its definition's.
+    fn kind_schema(&mut self, kind: &Kind) -> KindSchema {
+        let crd = definition(&self.objects, kind);
+        self.schemas.of(kind, crd)
+    }
+
     /// The warnings the last request raised, taken.
     pub(crate) fn take_warnings(&mut self) -> Vec<String> {
         std::mem::take(&mut self.warnings)
@@ -874,8 +880,7 @@ impl Store {
         validation: FieldValidation,
         applied: bool,
     ) -> Result<(), ApiError> {
-        let crd = definition(&self.objects, kind);
-        let schema = self.schemas.of(kind, crd);
+        let schema = self.kind_schema(kind);
         let ty = match &schema {
             KindSchema::BuiltIn(ty) => Some(*ty),
             KindSchema::Custom(schema) => schema.for_kind(&kind.group, &kind.version, &kind.kind),
@@ -927,8 +932,7 @@ impl Store {
         let Writer::Manager(manager) = writer else {
             return object;
         };
-        let crd = definition(&self.objects, kind);
-        let schema = self.schemas.of(kind, crd);
+        let schema = self.kind_schema(kind);
         let fields = fields::field_manager(kind, &schema, subresource);
         match fields.update(live, &object, manager, &meta::now()) {
             Ok(recorded) => recorded,
@@ -977,8 +981,7 @@ impl Store {
             Err(e) if e.code == 404 && subresource.is_none() => None,
             Err(e) => return Err(e),
         };
-        let crd = definition(&self.objects, kind);
-        let schema = self.schemas.of(kind, crd);
+        let schema = self.kind_schema(kind);
         let applied = fields::field_manager(kind, &schema, subresource)
             .apply(current.as_ref(), &config, manager, force, &meta::now())
             .map_err(|e| fields::apply_error(kind, name, e))?;

@@ -620,10 +620,20 @@ async fn hooks_run_in_their_phases() {
         config_map("default", "other", json!({})),
         hook_job("notify", "sync-fail", None, None),
     ];
+    let mut failed = Vec::new();
     let err = engine
-        .sync(&failing, &SyncOptions::default(), &mut |_| {})
+        .sync(&failing, &SyncOptions::default(), &mut |e| {
+            if let Event::Failed(id, _) = e {
+                failed.push(id.to_string());
+            }
+        })
         .await
         .expect_err("the hook fails");
+    assert_eq!(
+        failed,
+        ["batch/v1 Job default/migrate"],
+        "the failed hook says so"
+    );
     assert!(
         err.to_string()
             .starts_with("unhealthy: batch/v1 Job default/migrate: failed"),

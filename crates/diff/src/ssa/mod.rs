@@ -321,14 +321,14 @@ impl<'s> Updater<'s> {
         Ok(diff)
     }
 
-    /// The conflict error, worded as structured-merge-diff words it (managers by identity,
-    /// quoted); [`FieldManager`] rewords it as the API server does.
-    fn conflict_error(
+    /// Each conflicting field with its owner (by identity, quoted), in structured-merge-diff's
+    /// order.
+    fn list_conflicts(
         &self,
         conflicts: Vec<(String, Node)>,
         config: &Value,
         live: &Value,
-    ) -> Error {
+    ) -> Vec<ManagerConflict> {
         let mut found: Vec<ManagerConflict> = Vec::new();
         for (manager, set) in conflicts {
             for path in iterate(&set) {
@@ -349,6 +349,18 @@ impl<'s> Updater<'s> {
                 });
             }
         }
+        found
+    }
+
+    /// The conflict error, worded as structured-merge-diff words it (managers by identity,
+    /// quoted); [`FieldManager`] rewords it as the API server does.
+    fn conflict_error(
+        &self,
+        conflicts: Vec<(String, Node)>,
+        config: &Value,
+        live: &Value,
+    ) -> Error {
+        let found = self.list_conflicts(conflicts, config, live);
         let message = match found.as_slice() {
             [one] => format!("conflict with {}: {}", one.owner, one.path),
             _ => grouped(&found),
@@ -656,14 +668,9 @@ impl<'s> FieldManager<'s> {
         let changed = match applied {
             Ok(changed) => changed,
             Err(Reassign::Conflicts(conflicts)) => {
-                let Error::ApplyConflict { conflicts, .. } =
-                    self.updater.conflict_error(conflicts, config, &live)
-                else {
-                    return Err(Error::InvalidPatch {
-                        reason: "conflicts could not be listed".to_owned(),
-                    });
-                };
-                let conflicts = conflicts
+                let conflicts = self
+                    .updater
+                    .list_conflicts(conflicts, config, &live)
                     .into_iter()
                     .map(|mut c| {
                         c.owner = print_manager(&c.manager);
