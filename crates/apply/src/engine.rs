@@ -768,12 +768,18 @@ impl Engine {
             .chain(&later)
             .map(|i| group_kind(&i.resource.group, &i.resource.kind))
             .collect();
+        // The inventory's parent is read once; what is written to it is remembered.
+        let mut parent = match &options.inventory {
+            Some(inventory) => self.read_parent(inventory).await?,
+            None => None,
+        };
+        let previous = parent.as_ref().map(Parent::kinds).unwrap_or_default();
+        let listed: BTreeSet<String> = previous.union(&kinds).cloned().collect();
         if let (Some(inventory), false) = (&options.inventory, options.dry_run) {
             // The inventory first lists every kind it may hold, so that an interrupted sync
             // leaves nothing it cannot find.
-            let previous = self.inventory_kinds(inventory).await?;
-            let all: BTreeSet<String> = previous.union(&kinds).cloned().collect();
-            self.write_inventory(inventory, &all).await?;
+            self.write_inventory(inventory, &listed, &mut parent)
+                .await?;
         }
         let mut all_live = live;
         all_live.extend(later_live);
@@ -819,22 +825,17 @@ impl Engine {
                         )
                     })
                     .collect();
-                summary.pruned = self
-                    .prune(
-                        inventory,
-                        &keep,
-                        &all_live,
-                        options,
-                        progress,
-                        &mut summary.failed,
-                    )
+                let (pruned, failed) = self
+                    .prune(inventory, &listed, &keep, &all_live, options, progress)
                     .await?;
+                summary.pruned = pruned;
+                summary.failed += failed;
             } else {
                 // Without pruning, the kinds of the previous members stay listed.
-                kinds.extend(self.inventory_kinds(inventory).await?);
+                kinds.extend(previous);
             }
             if !options.dry_run {
-                self.write_inventory(inventory, &kinds).await?;
+                self.write_inventory(inventory, &kinds, &mut parent).await?;
             }
         }
         Ok(summary)
@@ -1140,21 +1141,41 @@ impl Engine {
         }
     }
 
-    /// The group-kinds the inventory lists now (none when it does not exist yet).
-    async fn inventory_kinds(&self, inventory: &Inventory) -> Result<BTreeSet<String>, Error> {
+    /// What the inventory's parent says now; `None` when it does not exist yet.
+    async fn read_parent(&self, inventory: &Inventory) -> Result<Option<Parent>, Error> {
         let secrets: Api<DynamicObject> = Api::namespaced_with(
             self.client.clone(),
             &inventory.namespace,
             &ApiResource::from_gvk(&GroupVersionKind::gvk("", "v1", "Secret")),
         );
-        let parent = retried(|| secrets.get_opt(&inventory.name))
+        let found = retried(|| secrets.get_opt(&inventory.name))
             .await
             .map_err(|source| self.inventory_error(inventory, source))?;
-        Ok(parent
-            .and_then(|p| p.metadata.annotations)
-            .and_then(|a| a.get(APPLYSET_CONTAINS).cloned())
-            .map(|a| parse_group_kinds(&a))
-            .unwrap_or_default())
+        Ok(found.map(|parent| {
+            let label = |key: &str| {
+                parent
+                    .metadata
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get(key))
+                    .cloned()
+                    .unwrap_or_default()
+            };
+            let says = |key: &str| {
+                parent
+                    .metadata
+                    .annotations
+                    .as_ref()
+                    .and_then(|a| a.get(key))
+                    .cloned()
+                    .unwrap_or_default()
+            };
+            Parent {
+                id: label(APPLYSET_ID),
+                tooling: says(APPLYSET_TOOLING),
+                contains: says(APPLYSET_CONTAINS),
+            }
+        }))
     }
 
     fn inventory_error(&self, inventory: &Inventory, source: kube::Error) -> Error {
@@ -1167,72 +1188,63 @@ impl Engine {
         }
     }
 
-    /// Writes the inventory's parent with the group-kinds it holds.
+    /// Writes the inventory's parent with the group-kinds it holds, unless `parent` (what it
+    /// says, as read or last written) already says so: a re-sync writes nothing.
     async fn write_inventory(
         &self,
         inventory: &Inventory,
         kinds: &BTreeSet<String>,
+        parent: &mut Option<Parent>,
     ) -> Result<(), Error> {
+        let contains: Vec<&str> = kinds.iter().map(String::as_str).collect();
+        let wanted = Parent {
+            id: inventory.id(),
+            tooling: format!("converge/v{}", env!("CARGO_PKG_VERSION")),
+            contains: contains.join(","),
+        };
+        if parent.as_ref() == Some(&wanted) {
+            return Ok(());
+        }
         let secrets: Api<DynamicObject> = Api::namespaced_with(
             self.client.clone(),
             &inventory.namespace,
             &ApiResource::from_gvk(&GroupVersionKind::gvk("", "v1", "Secret")),
         );
-        let contains: Vec<&str> = kinds.iter().map(String::as_str).collect();
-        let contains = contains.join(",");
-        let tooling = format!("converge/v{}", env!("CARGO_PKG_VERSION"));
-        // A parent that already says all this is left alone: a re-sync writes nothing.
-        let current = retried(|| secrets.get_opt(&inventory.name))
-            .await
-            .map_err(|source| self.inventory_error(inventory, source))?;
-        if let Some(current) = current {
-            let label = current
-                .metadata
-                .labels
-                .as_ref()
-                .and_then(|l| l.get(APPLYSET_ID));
-            let annotations = current.metadata.annotations.as_ref();
-            let says = |key: &str| annotations.and_then(|a| a.get(key)).map(String::as_str);
-            if label == Some(&inventory.id())
-                && says(APPLYSET_TOOLING) == Some(tooling.as_str())
-                && says(APPLYSET_CONTAINS) == Some(contains.as_str())
-            {
-                return Ok(());
-            }
-        }
-        let parent = json!({
+        let body = json!({
             "apiVersion": "v1", "kind": "Secret",
             "metadata": {
                 "name": inventory.name, "namespace": inventory.namespace,
-                "labels": {APPLYSET_ID: inventory.id()},
-                "annotations": {APPLYSET_TOOLING: tooling, APPLYSET_CONTAINS: contains},
+                "labels": {APPLYSET_ID: wanted.id},
+                "annotations": {APPLYSET_TOOLING: wanted.tooling, APPLYSET_CONTAINS: wanted.contains},
             },
             "type": "Opaque",
         });
         let params = PatchParams::apply("converge-inventory").force();
-        let patch = Patch::Apply(&parent);
+        let patch = Patch::Apply(&body);
         retried(|| secrets.patch(&inventory.name, &params, &patch))
             .await
-            .map(|_| ())
-            .map_err(|source| self.inventory_error(inventory, source))
+            .map_err(|source| self.inventory_error(inventory, source))?;
+        *parent = Some(wanted);
+        Ok(())
     }
 
-    /// Deletes the members of the inventory that are not in `keep`: in reverse apply order,
-    /// namespaces last, never one annotated `converge.dev/prune: disabled`.
+    /// Deletes the members of the inventory (of the group-kinds it `listed`) that are not in
+    /// `keep`: in reverse apply order, namespaces last, never one annotated
+    /// `converge.dev/prune: disabled`. Returns how many were pruned and how many failed.
     async fn prune(
         &self,
         inventory: &Inventory,
+        listed: &BTreeSet<String>,
         keep: &BTreeSet<(String, String, String, String)>,
         live: &Live,
         options: &SyncOptions,
         progress: &mut (dyn FnMut(&Event) + Send),
-        failed: &mut usize,
-    ) -> Result<usize, Error> {
+    ) -> Result<(usize, usize), Error> {
         let discovery = self.discovery(false).await?;
         let id = inventory.id();
         let mut doomed: Vec<(ObjectRef, ApiResource)> = Vec::new();
-        for gk in self.inventory_kinds(inventory).await? {
-            let (group, kind) = split_group_kind(&gk);
+        for gk in listed {
+            let (group, kind) = split_group_kind(gk);
             let Some(found) = discovery.get(group).and_then(|g| g.recommended_kind(kind)) else {
                 // A kind no longer served has no objects left to prune.
                 continue;
@@ -1318,7 +1330,7 @@ impl Engine {
                 .cmp(&rank(&b.0))
                 .then_with(|| a.0.name.cmp(&b.0.name))
         });
-        let mut pruned = 0;
+        let (mut pruned, mut failed) = (0, 0);
         for (object, resource) in doomed {
             let api: Api<DynamicObject> = match &object.namespace {
                 Some(ns) => Api::namespaced_with(self.client.clone(), ns, &resource),
@@ -1335,12 +1347,26 @@ impl Engine {
                 }
                 Err(kube::Error::Api(status)) if status.code == 404 => {}
                 Err(e) => {
-                    *failed += 1;
+                    failed += 1;
                     progress(&Event::Failed(object, e.to_string()));
                 }
             }
         }
-        Ok(pruned)
+        Ok((pruned, failed))
+    }
+}
+
+/// What the inventory's parent says: its id, the tool managing it, the group-kinds it holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Parent {
+    id: String,
+    tooling: String,
+    contains: String,
+}
+
+impl Parent {
+    fn kinds(&self) -> BTreeSet<String> {
+        parse_group_kinds(&self.contains)
     }
 }
 
