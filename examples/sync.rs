@@ -79,7 +79,7 @@ struct Args {
     #[arg(long)]
     wait: bool,
     /// How long `--wait` waits (`90s`, `5m`, `1h`).
-    #[arg(long, value_name = "D", default_value = "5m", value_parser = parse_duration)]
+    #[arg(long, value_name = "D", default_value = "5m", value_parser = converge::api::parse_duration)]
     timeout: Duration,
     /// A variable for `${KEY}` substitution (repeatable).
     #[arg(long = "var", value_name = "KEY=VALUE", value_parser = cli::parse_var)]
@@ -87,35 +87,6 @@ struct Args {
     /// Where the embedded testcluster keeps its objects.
     #[arg(long, value_name = "DIR", default_value = ".converge/testcluster")]
     state: PathBuf,
-}
-
-/// `90s`, `5m`, `1h`, `1h30m`, `250ms`.
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    let invalid = || format!("invalid duration {text:?}: expected something like 90s, 5m or 1h30m");
-    let mut total = Duration::ZERO;
-    let mut rest = text.trim();
-    if rest.is_empty() {
-        return Err(invalid());
-    }
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .ok_or_else(invalid)?;
-        let value: u64 = rest[..digits].parse().map_err(|_| invalid())?;
-        rest = &rest[digits..];
-        let unit = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        total += match &rest[..unit] {
-            "ms" => Duration::from_millis(value),
-            "s" => Duration::from_secs(value),
-            "m" => Duration::from_secs(value * 60),
-            "h" => Duration::from_secs(value * 3600),
-            _ => return Err(invalid()),
-        };
-        rest = &rest[unit..];
-    }
-    Ok(total)
 }
 
 /// The inventory's name for a path: `converge-production`, `converge` at the root.

@@ -145,6 +145,9 @@ pub struct GitSourceStatus {
     /// The generation of the spec the status is about.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
+    /// The last [`REQUESTED_AT`] value acted on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_handled_reconcile_at: Option<String>,
 }
 
 /// A fetched revision.
@@ -213,6 +216,20 @@ pub struct SyncSpec {
     /// Fields not compared for drift (`/spec/replicas`, keyed paths), by object selector.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ignore: Vec<IgnoreRule>,
+    /// One environment per branch of the source matching a pattern, instead of one sync of
+    /// the source's own ref.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preview: Option<Preview>,
+}
+
+/// Preview environments: each branch matching `branches` gets the path synced from that
+/// branch into a namespace of its own ([`crate::preview::namespace`]), which is deleted with
+/// everything in it when the branch goes.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Preview {
+    /// The branches, as a glob: `preview/*` (one level), `preview/**` (any depth).
+    pub branches: String,
 }
 
 /// A source, by kind and name.
@@ -284,6 +301,30 @@ pub struct SyncStatus {
     /// The generation of the spec the status is about.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
+    /// The last [`REQUESTED_AT`] value acted on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_handled_reconcile_at: Option<String>,
+    /// The preview environments, one per matching branch, by branch name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub environments: Vec<Environment>,
+}
+
+/// One preview environment.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Environment {
+    /// The branch.
+    pub branch: String,
+    /// Its namespace.
+    pub namespace: String,
+    /// The revision last applied to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_applied_revision: Option<String>,
+    /// `True` when its last sync succeeded, `False` when it failed, `Unknown` before.
+    pub ready: String,
+    /// What happened last.
+    #[serde(default)]
+    pub message: String,
 }
 
 /// The counts of the last sync.
@@ -297,6 +338,131 @@ pub struct InventoryCounts {
     pub updated: u64,
     /// Pruned by the last sync.
     pub pruned: u64,
+}
+
+/// The annotation that asks for a reconcile now, whatever the interval: any new value (a
+/// time, by habit) is acted on once, and remembered in the status's `lastHandledReconcileAt`.
+/// `kubectl annotate --overwrite sync/web converge.dev/requested-at="$(date +%s)"`.
+pub const REQUESTED_AT: &str = "converge.dev/requested-at";
+
+/// The condition types, as Flux and kstatus use them.
+pub mod conditions {
+    /// The object is in the state its spec asks for.
+    pub const READY: &str = "Ready";
+    /// The controller is working on it.
+    pub const RECONCILING: &str = "Reconciling";
+    /// The controller cannot make progress without a change to the spec.
+    pub const STALLED: &str = "Stalled";
+}
+
+impl Condition {
+    /// A condition of `kind` now.
+    pub fn new(
+        kind: &str,
+        status: bool,
+        reason: &str,
+        message: impl Into<String>,
+        generation: Option<i64>,
+    ) -> Condition {
+        Condition {
+            kind: kind.to_owned(),
+            status: if status { "True" } else { "False" }.to_owned(),
+            reason: reason.to_owned(),
+            message: message.into(),
+            last_transition_time: converge_core::rfc3339(converge_core::since_epoch()),
+            observed_generation: generation,
+        }
+    }
+
+    /// The same condition with status `Unknown`.
+    pub fn unknown(mut self) -> Condition {
+        self.status = "Unknown".to_owned();
+        self
+    }
+}
+
+/// Sets `condition` in `conditions`, in place of one of its type; the transition time stays
+/// the old one when the status did not change, as `meta.SetStatusCondition` does.
+///
+/// ```
+/// use converge::api::{Condition, get_condition, set_condition};
+///
+/// let mut conditions = Vec::new();
+/// set_condition(&mut conditions, Condition::new("Ready", false, "Progressing", "", Some(1)));
+/// let since = get_condition(&conditions, "Ready").unwrap().last_transition_time.clone();
+/// set_condition(&mut conditions, Condition::new("Ready", false, "BuildFailed", "bad", Some(1)));
+/// let ready = get_condition(&conditions, "Ready").unwrap();
+/// assert_eq!((ready.reason.as_str(), &ready.last_transition_time), ("BuildFailed", &since));
+/// assert_eq!(conditions.len(), 1);
+/// ```
+pub fn set_condition(conditions: &mut Vec<Condition>, mut condition: Condition) {
+    match conditions.iter_mut().find(|c| c.kind == condition.kind) {
+        Some(old) => {
+            if old.status == condition.status {
+                condition.last_transition_time = std::mem::take(&mut old.last_transition_time);
+            }
+            *old = condition;
+        }
+        None => conditions.push(condition),
+    }
+}
+
+/// Removes the condition of type `kind`.
+pub fn remove_condition(conditions: &mut Vec<Condition>, kind: &str) {
+    conditions.retain(|c| c.kind != kind);
+}
+
+/// The condition of type `kind`.
+pub fn get_condition<'a>(conditions: &'a [Condition], kind: &str) -> Option<&'a Condition> {
+    conditions.iter().find(|c| c.kind == kind)
+}
+
+/// Whether `conditions` say `Ready=True`, for the generation `generation` when one is given.
+pub fn is_ready(conditions: &[Condition], generation: Option<i64>) -> bool {
+    get_condition(conditions, conditions::READY).is_some_and(|c| {
+        c.status == "True" && (generation.is_none() || c.observed_generation == generation)
+    })
+}
+
+/// Reads a duration as Flux's specs write them (Go's `time.ParseDuration` units): `90s`,
+/// `5m`, `1h30m`, `250ms`.
+///
+/// ```
+/// use std::time::Duration;
+/// assert_eq!(converge::api::parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+/// assert_eq!(converge::api::parse_duration("250ms"), Ok(Duration::from_millis(250)));
+/// assert!(converge::api::parse_duration("5 minutes").is_err());
+/// ```
+///
+/// # Errors
+/// A message naming the text, for anything else.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    use std::time::Duration;
+    let invalid = || format!("invalid duration {text:?}: expected something like 90s, 5m or 1h30m");
+    let mut total = Duration::ZERO;
+    let mut rest = text.trim();
+    if rest.is_empty() {
+        return Err(invalid());
+    }
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .ok_or_else(invalid)?;
+        let value: u64 = rest[..digits].parse().map_err(|_| invalid())?;
+        rest = &rest[digits..];
+        let unit = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        total += match &rest[..unit] {
+            "ms" => Duration::from_millis(value),
+            "s" => Duration::from_secs(value),
+            "m" => Duration::from_secs(value.saturating_mul(60)),
+            "h" => Duration::from_secs(value.saturating_mul(3600)),
+            _ => return Err(invalid()),
+        };
+        rest = &rest[unit..];
+    }
+    Ok(total)
 }
 
 fn default_interval() -> String {

@@ -12,7 +12,7 @@ pub use auto::{Auto, TreeKind};
 pub use cache::{ParseCache, Renders};
 pub use error::Error;
 pub use helm::Helm;
-pub use kustomize::{Kustomize, LoadRestrictor};
+pub use kustomize::{Kustomize, LoadRestrictor, is_cluster_scoped};
 pub use plain::PlainYaml;
 pub use substitute::{SUBSTITUTE_ANNOTATION, Substitute, substitute_manifests, substitute_text};
 

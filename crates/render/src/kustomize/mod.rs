@@ -16,6 +16,8 @@ mod transform;
 mod types;
 mod vars;
 
+pub use resource::is_cluster_scoped;
+
 use async_trait::async_trait;
 use converge_core::{FileTree, Manifest, index_by_key, normalize_path};
 

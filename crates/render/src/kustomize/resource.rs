@@ -86,8 +86,17 @@ pub(crate) fn split_api_version(api_version: &str) -> (&str, &str) {
     }
 }
 
-/// Built-in kinds that live outside namespaces.
-pub(crate) fn is_cluster_scoped(group: &str, kind: &str) -> bool {
+/// Whether `kind` of `group` is one of Kubernetes' built-in kinds that live outside namespaces
+/// (`Namespace`, `ClusterRole`, `CustomResourceDefinition`, …): kustomize's list, which is
+/// what moving objects into a namespace needs when no cluster can be asked. Custom kinds are
+/// never on it.
+///
+/// ```
+/// use converge_render::is_cluster_scoped;
+/// assert!(is_cluster_scoped("rbac.authorization.k8s.io", "ClusterRole"));
+/// assert!(!is_cluster_scoped("apps", "Deployment"));
+/// ```
+pub fn is_cluster_scoped(group: &str, kind: &str) -> bool {
     const CLUSTER_SCOPED: [(&str, &str); 36] = [
         ("", "Namespace"),
         ("", "Node"),

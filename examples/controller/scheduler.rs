@@ -1,0 +1,1583 @@
+//! The loop: which source to poll and which sync to run, when, and what to say about it.
+//!
+//! One task owns every decision. It wakes when an object changes, a poll or a sync ends, a
+//! push arrives, leadership changes, or the next interval comes due; the work itself runs in
+//! spawned tasks, at most `concurrency` at once, which report back here.
+//!
+//! - A **source** is polled on its interval (a ref listing: [`Source::resolve`]); when it moved,
+//!   the new revision is fetched, verified and digested, and the syncs of that source are due.
+//! - A **sync** runs when its source has a revision it has not tried, on its own interval (to
+//!   take back drift), when asked, or when its spec changes. It waits while its source has no
+//!   revision or one of its `dependsOn` is not ready. After a failure it is tried again after
+//!   `backoff_base`, doubled each time up to `backoff_max`.
+//! - A sync with `preview` has one environment per matching branch, each run like a sync of
+//!   its own; when a branch goes, its environment is pruned whole.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use converge::api::{
+    self, Condition, Environment, GitReference, GitSource, GitSourceSpec, GitSourceStatus,
+    InventoryCounts, REQUESTED_AT, Sync, SyncStatus, conditions, parse_duration,
+};
+use converge::receiver::Push;
+use converge::render::{Auto, Renderer, Substitute};
+use converge::source::{
+    GitOptions, Reference, Revision, Source, SshAuth, Verification, VerifyMode,
+};
+use converge_apply::{
+    ClientSideApply, Engine, Error as SyncError, Inventory, Replace, ServerSideApply, Summary,
+    SyncOptions,
+};
+use kube::api::{Api, Patch, PatchParams};
+use kube::{Resource, ResourceExt};
+use serde_json::{Value, json};
+use tokio::sync::{mpsc, watch};
+use tokio::task::{Id, JoinSet};
+use tokio::time::Instant;
+
+use crate::metrics::{Action, Kind, Metrics};
+use crate::store::{Store, Subject, Writer, key};
+
+/// How the loop runs.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub(crate) concurrency: usize,
+    pub(crate) backoff_base: Duration,
+    pub(crate) backoff_max: Duration,
+    pub(crate) shutdown_timeout: Duration,
+    pub(crate) cache: PathBuf,
+}
+
+/// What the spawned tasks share.
+struct Shared {
+    client: kube::Client,
+    server_side: Engine,
+    client_side: Engine,
+    replace: Engine,
+    cache: PathBuf,
+}
+
+/// A source as the loop follows it.
+struct SourceState {
+    object: GitSource,
+    /// The spec `source` was made for: a new spec makes a new one.
+    built_for: Option<GitSourceSpec>,
+    source: Option<Arc<dyn Source>>,
+    revision: Option<Revision>,
+    /// The matching branches, by pattern.
+    branches: BTreeMap<String, Vec<Revision>>,
+    next_poll: Instant,
+    polling: bool,
+    failures: u32,
+    requested: bool,
+    status: GitSourceStatus,
+}
+
+/// One environment of a sync: the sync itself (key `""`), or a preview branch.
+struct Instance {
+    branch: Option<String>,
+    /// The revision it should be at.
+    wanted: String,
+    last_attempted: Option<String>,
+    last_applied: Option<String>,
+    next_run: Instant,
+    running: bool,
+    failures: u32,
+    requested: bool,
+    /// The branch is gone: prune the environment.
+    gone: bool,
+    ready: Option<bool>,
+    message: String,
+}
+
+/// A sync as the loop follows it.
+struct SyncState {
+    object: Sync,
+    status: SyncStatus,
+    instances: BTreeMap<String, Instance>,
+    /// The spec cannot work: nothing runs until it changes.
+    stalled: bool,
+}
+
+/// What a task reports.
+enum Done {
+    Poll(String, PollResult),
+    Sync(String, String, SyncResult),
+}
+
+/// Which task an id is.
+enum TaskOf {
+    Poll(String),
+    Sync(String, String),
+}
+
+struct PollResult {
+    source: Option<Arc<dyn Source>>,
+    /// The revision, and when it moved, the fetched content's digest.
+    revision: Result<(Revision, Option<String>), String>,
+    branches: BTreeMap<String, Vec<Revision>>,
+    seconds: f64,
+}
+
+enum SyncResult {
+    Applied {
+        revision: String,
+        summary: Summary,
+        seconds: f64,
+    },
+    TornDown {
+        summary: Summary,
+        seconds: f64,
+    },
+    Failed {
+        revision: Option<String>,
+        reason: &'static str,
+        message: String,
+        summary: Summary,
+        seconds: f64,
+    },
+}
+
+pub(crate) struct Scheduler {
+    settings: Settings,
+    shared: Arc<Shared>,
+    /// Objects come from a file: they cannot be annotated.
+    from_file: bool,
+    store: Arc<Store>,
+    writer: Writer,
+    metrics: Arc<Metrics>,
+    sources: BTreeMap<String, SourceState>,
+    syncs: BTreeMap<String, SyncState>,
+    tasks: JoinSet<Done>,
+    running: HashMap<Id, TaskOf>,
+}
+
+fn requested_at<K: Resource>(object: &K) -> Option<String> {
+    object.annotations().get(REQUESTED_AT).cloned()
+}
+
+fn generation<K: Resource>(object: &K) -> Option<i64> {
+    object.meta().generation
+}
+
+/// The revision a GitSource follows, in Flux's order of precedence.
+fn reference(r: &GitReference) -> Reference {
+    if let Some(commit) = &r.commit {
+        Reference::Commit(commit.clone())
+    } else if let Some(name) = &r.name {
+        Reference::Any(name.clone())
+    } else if let Some(range) = &r.semver {
+        Reference::Semver(range.clone())
+    } else if let Some(tag) = &r.tag {
+        Reference::Tag(tag.clone())
+    } else if let Some(branch) = &r.branch {
+        Reference::Branch(branch.clone())
+    } else {
+        Reference::Default
+    }
+}
+
+/// An error and its causes on one line.
+fn chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut message = err.to_string();
+    let mut cause = err.source();
+    while let Some(inner) = cause {
+        message.push_str(": ");
+        message.push_str(&inner.to_string());
+        cause = inner.source();
+    }
+    message
+}
+
+fn source_key(sync: &Sync) -> String {
+    let r = &sync.spec.source_ref;
+    format!(
+        "{}/{}",
+        r.namespace
+            .clone()
+            .unwrap_or_else(|| sync.namespace().unwrap_or_default()),
+        r.name
+    )
+}
+
+/// What is wrong with a sync's spec, if anything.
+fn invalid_sync(sync: &Sync) -> Option<String> {
+    let spec = &sync.spec;
+    if spec.source_ref.kind != "GitSource" {
+        return Some(format!(
+            "sourceRef.kind {:?} is not supported: only GitSource",
+            spec.source_ref.kind
+        ));
+    }
+    if let Err(e) = parse_duration(&spec.interval) {
+        return Some(format!("interval: {e}"));
+    }
+    if let Some(Err(e)) = spec.timeout.as_deref().map(parse_duration) {
+        return Some(format!("timeout: {e}"));
+    }
+    if let Some(preview) = &spec.preview
+        && preview.branches.trim().is_empty()
+    {
+        return Some("preview.branches is empty".to_owned());
+    }
+    if let Err(e) = ignore_rules(sync) {
+        return Some(format!("ignore: {e}"));
+    }
+    None
+}
+
+fn invalid_source(source: &GitSource) -> Option<String> {
+    if source.spec.url.trim().is_empty() {
+        return Some("url is empty".to_owned());
+    }
+    if let Err(e) = parse_duration(&source.spec.interval) {
+        return Some(format!("interval: {e}"));
+    }
+    if let Some(verify) = &source.spec.verify
+        && verify_mode(&verify.mode).is_none()
+    {
+        return Some(format!(
+            "verify.mode {:?}: expected HEAD, Tag or TagAndHEAD",
+            verify.mode
+        ));
+    }
+    None
+}
+
+fn verify_mode(mode: &str) -> Option<VerifyMode> {
+    match mode {
+        "HEAD" | "head" => Some(VerifyMode::Head),
+        "Tag" | "tag" => Some(VerifyMode::Tag),
+        "TagAndHEAD" => Some(VerifyMode::TagAndHead),
+        _ => None,
+    }
+}
+
+/// The ignore rules of a sync, as converge-diff reads them.
+fn ignore_rules(sync: &Sync) -> Result<converge::diff::Normalizer, String> {
+    let mut normalizer = converge::diff::Normalizer::default().with_status(true);
+    for (i, rule) in sync.spec.ignore.iter().enumerate() {
+        let mut parsed = converge::diff::IgnoreRule::new(format!("ignore[{i}]"), &rule.paths)
+            .map_err(|e| format!("ignore[{i}]: {e}"))?;
+        // Any group: the rule names a kind only.
+        parsed.selector.kind.clone_from(&rule.kind);
+        if let Some(name) = &rule.name {
+            parsed = parsed.named(name.as_str());
+        }
+        normalizer = normalizer.with_rule(parsed);
+    }
+    Ok(normalizer)
+}
+
+/// The name of a sync's inventory (its ApplySet parent Secret): `sync-<name>`, and
+/// `sync-<name>-<namespace>` for a preview environment.
+fn inventory_name(sync: &str, environment: Option<&str>) -> String {
+    let name = match environment {
+        Some(ns) => format!("sync-{sync}-{ns}"),
+        None => format!("sync-{sync}"),
+    };
+    name.chars().take(253).collect()
+}
+
+impl Scheduler {
+    pub(crate) fn new(
+        settings: Settings,
+        config: kube::Config,
+        client: kube::Client,
+        store: Arc<Store>,
+        writer: Writer,
+        metrics: Arc<Metrics>,
+        from_file: bool,
+    ) -> Result<Scheduler, converge_apply::Error> {
+        // Git is the truth: fields changed by hand are taken back, as Flux does.
+        let server_side = Engine::from_config(
+            config.clone(),
+            ServerSideApply::new(crate::MANAGER).force(true),
+        )?;
+        let client_side =
+            Engine::from_config(config.clone(), ClientSideApply::new(crate::MANAGER))?;
+        let replace = Engine::from_config(config, Replace::new(crate::MANAGER))?;
+        Ok(Scheduler {
+            shared: Arc::new(Shared {
+                client,
+                server_side,
+                client_side,
+                replace,
+                cache: settings.cache.clone(),
+            }),
+            settings,
+            from_file,
+            store,
+            writer,
+            metrics,
+            sources: BTreeMap::new(),
+            syncs: BTreeMap::new(),
+            tasks: JoinSet::new(),
+            running: HashMap::new(),
+        })
+    }
+
+    pub(crate) async fn run(
+        mut self,
+        mut leading: watch::Receiver<bool>,
+        mut pushes: mpsc::UnboundedReceiver<Push>,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
+        let store = self.store.clone();
+        let mut elected = true;
+        loop {
+            self.refresh();
+            let next = if *leading.borrow() {
+                self.schedule()
+            } else {
+                None
+            };
+            let wake = next.unwrap_or_else(|| Instant::now() + Duration::from_secs(60));
+            tokio::select! {
+                () = store.changed.notified() => {}
+                Some(done) = self.tasks.join_next_with_id(), if !self.tasks.is_empty() => self.finish(done),
+                Some(push) = pushes.recv() => self.push(&push),
+                changed = leading.changed(), if elected => match changed {
+                    Ok(()) if !*leading.borrow() => self.abandon("lost the lead"),
+                    Ok(()) => {}
+                    Err(_) => elected = false,
+                },
+                () = tokio::time::sleep_until(wake) => {}
+                _ = shutdown.wait_for(|stop| *stop) => break,
+            }
+        }
+        // Let the work in hand finish, for a while.
+        let deadline = tokio::time::sleep(self.settings.shutdown_timeout);
+        tokio::pin!(deadline);
+        while !self.tasks.is_empty() {
+            tokio::select! {
+                Some(done) = self.tasks.join_next_with_id() => self.finish(done),
+                () = &mut deadline => {
+                    self.abandon("shutting down");
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Drops the work in hand: a sync cut short is completed by the next run.
+    fn abandon(&mut self, why: &str) {
+        if self.tasks.is_empty() {
+            return;
+        }
+        tracing::warn!(
+            tasks = self.tasks.len(),
+            "{why}: abandoning the work in hand"
+        );
+        self.tasks.abort_all();
+        for task in self.running.drain().map(|(_, task)| task) {
+            match task {
+                TaskOf::Poll(key) => {
+                    if let Some(s) = self.sources.get_mut(&key) {
+                        s.polling = false;
+                    }
+                }
+                TaskOf::Sync(key, instance) => {
+                    if let Some(i) = self
+                        .syncs
+                        .get_mut(&key)
+                        .and_then(|s| s.instances.get_mut(&instance))
+                    {
+                        i.running = false;
+                        i.requested = true;
+                    }
+                }
+            }
+        }
+        self.metrics.running.set(0);
+    }
+
+    /// Takes in the objects as the store has them now.
+    fn refresh(&mut self) {
+        let now = Instant::now();
+        let objects = self.store.lock();
+        self.sources.retain(|k, _| objects.sources.contains_key(k));
+        for (k, object) in &objects.sources {
+            let state = self
+                .sources
+                .entry(k.clone())
+                .or_insert_with(|| SourceState {
+                    object: object.clone(),
+                    built_for: None,
+                    source: None,
+                    revision: None,
+                    branches: BTreeMap::new(),
+                    next_poll: now,
+                    polling: false,
+                    failures: 0,
+                    requested: false,
+                    status: object.status.clone().unwrap_or_default(),
+                });
+            if state.built_for.as_ref().is_some_and(|s| *s != object.spec) {
+                // A new spec: a new source, polled at once.
+                state.built_for = None;
+                state.source = None;
+                state.failures = 0;
+                state.requested = true;
+            }
+            let asked = requested_at(object);
+            if asked.is_some() && asked != state.status.last_handled_reconcile_at {
+                state.requested = true;
+            }
+            state.object = object.clone();
+        }
+        self.syncs.retain(|k, _| objects.syncs.contains_key(k));
+        for (k, object) in &objects.syncs {
+            let state = self.syncs.entry(k.clone()).or_insert_with(|| {
+                let status = object.status.clone().unwrap_or_default();
+                let mut instances = BTreeMap::new();
+                if object.spec.preview.is_none() {
+                    instances.insert(
+                        String::new(),
+                        Instance::new(None, status.last_applied_revision.clone(), now),
+                    );
+                }
+                SyncState {
+                    object: object.clone(),
+                    status,
+                    instances,
+                    stalled: false,
+                }
+            });
+            if generation(&state.object) != generation(object) || state.object.spec != object.spec {
+                state.stalled = false;
+                for instance in state.instances.values_mut() {
+                    instance.requested = true;
+                    instance.failures = 0;
+                }
+            }
+            let asked = requested_at(object);
+            if asked.is_some() && asked != state.status.last_handled_reconcile_at {
+                for instance in state.instances.values_mut() {
+                    instance.requested = true;
+                }
+            }
+            state.object = object.clone();
+        }
+    }
+
+    /// Starts what is due, as far as there are free slots; returns when to look again.
+    fn schedule(&mut self) -> Option<Instant> {
+        let now = Instant::now();
+        let mut next: Option<Instant> = None;
+        let mut soonest = |at: Instant| next = Some(next.map_or(at, |n: Instant| n.min(at)));
+        let mut waiting = 0i64;
+
+        let keys: Vec<String> = self.sources.keys().cloned().collect();
+        for k in keys {
+            let state = &self.sources[&k];
+            if state.object.spec.suspend || state.polling {
+                continue;
+            }
+            if let Some(reason) = invalid_source(&state.object) {
+                self.stall_source(&k, &reason);
+                continue;
+            }
+            let due = if state.requested {
+                now
+            } else {
+                state.next_poll
+            };
+            if due > now {
+                soonest(due);
+            } else if self.tasks.len() < self.settings.concurrency {
+                self.poll(&k);
+            } else {
+                waiting += 1;
+            }
+        }
+
+        let keys: Vec<String> = self.syncs.keys().cloned().collect();
+        for k in keys {
+            for (instance, due) in self.due_instances(&k, now) {
+                if due > now {
+                    soonest(due);
+                } else if self.tasks.len() < self.settings.concurrency {
+                    self.start_sync(&k, &instance);
+                } else {
+                    waiting += 1;
+                }
+            }
+        }
+        self.metrics.queue.set(waiting);
+        next
+    }
+
+    /// The instances of a sync that may run, with when each is due; says why none may when
+    /// the sync waits for something.
+    fn due_instances(&mut self, k: &str, now: Instant) -> Vec<(String, Instant)> {
+        let Some(state) = self.syncs.get(k) else {
+            return Vec::new();
+        };
+        let sync = &state.object;
+        if sync.spec.suspend || state.stalled {
+            return Vec::new();
+        }
+        if let Some(reason) = invalid_sync(sync) {
+            self.stall_sync(k, "InvalidSpec", &reason);
+            return Vec::new();
+        }
+        let source = source_key(sync);
+        let Some(src) = self.sources.get(&source) else {
+            self.wait_sync(k, "SourceNotFound", format!("GitSource {source} not found"));
+            return Vec::new();
+        };
+        let (Some(revision), Some(_)) = (&src.revision, &src.source) else {
+            let why = api::get_condition(&src.status.conditions, conditions::READY)
+                .filter(|c| c.status == "False")
+                .map_or_else(String::new, |c| format!(": {}", c.message));
+            self.wait_sync(
+                k,
+                "SourceNotReady",
+                format!("GitSource {source} has no revision yet{why}"),
+            );
+            return Vec::new();
+        };
+        for dependency in &sync.spec.depends_on {
+            let dep = format!(
+                "{}/{}",
+                dependency
+                    .namespace
+                    .clone()
+                    .unwrap_or_else(|| sync.namespace().unwrap_or_default()),
+                dependency.name
+            );
+            let ready = self.syncs.get(&dep).is_some_and(|d| {
+                api::is_ready(&d.status.conditions, generation(&d.object))
+                    && !d.instances.values().any(|i| i.running)
+            });
+            if !ready {
+                self.wait_sync(
+                    k,
+                    "DependencyNotReady",
+                    format!("dependency {dep} is not ready"),
+                );
+                return Vec::new();
+            }
+        }
+        // What the instances should be at now.
+        let targets: Vec<(String, Option<String>, String)> = match &sync.spec.preview {
+            None => vec![(String::new(), None, revision.to_string())],
+            Some(preview) => match src.branches.get(&preview.branches) {
+                Some(branches) => branches
+                    .iter()
+                    .filter_map(|r| {
+                        let branch = r.name()?.to_owned();
+                        Some((branch.clone(), Some(branch), r.to_string()))
+                    })
+                    .collect(),
+                // Not listed yet: the source's next poll lists it.
+                None => return Vec::new(),
+            },
+        };
+        let Some(state) = self.syncs.get_mut(k) else {
+            return Vec::new();
+        };
+        for instance in state.instances.values_mut() {
+            instance.gone = true;
+        }
+        for (name, branch, wanted) in targets {
+            let instance = state
+                .instances
+                .entry(name)
+                .or_insert_with(|| Instance::new(branch, None, now));
+            instance.gone = false;
+            instance.wanted = wanted;
+        }
+        state
+            .instances
+            .iter()
+            .filter(|(_, i)| !i.running)
+            .map(|(name, i)| {
+                let due = if i.gone
+                    || i.requested
+                    || i.last_attempted.as_deref() != Some(i.wanted.as_str())
+                {
+                    now
+                } else {
+                    i.next_run
+                };
+                (name.clone(), due)
+            })
+            .collect()
+    }
+
+    /// Says, once, that a sync waits for something.
+    fn wait_sync(&mut self, k: &str, reason: &str, message: String) {
+        let Some(state) = self.syncs.get_mut(k) else {
+            return;
+        };
+        let same = api::get_condition(&state.status.conditions, conditions::READY)
+            .is_some_and(|c| c.reason == reason && c.message == message);
+        if same {
+            return;
+        }
+        let generation = generation(&state.object);
+        api::set_condition(
+            &mut state.status.conditions,
+            Condition::new(conditions::READY, false, reason, &message, generation),
+        );
+        api::set_condition(
+            &mut state.status.conditions,
+            Condition::new(
+                conditions::RECONCILING,
+                true,
+                "Progressing",
+                &message,
+                generation,
+            ),
+        );
+        let subject = Subject::of(&state.object);
+        self.writer.event(&subject, false, reason, &message);
+        self.writer.sync_status(subject, state.status.clone());
+    }
+
+    fn stall_sync(&mut self, k: &str, reason: &str, message: &str) {
+        let Some(state) = self.syncs.get_mut(k) else {
+            return;
+        };
+        state.stalled = true;
+        let generation = generation(&state.object);
+        api::set_condition(
+            &mut state.status.conditions,
+            Condition::new(conditions::READY, false, reason, message, generation),
+        );
+        api::set_condition(
+            &mut state.status.conditions,
+            Condition::new(conditions::STALLED, true, reason, message, generation),
+        );
+        api::remove_condition(&mut state.status.conditions, conditions::RECONCILING);
+        state.status.observed_generation = generation;
+        let subject = Subject::of(&state.object);
+        self.writer.event(&subject, true, reason, message);
+        self.writer.sync_status(subject, state.status.clone());
+    }
+
+    fn stall_source(&mut self, k: &str, message: &str) {
+        let Some(state) = self.sources.get_mut(k) else {
+            return;
+        };
+        let generation = generation(&state.object);
+        if api::get_condition(&state.status.conditions, conditions::STALLED)
+            .is_some_and(|c| c.message == message && c.observed_generation == generation)
+        {
+            return;
+        }
+        api::set_condition(
+            &mut state.status.conditions,
+            Condition::new(conditions::READY, false, "InvalidSpec", message, generation),
+        );
+        api::set_condition(
+            &mut state.status.conditions,
+            Condition::new(
+                conditions::STALLED,
+                true,
+                "InvalidSpec",
+                message,
+                generation,
+            ),
+        );
+        state.status.observed_generation = generation;
+        let subject = Subject::of(&state.object);
+        self.writer.event(&subject, true, "InvalidSpec", message);
+        self.writer.source_status(subject, state.status.clone());
+    }
+
+    /// Starts polling a source.
+    fn poll(&mut self, k: &str) {
+        let Some(state) = self.sources.get_mut(k) else {
+            return;
+        };
+        state.polling = true;
+        state.requested = false;
+        if let Some(asked) = requested_at(&state.object) {
+            state.status.last_handled_reconcile_at = Some(asked);
+        }
+        if state.built_for.is_none() {
+            state.built_for = Some(state.object.spec.clone());
+        }
+        // The branch patterns of the preview syncs of this source.
+        let patterns: Vec<String> = self
+            .syncs
+            .values()
+            .filter(|s| source_key(&s.object) == k)
+            .filter_map(|s| s.object.spec.preview.as_ref().map(|p| p.branches.clone()))
+            .collect();
+        let object = state.object.clone();
+        let source = state.source.clone();
+        let previous = state.revision.clone();
+        let shared = self.shared.clone();
+        let handle = self.tasks.spawn(async move {
+            let key = key(&object);
+            let result = poll(shared, object, source, previous, patterns).await;
+            Done::Poll(key, result)
+        });
+        self.running.insert(handle.id(), TaskOf::Poll(k.to_owned()));
+        self.metrics.running.set(self.tasks.len() as i64);
+    }
+
+    /// Starts a sync of one instance.
+    fn start_sync(&mut self, k: &str, name: &str) {
+        let Some(state) = self.syncs.get_mut(k) else {
+            return;
+        };
+        let source = source_key(&state.object);
+        let Some(src) = self.sources.get(&source).and_then(|s| s.source.clone()) else {
+            return;
+        };
+        let reference = match self.sources.get(&source) {
+            Some(s) => reference(&s.object.spec.reference),
+            None => return,
+        };
+        let Some(instance) = state.instances.get_mut(name) else {
+            return;
+        };
+        instance.running = true;
+        let asked = instance.requested;
+        instance.requested = false;
+        let job = Job {
+            sync: state.object.clone(),
+            reference: match &instance.branch {
+                Some(branch) => Reference::Branch(branch.clone()),
+                None => reference,
+            },
+            branch: instance.branch.clone(),
+            teardown: instance.gone,
+            source: src,
+        };
+        let what = match (&instance.branch, instance.gone) {
+            (Some(branch), true) => format!("Deleting the environment of branch {branch}"),
+            (Some(branch), false) => {
+                format!(
+                    "Reconciling the environment of branch {branch} at {}",
+                    instance.wanted
+                )
+            }
+            (None, _) => format!("Reconciling revision {}", instance.wanted),
+        };
+        // Say what is going on, without flapping Ready on every drift check.
+        let generation = generation(&state.object);
+        if asked && let Some(at) = requested_at(&state.object) {
+            state.status.last_handled_reconcile_at = Some(at);
+        }
+        api::set_condition(
+            &mut state.status.conditions,
+            Condition::new(
+                conditions::RECONCILING,
+                true,
+                "Progressing",
+                &what,
+                generation,
+            ),
+        );
+        if api::get_condition(&state.status.conditions, conditions::READY).is_none() {
+            api::set_condition(
+                &mut state.status.conditions,
+                Condition::new(conditions::READY, false, "Progressing", &what, generation)
+                    .unknown(),
+            );
+        }
+        self.writer
+            .sync_status(Subject::of(&state.object), state.status.clone());
+        tracing::info!(sync = k, "{what}");
+
+        let shared = self.shared.clone();
+        let (key, instance) = (k.to_owned(), name.to_owned());
+        let handle = self.tasks.spawn(async move {
+            let result = run_sync(shared, job).await;
+            Done::Sync(key, instance, result)
+        });
+        self.running
+            .insert(handle.id(), TaskOf::Sync(k.to_owned(), name.to_owned()));
+        self.metrics.running.set(self.tasks.len() as i64);
+    }
+
+    /// Takes in what a task reports.
+    fn finish(&mut self, done: Result<(Id, Done), tokio::task::JoinError>) {
+        let (id, done) = match done {
+            Ok(done) => done,
+            Err(err) => {
+                // Aborted (its state was reset then) or panicked: try again later.
+                if let Some(task) = self.running.remove(&err.id()) {
+                    tracing::error!(error = %err, "a task failed");
+                    match task {
+                        TaskOf::Poll(k) => {
+                            if let Some(s) = self.sources.get_mut(&k) {
+                                s.polling = false;
+                                s.next_poll = Instant::now() + self.settings.backoff_max;
+                            }
+                        }
+                        TaskOf::Sync(k, i) => {
+                            if let Some(i) =
+                                self.syncs.get_mut(&k).and_then(|s| s.instances.get_mut(&i))
+                            {
+                                i.running = false;
+                                i.next_run = Instant::now() + self.settings.backoff_max;
+                            }
+                        }
+                    }
+                }
+                self.metrics.running.set(self.tasks.len() as i64);
+                return;
+            }
+        };
+        self.metrics.running.set(self.tasks.len() as i64);
+        // A task abandoned while it was finishing: its state was reset.
+        if self.running.remove(&id).is_none() {
+            return;
+        }
+        match done {
+            Done::Poll(k, result) => self.polled(&k, result),
+            Done::Sync(k, instance, result) => self.synced(&k, &instance, result),
+        }
+    }
+
+    fn polled(&mut self, k: &str, result: PollResult) {
+        let settings = self.settings.clone();
+        let backoff = |failures| backoff(&settings, failures);
+        let Some(state) = self.sources.get_mut(k) else {
+            return;
+        };
+        state.polling = false;
+        if result.source.is_some() {
+            state.source = result.source;
+        }
+        self.metrics
+            .fetched(result.revision.is_ok(), result.seconds);
+        self.metrics
+            .reconciled(Kind::GitSource, result.revision.is_ok(), result.seconds);
+        let generation = generation(&state.object);
+        let interval =
+            parse_duration(&state.object.spec.interval).unwrap_or(Duration::from_secs(60));
+        let subject = Subject::of(&state.object);
+        let before = state.status.clone();
+        match result.revision {
+            Ok((revision, digest)) => {
+                state.failures = 0;
+                state.next_poll = Instant::now() + interval;
+                state.branches = result.branches;
+                let moved = state.revision.as_ref() != Some(&revision);
+                let message = format!("stored artifact for revision {revision}");
+                if let Some(digest) = digest {
+                    state.status.artifact = Some(api::Artifact {
+                        revision: revision.to_string(),
+                        digest,
+                        last_update_time: converge_core::rfc3339(converge_core::since_epoch()),
+                    });
+                }
+                if moved {
+                    self.writer.event(&subject, false, "NewArtifact", &message);
+                }
+                state.revision = Some(revision);
+                api::set_condition(
+                    &mut state.status.conditions,
+                    Condition::new(conditions::READY, true, "Succeeded", &message, generation),
+                );
+                api::remove_condition(&mut state.status.conditions, conditions::RECONCILING);
+                api::remove_condition(&mut state.status.conditions, conditions::STALLED);
+            }
+            Err(message) => {
+                state.failures += 1;
+                let wait = backoff(state.failures).min(interval);
+                state.next_poll = Instant::now() + wait;
+                let reason = "GitOperationFailed";
+                let same = api::get_condition(&state.status.conditions, conditions::READY)
+                    .is_some_and(|c| c.reason == reason && c.message == message);
+                if !same {
+                    self.writer.event(&subject, true, reason, &message);
+                }
+                api::set_condition(
+                    &mut state.status.conditions,
+                    Condition::new(conditions::READY, false, reason, &message, generation),
+                );
+                api::set_condition(
+                    &mut state.status.conditions,
+                    Condition::new(
+                        conditions::RECONCILING,
+                        true,
+                        "ProgressingWithRetry",
+                        format!("retrying in {}", human(wait)),
+                        generation,
+                    ),
+                );
+            }
+        }
+        state.status.observed_generation = generation;
+        if state.status != before {
+            self.writer.source_status(subject, state.status.clone());
+        }
+    }
+
+    fn synced(&mut self, k: &str, name: &str, result: SyncResult) {
+        let settings = self.settings.clone();
+        let backoff = |failures| backoff(&settings, failures);
+        let metrics = self.metrics.clone();
+        let Some(state) = self.syncs.get_mut(k) else {
+            return;
+        };
+        let generation = generation(&state.object);
+        let interval =
+            parse_duration(&state.object.spec.interval).unwrap_or(Duration::from_secs(600));
+        let subject = Subject::of(&state.object);
+        let Some(instance) = state.instances.get_mut(name) else {
+            return;
+        };
+        instance.running = false;
+        let count = |summary: &Summary| {
+            metrics.count(Action::created, summary.created);
+            metrics.count(Action::updated, summary.updated);
+            metrics.count(Action::unchanged, summary.unchanged);
+            metrics.count(Action::pruned, summary.pruned);
+            metrics.count(Action::failed, summary.failed);
+        };
+        let environment = instance.branch.clone();
+        let mut event = None;
+        match result {
+            SyncResult::TornDown { summary, seconds } => {
+                metrics.reconciled(Kind::Sync, true, seconds);
+                count(&summary);
+                let branch = environment.unwrap_or_default();
+                state.instances.remove(name);
+                event = Some((
+                    false,
+                    "EnvironmentDeleted",
+                    format!(
+                        "branch {branch} is gone: its environment {} was deleted ({} pruned)",
+                        converge::preview::namespace(&branch),
+                        summary.pruned
+                    ),
+                ));
+            }
+            SyncResult::Applied {
+                revision,
+                summary,
+                seconds,
+            } => {
+                metrics.reconciled(Kind::Sync, true, seconds);
+                count(&summary);
+                let first = instance.last_applied.is_none() && environment.is_some();
+                let news = instance.last_applied.as_deref() != Some(revision.as_str())
+                    || instance.ready != Some(true)
+                    || summary.created + summary.updated + summary.pruned > 0;
+                instance.last_applied = Some(revision.clone());
+                instance.last_attempted = Some(revision.clone());
+                instance.failures = 0;
+                instance.next_run = Instant::now() + interval;
+                instance.ready = Some(true);
+                instance.message = format!("Applied revision: {revision}");
+                if environment.is_none() {
+                    state.status.last_applied_revision = Some(revision.clone());
+                    state.status.last_attempted_revision = Some(revision.clone());
+                    state.status.inventory = Some(InventoryCounts {
+                        objects: (summary.created + summary.updated + summary.unchanged) as u64,
+                        created: summary.created as u64,
+                        updated: summary.updated as u64,
+                        pruned: summary.pruned as u64,
+                    });
+                }
+                if news {
+                    let (reason, text) = match &environment {
+                        Some(branch) if first => (
+                            "EnvironmentCreated",
+                            format!(
+                                "environment {} of branch {branch} created at {revision}: {summary}",
+                                converge::preview::namespace(branch)
+                            ),
+                        ),
+                        Some(branch) => (
+                            "ReconciliationSucceeded",
+                            format!("environment of branch {branch} at {revision}: {summary}"),
+                        ),
+                        None => (
+                            "ReconciliationSucceeded",
+                            format!("Applied revision {revision}: {summary}"),
+                        ),
+                    };
+                    event = Some((false, reason, text));
+                }
+            }
+            SyncResult::Failed {
+                revision,
+                reason,
+                message,
+                summary,
+                seconds,
+            } => {
+                metrics.reconciled(Kind::Sync, false, seconds);
+                count(&summary);
+                instance.failures += 1;
+                let wait = backoff(instance.failures);
+                instance.next_run = Instant::now() + wait;
+                if let Some(revision) = &revision {
+                    instance.last_attempted = Some(revision.clone());
+                } else {
+                    // Nothing was tried: try this revision again after the backoff.
+                    instance.last_attempted = Some(instance.wanted.clone());
+                }
+                instance.ready = Some(false);
+                instance.message = match &environment {
+                    Some(branch) => format!("environment of branch {branch}: {message}"),
+                    None => message.clone(),
+                };
+                if environment.is_none() {
+                    state.status.last_attempted_revision =
+                        revision.or_else(|| state.status.last_attempted_revision.take());
+                }
+                let text = format!(
+                    "{} (attempt {}; retrying in {})",
+                    instance.message,
+                    instance.failures,
+                    human(wait)
+                );
+                event = Some((true, reason, text));
+                api::set_condition(
+                    &mut state.status.conditions,
+                    Condition::new(
+                        conditions::READY,
+                        false,
+                        reason,
+                        &instance.message,
+                        generation,
+                    ),
+                );
+                api::set_condition(
+                    &mut state.status.conditions,
+                    Condition::new(
+                        conditions::RECONCILING,
+                        true,
+                        "ProgressingWithRetry",
+                        format!("retrying in {}", human(wait)),
+                        generation,
+                    ),
+                );
+            }
+        }
+        if let Some((warning, reason, text)) = &event {
+            self.writer.event(&subject, *warning, reason, text);
+        }
+        state.status.observed_generation = generation;
+        state.status.environments = state
+            .instances
+            .values()
+            .filter_map(|i| {
+                let branch = i.branch.clone()?;
+                Some(Environment {
+                    namespace: converge::preview::namespace(&branch),
+                    branch,
+                    last_applied_revision: i.last_applied.clone(),
+                    ready: match i.ready {
+                        Some(true) => "True",
+                        Some(false) => "False",
+                        None => "Unknown",
+                    }
+                    .to_owned(),
+                    message: i.message.clone(),
+                })
+            })
+            .collect();
+        let failing = state.instances.values().find(|i| i.ready == Some(false));
+        let busy = state
+            .instances
+            .values()
+            .any(|i| i.running || i.ready.is_none());
+        match (failing, busy) {
+            (Some(_), _) => {}
+            (None, true) => {}
+            (None, false) => {
+                let message = if state.object.spec.preview.is_some() {
+                    format!("{} environments ready", state.instances.len())
+                } else {
+                    state
+                        .instances
+                        .values()
+                        .next()
+                        .map(|i| i.message.clone())
+                        .unwrap_or_default()
+                };
+                api::set_condition(
+                    &mut state.status.conditions,
+                    Condition::new(
+                        conditions::READY,
+                        true,
+                        "ReconciliationSucceeded",
+                        message,
+                        generation,
+                    ),
+                );
+                api::remove_condition(&mut state.status.conditions, conditions::RECONCILING);
+                api::remove_condition(&mut state.status.conditions, conditions::STALLED);
+            }
+        }
+        self.writer.sync_status(subject, state.status.clone());
+    }
+
+    /// A verified push: poll the sources of that repository now. With objects in the cluster,
+    /// the request is written as an annotation, so that whichever replica leads acts on it.
+    fn push(&mut self, push: &Push) {
+        let matching: Vec<GitSource> = self
+            .sources
+            .values()
+            .filter(|s| {
+                push.repositories
+                    .iter()
+                    .any(|r| same_repository(r, &s.object.spec.url))
+            })
+            .map(|s| s.object.clone())
+            .collect();
+        if matching.is_empty() {
+            tracing::info!(repositories = ?push.repositories, "a push for no source");
+            return;
+        }
+        for source in matching {
+            let k = key(&source);
+            tracing::info!(source = %k, reference = %push.reference, "push received: polling now");
+            if self.from_file {
+                if let Some(state) = self.sources.get_mut(&k) {
+                    state.requested = true;
+                }
+                continue;
+            }
+            let api: Api<GitSource> = Api::namespaced(
+                self.shared.client.clone(),
+                &source.namespace().unwrap_or_default(),
+            );
+            let now = converge_core::rfc3339_micros(converge_core::since_epoch());
+            let patch = json!({"metadata": {"annotations": {REQUESTED_AT: now}}});
+            tokio::spawn(async move {
+                if let Err(err) = api
+                    .patch(
+                        &source.name_any(),
+                        &PatchParams::default(),
+                        &Patch::Merge(&patch),
+                    )
+                    .await
+                {
+                    tracing::warn!(source = %k, error = %err, "cannot request a reconcile");
+                }
+            });
+        }
+    }
+}
+
+impl Instance {
+    fn new(branch: Option<String>, last_applied: Option<String>, now: Instant) -> Instance {
+        Instance {
+            branch,
+            wanted: String::new(),
+            last_attempted: None,
+            last_applied,
+            next_run: now,
+            running: false,
+            failures: 0,
+            requested: false,
+            gone: false,
+            ready: None,
+            message: String::new(),
+        }
+    }
+}
+
+/// The wait after `failures` failures in a row: the base, doubled each time, up to the most.
+fn backoff(settings: &Settings, failures: u32) -> Duration {
+    let factor = 2u32.saturating_pow(failures.saturating_sub(1).min(20));
+    settings
+        .backoff_base
+        .saturating_mul(factor)
+        .min(settings.backoff_max)
+}
+
+/// `1.5s`, `40s`, `2m30s`.
+fn human(duration: Duration) -> String {
+    let secs = duration.as_secs();
+    if secs < 10 {
+        format!("{:.1}s", duration.as_secs_f64())
+    } else if secs < 60 {
+        format!("{secs}s")
+    } else {
+        format!("{}m{}s", secs / 60, secs % 60)
+    }
+}
+
+/// Whether two git URLs name the same repository: scheme, credentials, `.git` and a trailing
+/// `/` aside; `git@host:path` is `host/path`.
+fn same_repository(a: &str, b: &str) -> bool {
+    fn canonical(url: &str) -> String {
+        let url = url.trim();
+        let rest = match url.split_once("://") {
+            Some((_, rest)) => rest.to_owned(),
+            // scp-like: user@host:path
+            None => url.replacen(':', "/", 1),
+        };
+        let rest = rest.rsplit_once('@').map_or(rest.as_str(), |(_, r)| r);
+        let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+        let path = path.trim_end_matches('/');
+        let path = path.strip_suffix(".git").unwrap_or(path);
+        format!("{}/{}", host.to_ascii_lowercase(), path)
+    }
+    canonical(a) == canonical(b)
+}
+
+/// Polls one source: makes it if needed (credentials and keys from its Secrets), lists the
+/// ref, and fetches the revision when it moved.
+async fn poll(
+    shared: Arc<Shared>,
+    object: GitSource,
+    source: Option<Arc<dyn Source>>,
+    previous: Option<Revision>,
+    patterns: Vec<String>,
+) -> PollResult {
+    let started = std::time::Instant::now();
+    let mut result = PollResult {
+        source: None,
+        revision: Err(String::new()),
+        branches: BTreeMap::new(),
+        seconds: 0.0,
+    };
+    let source = match source {
+        Some(source) => source,
+        None => match make_source(&shared, &object).await {
+            Ok(source) => {
+                result.source = Some(source.clone());
+                source
+            }
+            Err(message) => {
+                result.revision = Err(message);
+                result.seconds = started.elapsed().as_secs_f64();
+                return result;
+            }
+        },
+    };
+    let wanted = reference(&object.spec.reference);
+    result.revision = async {
+        let revision = source
+            .resolve(&wanted)
+            .await
+            .map_err(|e| format!("cannot resolve {wanted}: {}", chain(&e)))?;
+        if previous.as_ref() == Some(&revision) {
+            return Ok((revision, None));
+        }
+        // It moved: fetch it (which verifies it) and digest its content.
+        let snapshot = source
+            .fetch(&wanted)
+            .await
+            .map_err(|e| format!("cannot fetch {wanted}: {}", chain(&e)))?;
+        let digest = snapshot
+            .digest("")
+            .map_err(|e| format!("cannot digest {}: {}", snapshot.revision, chain(&e)))?;
+        Ok((snapshot.revision, Some(digest)))
+    }
+    .await;
+    for pattern in patterns {
+        match source.branches(&pattern).await {
+            Ok(branches) => {
+                result.branches.insert(pattern, branches);
+            }
+            Err(e) => {
+                if result.revision.is_ok() {
+                    result.revision = Err(format!("cannot list branches {pattern}: {}", chain(&e)));
+                }
+            }
+        }
+    }
+    result.seconds = started.elapsed().as_secs_f64();
+    result
+}
+
+/// The data of a Secret of `namespace`, decoded.
+async fn secret_data(
+    client: &kube::Client,
+    namespace: &str,
+    name: &str,
+) -> Result<BTreeMap<String, String>, String> {
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> =
+        Api::namespaced(client.clone(), namespace);
+    let secret = secrets
+        .get(name)
+        .await
+        .map_err(|e| format!("cannot read Secret {namespace}/{name}: {}", chain(&e)))?;
+    let mut data: BTreeMap<String, String> = secret.string_data.unwrap_or_default();
+    for (k, v) in secret.data.unwrap_or_default() {
+        let text = String::from_utf8(v.0)
+            .map_err(|_| format!("Secret {namespace}/{name}: {k} is not text"))?;
+        data.insert(k, text);
+    }
+    Ok(data)
+}
+
+async fn make_source(shared: &Shared, object: &GitSource) -> Result<Arc<dyn Source>, String> {
+    let namespace = object.namespace().unwrap_or_default();
+    let spec = &object.spec;
+    let mut options =
+        GitOptions::default().with_cache_dir(shared.cache.join(&namespace).join(object.name_any()));
+    if let Some(secret) = &spec.secret_ref {
+        let data = secret_data(&shared.client, &namespace, &secret.name).await?;
+        if let Some(password) = data.get("password") {
+            options = options.with_basic_auth(
+                data.get("username").map_or("git", String::as_str),
+                password.as_str(),
+            );
+        }
+        if let Some(token) = data.get("bearerToken") {
+            options = options.with_bearer_token(token.as_str());
+        }
+        if let Some(ca) = data.get("ca.crt") {
+            options = options.with_ca_certificates(ca.as_bytes().to_vec());
+        }
+        if let Some(identity) = data.get("identity") {
+            let mut ssh = SshAuth::new(identity.as_str());
+            if let Some(known) = data.get("known_hosts") {
+                ssh = ssh.with_known_hosts(known.as_str());
+            }
+            options = options.with_ssh(ssh);
+        }
+    }
+    if let Some(verify) = &spec.verify {
+        let mode = verify_mode(&verify.mode).unwrap_or_default();
+        let keys = secret_data(&shared.client, &namespace, &verify.secret_ref.name).await?;
+        let mut verification = Verification::new(mode);
+        for key in keys.values() {
+            if key.contains("BEGIN PGP PUBLIC KEY BLOCK") {
+                verification = verification.with_gpg_keys(key.as_str());
+            } else {
+                for line in key
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                {
+                    verification = verification.with_ssh_key(line);
+                }
+            }
+        }
+        options = options.with_verification(verification);
+    }
+    let source = converge::source::GitSource::with_options(spec.url.as_str(), options)
+        .map_err(|e| format!("cannot use {}: {}", spec.url, chain(&e)))?;
+    Ok(Arc::new(source))
+}
+
+/// One run of a sync (or of one preview environment).
+struct Job {
+    sync: Sync,
+    reference: Reference,
+    branch: Option<String>,
+    teardown: bool,
+    source: Arc<dyn Source>,
+}
+
+fn path(spec_path: &str) -> String {
+    let path = spec_path
+        .trim()
+        .trim_start_matches("./")
+        .trim_end_matches('/');
+    if path == "." {
+        String::new()
+    } else {
+        path.to_owned()
+    }
+}
+
+async fn run_sync(shared: Arc<Shared>, job: Job) -> SyncResult {
+    let started = std::time::Instant::now();
+    let seconds = || started.elapsed().as_secs_f64();
+    let spec = &job.sync.spec;
+    let namespace = job.sync.namespace().unwrap_or_default();
+    let environment = job.branch.as_deref().map(converge::preview::namespace);
+    let engine = match spec.strategy {
+        api::Strategy::ServerSide => &shared.server_side,
+        api::Strategy::ClientSide => &shared.client_side,
+        api::Strategy::Replace => &shared.replace,
+    };
+    let inventory = Inventory::new(
+        namespace.as_str(),
+        inventory_name(&job.sync.name_any(), environment.as_deref()),
+    );
+    let target = environment
+        .clone()
+        .or_else(|| spec.target_namespace.clone());
+    let timeout = spec
+        .timeout
+        .as_deref()
+        .and_then(|t| parse_duration(t).ok())
+        .unwrap_or(Duration::from_secs(300));
+    let mut options = SyncOptions::default()
+        .inventory(inventory.clone(), spec.prune || environment.is_some())
+        .default_namespace(target.clone().unwrap_or_else(|| namespace.clone()))
+        .wait(spec.wait.then_some(timeout))
+        .timeout(Some(timeout));
+    if let Some(account) = &spec.service_account_name {
+        options = options.service_account(namespace.as_str(), account.as_str());
+    }
+    let mut log =
+        |event: &converge_apply::Event| tracing::debug!(sync = %job.sync.name_any(), "{event}");
+
+    if job.teardown {
+        // Every object of the environment, its namespace last, then the inventory itself.
+        let options = options.allow_empty(true);
+        return match engine.sync(&[], &options, &mut log).await {
+            Ok(summary) => {
+                let secrets: Api<k8s_openapi::api::core::v1::Secret> =
+                    Api::namespaced(shared.client.clone(), &namespace);
+                match secrets.delete(&inventory.name, &Default::default()).await {
+                    Ok(_) => {}
+                    Err(kube::Error::Api(status)) if status.code == 404 => {}
+                    Err(err) => {
+                        return SyncResult::Failed {
+                            revision: None,
+                            reason: "PruneFailed",
+                            message: format!("cannot delete the inventory: {}", chain(&err)),
+                            summary,
+                            seconds: seconds(),
+                        };
+                    }
+                }
+                SyncResult::TornDown {
+                    summary,
+                    seconds: seconds(),
+                }
+            }
+            Err(err) => failed(None, &err, seconds()),
+        };
+    }
+
+    let mut vars = spec.substitute.clone();
+    if let (Some(branch), Some(ns)) = (&job.branch, &environment) {
+        vars.insert("PREVIEW_BRANCH".to_owned(), branch.clone());
+        vars.insert("PREVIEW_NAMESPACE".to_owned(), ns.clone());
+    }
+    let renderer: Arc<dyn Renderer> = if vars.is_empty() {
+        Arc::new(Auto::new())
+    } else {
+        Arc::new(Substitute::new(Auto::new()).with_vars(vars))
+    };
+    let pipeline =
+        converge::Pipeline::from_shared(job.source.clone(), renderer).with_path(path(&spec.path));
+    let rendered = match pipeline.render(&job.reference).await {
+        Ok(rendered) => rendered,
+        Err(err) => {
+            let reason = match &err {
+                converge::Error::Source { .. } => "ArtifactFailed",
+                _ => "BuildFailed",
+            };
+            return SyncResult::Failed {
+                revision: None,
+                reason,
+                message: chain(&err),
+                summary: Summary::default(),
+                seconds: seconds(),
+            };
+        }
+    };
+    let revision = rendered.revision.to_string();
+    let normalizer = match ignore_rules(&job.sync) {
+        Ok(normalizer) => normalizer,
+        Err(message) => {
+            return SyncResult::Failed {
+                revision: Some(revision),
+                reason: "InvalidSpec",
+                message,
+                summary: Summary::default(),
+                seconds: seconds(),
+            };
+        }
+    };
+    let mut objects: Vec<Value> = rendered
+        .manifests
+        .iter()
+        .map(|m| {
+            let mut object = m.object().clone();
+            // Fields left to others are not applied: whoever owns them keeps them.
+            if !job.sync.spec.ignore.is_empty() {
+                normalizer.normalize(&mut object);
+            }
+            object
+        })
+        .collect();
+    if let Some(target) = &target {
+        for object in &mut objects {
+            place(object, target);
+        }
+    }
+    if let Some(ns) = &environment
+        && !objects.iter().any(|o| {
+            o["kind"] == "Namespace"
+                && o["apiVersion"] == "v1"
+                && o["metadata"]["name"] == ns.as_str()
+        })
+    {
+        // The environment's namespace belongs to it, and goes with it.
+        objects.insert(
+            0,
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {
+                "name": ns,
+                "labels": {"converge.dev/preview-branch": converge::preview::namespace(job.branch.as_deref().unwrap_or_default())},
+            }}),
+        );
+    }
+    match engine.sync(&objects, &options, &mut log).await {
+        Ok(summary) => SyncResult::Applied {
+            revision,
+            summary,
+            seconds: seconds(),
+        },
+        Err(err) => failed(Some(revision), &err, seconds()),
+    }
+}
+
+fn failed(revision: Option<String>, err: &SyncError, seconds: f64) -> SyncResult {
+    let (reason, summary) = match err {
+        SyncError::Unhealthy { summary, .. } => ("HealthCheckFailed", *summary),
+        SyncError::Failed { summary, .. } => ("ReconciliationFailed", *summary),
+        SyncError::TimedOut { .. } => ("HealthCheckFailed", Summary::default()),
+        _ => ("ReconciliationFailed", Summary::default()),
+    };
+    SyncResult::Failed {
+        revision,
+        reason,
+        message: chain(err),
+        summary,
+        seconds,
+    }
+}
+
+/// Moves a namespaced object into `namespace` (Flux's `targetNamespace`); the built-in kinds
+/// that live outside namespaces are left as they are.
+fn place(object: &mut Value, namespace: &str) {
+    let api_version = object["apiVersion"].as_str().unwrap_or("");
+    let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
+    let kind = object["kind"].as_str().unwrap_or("");
+    if converge::render::is_cluster_scoped(group, kind) {
+        return;
+    }
+    if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.insert("namespace".to_owned(), Value::String(namespace.to_owned()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repositories_compare_by_host_and_path() {
+        assert!(same_repository(
+            "https://github.com/org/repo.git",
+            "git@github.com:org/repo"
+        ));
+        assert!(same_repository(
+            "ssh://git@GitHub.com/org/repo/",
+            "https://token@github.com/org/repo.git"
+        ));
+        assert!(!same_repository(
+            "https://github.com/org/repo",
+            "https://github.com/org/repo2"
+        ));
+    }
+}
