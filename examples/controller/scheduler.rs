@@ -574,13 +574,46 @@ impl Scheduler {
                         Some((branch.clone(), Some(branch), r.to_string()))
                     })
                     .collect(),
-                // Not listed yet: the source's next poll lists it.
-                None => return Vec::new(),
+                // Not listed yet: list it now.
+                None => {
+                    if let Some(src) = self.sources.get_mut(&source) {
+                        src.requested = true;
+                    }
+                    return Vec::new();
+                }
             },
         };
+        let pattern = sync
+            .spec
+            .preview
+            .as_ref()
+            .map_or_else(String::new, |p| p.branches.clone());
         let Some(state) = self.syncs.get_mut(k) else {
             return Vec::new();
         };
+        if targets.is_empty() && state.instances.is_empty() {
+            let message = format!("no branch matches {pattern}: no environment");
+            if !api::get_condition(&state.status.conditions, conditions::READY)
+                .is_some_and(|c| c.status == "True" && c.message == message)
+            {
+                let generation = generation(&state.object);
+                api::set_condition(
+                    &mut state.status.conditions,
+                    Condition::new(
+                        conditions::READY,
+                        true,
+                        "ReconciliationSucceeded",
+                        &message,
+                        generation,
+                    ),
+                );
+                api::remove_condition(&mut state.status.conditions, conditions::RECONCILING);
+                state.status.observed_generation = generation;
+                self.writer
+                    .sync_status(Subject::of(&state.object), state.status.clone());
+            }
+            return Vec::new();
+        }
         for instance in state.instances.values_mut() {
             instance.gone = true;
         }

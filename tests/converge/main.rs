@@ -2,6 +2,7 @@
 //! repositories, the shared real-world corpus and kubectl as the oracle.
 
 mod api;
+mod controller;
 mod corpus;
 mod examples;
 mod leader;

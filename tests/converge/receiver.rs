@@ -23,7 +23,7 @@ async fn serve(secret: &[u8]) -> (String, Arc<Mutex<Vec<Push>>>) {
 }
 
 /// POSTs `body` to `/hook` with `headers`: the status code.
-async fn post(address: &str, headers: &[(&str, &str)], body: &str) -> u16 {
+pub(crate) async fn post(address: &str, headers: &[(&str, &str)], body: &str) -> u16 {
     let mut stream = tokio::net::TcpStream::connect(address)
         .await
         .expect("connect");

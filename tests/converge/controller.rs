@@ -1,0 +1,898 @@
+//! The reference controller end to end: the `controller` example as a process, a testcluster
+//! with the CRDs, and git repositories served by `git daemon` and `git http-backend` on
+//! loopback. Objects are created and read through `kube::Client`, as a user would with kubectl.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use converge::api::{GitSource, Sync};
+use converge_source::testing::{GitDaemon, GitFixture, GitHttpServer};
+use converge_testcluster::TestCluster;
+use k8s_openapi::api::core::v1::{ConfigMap, Event, Namespace, Secret};
+use kube::api::{Api, PostParams};
+use kube::{CustomResourceExt, ResourceExt};
+use serde_json::{Value, json};
+
+use crate::support::example_bin;
+
+/// A testcluster with the CRDs, a kubeconfig for it, and a scratch directory.
+struct Cluster {
+    /// Serves until the test ends.
+    _server: TestCluster,
+    client: kube::Client,
+    dir: tempfile::TempDir,
+    kubeconfig: PathBuf,
+}
+
+async fn cluster() -> Cluster {
+    let cluster = TestCluster::builder()
+        .ready_after(Some(Duration::from_millis(50)))
+        .start()
+        .await
+        .expect("testcluster");
+    let client = kube::Client::try_from(kube::Config::new(cluster.url().parse().expect("url")))
+        .expect("client");
+    let crds: Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> =
+        Api::all(client.clone());
+    for crd in [GitSource::crd(), Sync::crd()] {
+        crds.create(&PostParams::default(), &crd)
+            .await
+            .expect("CRD");
+    }
+    // Served once established.
+    eventually(
+        "the CRDs to be served",
+        Duration::from_secs(10),
+        None,
+        || {
+            let client = client.clone();
+            async move {
+                let syncs: Api<Sync> = Api::namespaced(client, "default");
+                syncs.list(&Default::default()).await.ok().map(drop)
+            }
+        },
+    )
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(&kubeconfig, cluster.kubeconfig()).expect("kubeconfig");
+    Cluster {
+        _server: cluster,
+        client,
+        dir,
+        kubeconfig,
+    }
+}
+
+/// A free port of 127.0.0.1.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// A running controller; killed when dropped.
+struct Controller {
+    child: Option<Child>,
+    address: String,
+    log: PathBuf,
+}
+
+impl Controller {
+    fn start(cluster: &Cluster, name: &str, args: &[&str]) -> Controller {
+        let address = format!("127.0.0.1:{}", free_port());
+        let log = cluster.dir.path().join(format!("{name}.log"));
+        let cache = cluster.dir.path().join(format!("{name}-cache"));
+        let child = Command::new(example_bin("controller"))
+            .arg("--kubeconfig")
+            .arg(&cluster.kubeconfig)
+            .args(["--listen", &address, "--cache"])
+            .arg(&cache)
+            .args(["--backoff-base", "200ms", "--backoff-max", "2s"])
+            .args(args)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log file"))
+            .spawn()
+            .expect("the controller example is built");
+        Controller {
+            child: Some(child),
+            address,
+            log,
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// GET `path`: the status code and body.
+    async fn get(&self, path: &str) -> Option<(u16, String)> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(&self.address).await.ok()?;
+        let request = format!(
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            self.address
+        );
+        stream.write_all(request.as_bytes()).await.ok()?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await.ok()?;
+        let code = response.split(' ').nth(1)?.parse().ok()?;
+        let body = response.split_once("\r\n\r\n")?.1.to_owned();
+        Some((code, body))
+    }
+
+    /// The value of a metric line (`converge_leader`, `converge_reconcile_total{…}`).
+    async fn metric(&self, line_start: &str) -> Option<f64> {
+        let (_, body) = self.get("/metrics").await?;
+        body.lines()
+            .find_map(|l| l.strip_prefix(line_start)?.trim().parse().ok())
+    }
+
+    /// Sends `signal` and waits for the process: its exit code.
+    fn stop(&mut self, signal: &str) -> Option<i32> {
+        let mut child = self.child.take()?;
+        Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        child.wait().expect("the controller ends").code()
+    }
+}
+
+impl Drop for Controller {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Polls `check` every 100 ms until it answers, for `limit` at most; the panic shows the
+/// controller's log.
+async fn eventually<T, F, Fut>(
+    what: &str,
+    limit: Duration,
+    log: Option<&Controller>,
+    mut check: F,
+) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(found) = check().await {
+            return found;
+        }
+        if start.elapsed() > limit {
+            panic!(
+                "waited {limit:?} for {what}; controller log:\n{}",
+                log.map(Controller::log).unwrap_or_default()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn config_map(name: &str, color: &str) -> String {
+    format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  color: {color}\n")
+}
+
+async fn create<K>(client: &kube::Client, object: Value) -> K
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + std::fmt::Debug
+        + serde::Serialize
+        + serde::de::DeserializeOwned,
+{
+    let object: K = serde_json::from_value(object).expect("a valid object");
+    Api::<K>::namespaced(client.clone(), "default")
+        .create(&PostParams::default(), &object)
+        .await
+        .expect("created")
+}
+
+async fn git_source(client: &kube::Client, name: &str, url: &str, interval: &str) {
+    create::<GitSource>(
+        client,
+        json!({"apiVersion": "converge.dev/v1alpha1", "kind": "GitSource",
+            "metadata": {"name": name, "namespace": "default"},
+            "spec": {"url": url, "ref": {"branch": "main"}, "interval": interval}}),
+    )
+    .await;
+}
+
+async fn sync(client: &kube::Client, name: &str, spec: Value) {
+    create::<Sync>(
+        client,
+        json!({"apiVersion": "converge.dev/v1alpha1", "kind": "Sync",
+            "metadata": {"name": name, "namespace": "default"}, "spec": spec}),
+    )
+    .await;
+}
+
+/// The Sync's status, as JSON.
+async fn sync_status(client: &kube::Client, name: &str) -> Value {
+    let sync = Api::<Sync>::namespaced(client.clone(), "default")
+        .get(name)
+        .await
+        .expect("the Sync");
+    serde_json::to_value(sync.status).expect("json")
+}
+
+fn condition<'a>(status: &'a Value, kind: &str) -> Option<&'a Value> {
+    status["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == kind)
+}
+
+/// Waits until the Sync is Ready at `commit`.
+async fn ready_at(client: &kube::Client, name: &str, commit: &str, controller: &Controller) {
+    let want = format!("main@sha1:{commit}");
+    eventually(
+        &format!("Sync {name} to be ready at {want}"),
+        Duration::from_secs(20),
+        Some(controller),
+        || async {
+            let status = sync_status(client, name).await;
+            (condition(&status, "Ready")?["status"] == "True"
+                && status["lastAppliedRevision"] == want.as_str())
+            .then_some(())
+        },
+    )
+    .await;
+}
+
+async fn color(client: &kube::Client, namespace: &str, name: &str) -> Option<String> {
+    let map = Api::<ConfigMap>::namespaced(client.clone(), namespace)
+        .get_opt(name)
+        .await
+        .ok()??;
+    map.data?.get("color").cloned()
+}
+
+async fn events(client: &kube::Client, reason: &str) -> Vec<Event> {
+    Api::<Event>::namespaced(client.clone(), "default")
+        .list(&Default::default())
+        .await
+        .expect("events")
+        .items
+        .into_iter()
+        .filter(|e| e.reason.as_deref() == Some(reason))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_is_live_within_one_interval_with_status_events_and_metrics() {
+    let env = cluster().await;
+    let mut repo = GitFixture::new();
+    repo.write("deploy/web.yaml", &config_map("web", "blue"));
+    let first = repo.commit("blue");
+    let daemon = GitDaemon::serve(&repo);
+    git_source(&env.client, "app", daemon.url(), "2s").await;
+    sync(
+        &env.client,
+        "web",
+        json!({"sourceRef": {"name": "app"}, "path": "./deploy", "interval": "10m", "prune": true}),
+    )
+    .await;
+    let mut controller = Controller::start(&env, "one", &[]);
+    ready_at(&env.client, "web", &first, &controller).await;
+    assert_eq!(
+        color(&env.client, "default", "web").await.as_deref(),
+        Some("blue")
+    );
+    let status = sync_status(&env.client, "web").await;
+    assert_eq!(
+        status["lastAttemptedRevision"],
+        format!("main@sha1:{first}")
+    );
+    assert_eq!(status["inventory"]["objects"], 1, "{status:#}");
+    assert_eq!(
+        condition(&status, "Ready").expect("Ready")["reason"],
+        "ReconciliationSucceeded"
+    );
+    assert!(condition(&status, "Reconciling").is_none(), "{status:#}");
+    let source = Api::<GitSource>::namespaced(env.client.clone(), "default")
+        .get("app")
+        .await
+        .expect("source");
+    let artifact = &source
+        .status
+        .expect("source status")
+        .artifact
+        .expect("artifact");
+    assert_eq!(artifact.revision, format!("main@sha1:{first}"));
+    assert!(artifact.digest.starts_with("sha256:"));
+
+    // A new commit is live within one interval of the source (2 s), give or take the work.
+    repo.write("deploy/web.yaml", &config_map("web", "green"));
+    repo.write("deploy/extra.yaml", &config_map("extra", "red"));
+    let second = repo.commit("green");
+    let pushed = Instant::now();
+    eventually(
+        "the commit to be live",
+        Duration::from_secs(6),
+        Some(&controller),
+        || async {
+            (color(&env.client, "default", "web").await.as_deref() == Some("green")).then_some(())
+        },
+    )
+    .await;
+    let took = pushed.elapsed();
+    assert!(took < Duration::from_secs(4), "live after {took:?}");
+    ready_at(&env.client, "web", &second, &controller).await;
+
+    // A file that leaves git is pruned.
+    repo.git(&["rm", "-q", "deploy/extra.yaml"]);
+    let third = repo.commit("no extra");
+    ready_at(&env.client, "web", &third, &controller).await;
+    assert_eq!(color(&env.client, "default", "extra").await, None);
+    assert_eq!(
+        sync_status(&env.client, "web").await["inventory"]["pruned"],
+        1
+    );
+
+    // Each outcome is an Event on the Sync and the source.
+    let succeeded = events(&env.client, "ReconciliationSucceeded").await;
+    assert!(succeeded.len() >= 3, "{succeeded:#?}");
+    assert!(
+        succeeded
+            .iter()
+            .all(|e| e.involved_object.kind.as_deref() == Some("Sync")
+                && e.type_.as_deref() == Some("Normal"))
+    );
+    assert!(!events(&env.client, "NewArtifact").await.is_empty());
+
+    // Operations: health, readiness, metrics.
+    assert_eq!(controller.get("/healthz").await.map(|r| r.0), Some(200));
+    assert_eq!(controller.get("/readyz").await.map(|r| r.0), Some(200));
+    let successes = controller
+        .metric("converge_reconcile_total{kind=\"Sync\",result=\"success\"}")
+        .await
+        .expect("reconcile metric");
+    assert!(successes >= 3.0, "{successes}");
+    assert!(
+        controller
+            .metric("converge_objects_total{action=\"pruned\"}")
+            .await
+            >= Some(1.0)
+    );
+    let (_, metrics) = controller.get("/metrics").await.expect("metrics");
+    for name in [
+        "converge_reconcile_duration_seconds_count{kind=\"Sync\"}",
+        "converge_source_fetch_duration_seconds_count{result=\"success\"}",
+        "converge_queue_depth ",
+        "converge_leader 1",
+    ] {
+        assert!(metrics.contains(name), "{name} missing from\n{metrics}");
+    }
+
+    // On demand: a new requested-at value reconciles now, once.
+    let before = controller
+        .metric("converge_reconcile_total{kind=\"Sync\",result=\"success\"}")
+        .await
+        .expect("metric");
+    let syncs: Api<Sync> = Api::namespaced(env.client.clone(), "default");
+    syncs
+        .patch(
+            "web",
+            &Default::default(),
+            &kube::api::Patch::Merge(
+                json!({"metadata": {"annotations": {"converge.dev/requested-at": "now"}}}),
+            ),
+        )
+        .await
+        .expect("annotate");
+    eventually(
+        "the requested reconcile",
+        Duration::from_secs(5),
+        Some(&controller),
+        || async {
+            let status = sync_status(&env.client, "web").await;
+            (status["lastHandledReconcileAt"] == "now").then_some(())
+        },
+    )
+    .await;
+    eventually(
+        "a reconcile",
+        Duration::from_secs(5),
+        Some(&controller),
+        || async {
+            let now = controller
+                .metric("converge_reconcile_total{kind=\"Sync\",result=\"success\"}")
+                .await?;
+            (now > before).then_some(())
+        },
+    )
+    .await;
+
+    // SIGTERM: a clean stop.
+    assert_eq!(controller.stop("-TERM"), Some(0), "{}", controller.log());
+    assert!(controller.log().contains("stopped"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_push_reconciles_at_once_and_a_forged_one_does_nothing() {
+    let env = cluster().await;
+    let mut repo = GitFixture::new();
+    repo.write("deploy/web.yaml", &config_map("web", "blue"));
+    let first = repo.commit("blue");
+    let server = GitHttpServer::serve(&repo, None);
+    // An hour between polls: only a push makes the controller look.
+    git_source(&env.client, "app", server.url(), "1h").await;
+    sync(
+        &env.client,
+        "web",
+        json!({"sourceRef": {"name": "app"}, "path": "deploy"}),
+    )
+    .await;
+    let secret = env.dir.path().join("webhook-secret");
+    std::fs::write(&secret, "s3cret\n").expect("secret");
+    let controller = Controller::start(
+        &env,
+        "hook",
+        &["--webhook-secret-file", secret.to_str().expect("utf-8")],
+    );
+    ready_at(&env.client, "web", &first, &controller).await;
+
+    repo.write("deploy/web.yaml", &config_map("web", "green"));
+    let second = repo.commit("green");
+    let body = json!({"ref": "refs/heads/main", "after": second,
+        "repository": {"clone_url": format!("{}.git", server.url()), "html_url": "https://example.test/app"}})
+    .to_string();
+    let forged = converge::receiver::github_signature(b"not the secret", body.as_bytes());
+    let code = crate::receiver::post(
+        &controller.address,
+        &[("X-GitHub-Event", "push"), ("X-Hub-Signature-256", &forged)],
+        &body,
+    )
+    .await;
+    assert_eq!(code, 401);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        color(&env.client, "default", "web").await.as_deref(),
+        Some("blue")
+    );
+
+    let signed = converge::receiver::github_signature(b"s3cret", body.as_bytes());
+    let sent = Instant::now();
+    let code = crate::receiver::post(
+        &controller.address,
+        &[("X-GitHub-Event", "push"), ("X-Hub-Signature-256", &signed)],
+        &body,
+    )
+    .await;
+    assert_eq!(code, 202);
+    ready_at(&env.client, "web", &second, &controller).await;
+    assert_eq!(
+        color(&env.client, "default", "web").await.as_deref(),
+        Some("green")
+    );
+    assert!(
+        sent.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        sent.elapsed()
+    );
+    let source = Api::<GitSource>::namespaced(env.client.clone(), "default")
+        .get("app")
+        .await
+        .expect("source");
+    assert!(
+        source
+            .annotations()
+            .contains_key("converge.dev/requested-at")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_preview_branch_gets_an_environment_that_goes_with_it() {
+    let env = cluster().await;
+    let mut repo = GitFixture::new();
+    repo.write(
+        "deploy/web.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\ndata:\n  color: ${PREVIEW_BRANCH}\n",
+    );
+    repo.commit("web");
+    let daemon = GitDaemon::serve(&repo);
+    git_source(&env.client, "app", daemon.url(), "1s").await;
+    sync(
+        &env.client,
+        "previews",
+        json!({"sourceRef": {"name": "app"}, "path": "deploy", "preview": {"branches": "preview/*"}}),
+    )
+    .await;
+    let controller = Controller::start(&env, "preview", &[]);
+    // No preview branch: no environment, and ready.
+    eventually(
+        "the previews to be ready",
+        Duration::from_secs(10),
+        Some(&controller),
+        || async {
+            let status = sync_status(&env.client, "previews").await;
+            (condition(&status, "Ready")?["status"] == "True").then_some(())
+        },
+    )
+    .await;
+
+    repo.git(&["checkout", "-q", "-b", "preview/feature-1234"]);
+    repo.git(&["checkout", "-q", "main"]);
+    let namespace = "preview-feature-1234";
+    eventually(
+        "the environment",
+        Duration::from_secs(10),
+        Some(&controller),
+        || async { color(&env.client, namespace, "web").await },
+    )
+    .await;
+    assert_eq!(
+        color(&env.client, namespace, "web").await.as_deref(),
+        Some("preview/feature-1234")
+    );
+    let namespaces: Api<Namespace> = Api::all(env.client.clone());
+    assert!(namespaces.get_opt(namespace).await.expect("get").is_some());
+    let environments = eventually(
+        "the status",
+        Duration::from_secs(5),
+        Some(&controller),
+        || async {
+            let status = sync_status(&env.client, "previews").await;
+            let environments = status["environments"].as_array()?.clone();
+            (environments.len() == 1 && environments[0]["ready"] == "True").then_some(environments)
+        },
+    )
+    .await;
+    assert_eq!(environments[0]["branch"], "preview/feature-1234");
+    assert_eq!(environments[0]["namespace"], namespace);
+    assert!(!events(&env.client, "EnvironmentCreated").await.is_empty());
+    // Other branches are not environments.
+    assert_eq!(color(&env.client, "main", "web").await, None);
+
+    repo.git(&["branch", "-q", "-D", "preview/feature-1234"]);
+    eventually(
+        "the environment to go",
+        Duration::from_secs(10),
+        Some(&controller),
+        || async {
+            namespaces
+                .get_opt(namespace)
+                .await
+                .ok()?
+                .is_none()
+                .then_some(())
+        },
+    )
+    .await;
+    assert_eq!(color(&env.client, namespace, "web").await, None);
+    let secrets: Api<Secret> = Api::namespaced(env.client.clone(), "default");
+    let inventories: Vec<String> = secrets
+        .list(&Default::default())
+        .await
+        .expect("secrets")
+        .items
+        .iter()
+        .map(ResourceExt::name_any)
+        .filter(|n| n.contains("feature-1234"))
+        .collect();
+    assert!(inventories.is_empty(), "{inventories:?}");
+    eventually(
+        "the status to drop it",
+        Duration::from_secs(5),
+        Some(&controller),
+        || async {
+            let status = sync_status(&env.client, "previews").await;
+            status["environments"]
+                .as_array()
+                .is_none_or(Vec::is_empty)
+                .then_some(())
+        },
+    )
+    .await;
+    assert!(!events(&env.client, "EnvironmentDeleted").await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_sync_is_retried_with_backoff_and_reported_not_ready() {
+    let env = cluster().await;
+    let mut repo = GitFixture::new();
+    repo.write(
+        "deploy/web.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\n data: [\n",
+    );
+    repo.commit("broken");
+    let daemon = GitDaemon::serve(&repo);
+    git_source(&env.client, "app", daemon.url(), "1s").await;
+    sync(
+        &env.client,
+        "web",
+        json!({"sourceRef": {"name": "app"}, "path": "deploy"}),
+    )
+    .await;
+    let controller = Controller::start(&env, "failing", &[]);
+
+    let status = eventually(
+        "Ready=False",
+        Duration::from_secs(10),
+        Some(&controller),
+        || async {
+            let status = sync_status(&env.client, "web").await;
+            (condition(&status, "Ready")?["status"] == "False"
+                && condition(&status, "Ready")?["reason"] == "BuildFailed")
+                .then_some(status)
+        },
+    )
+    .await;
+    let message = condition(&status, "Ready").expect("Ready")["message"]
+        .as_str()
+        .expect("message")
+        .to_owned();
+    assert!(message.contains("web.yaml"), "{message}");
+    assert_eq!(
+        condition(&status, "Reconciling").expect("Reconciling")["reason"],
+        "ProgressingWithRetry"
+    );
+    assert!(status["lastAppliedRevision"].is_null(), "{status:#}");
+
+    // Attempts 1 to 4 wait 0.2 s, 0.4 s, 0.8 s, 1.6 s: each failure doubles the wait.
+    let waits = eventually(
+        "four attempts",
+        Duration::from_secs(10),
+        Some(&controller),
+        || async {
+            let mut failures: Vec<(u32, String)> = events(&env.client, "BuildFailed")
+                .await
+                .iter()
+                .filter_map(|e| {
+                    let message = e.message.as_deref()?;
+                    let (_, tail) = message.rsplit_once("(attempt ")?;
+                    let (attempt, wait) =
+                        tail.trim_end_matches(')').split_once("; retrying in ")?;
+                    Some((attempt.parse().ok()?, wait.to_owned()))
+                })
+                .collect();
+            failures.sort();
+            (failures.len() >= 4).then_some(failures)
+        },
+    )
+    .await;
+    assert_eq!(
+        waits[..4],
+        [
+            (1, "0.2s".to_owned()),
+            (2, "0.4s".to_owned()),
+            (3, "0.8s".to_owned()),
+            (4, "1.6s".to_owned())
+        ]
+    );
+    assert!(
+        events(&env.client, "BuildFailed")
+            .await
+            .iter()
+            .all(|e| e.type_.as_deref() == Some("Warning"))
+    );
+    assert!(
+        controller
+            .metric("converge_reconcile_total{kind=\"Sync\",result=\"failure\"}")
+            .await
+            >= Some(4.0)
+    );
+
+    // A fixed commit recovers.
+    repo.write("deploy/web.yaml", &config_map("web", "blue"));
+    let fixed = repo.commit("fixed");
+    ready_at(&env.client, "web", &fixed, &controller).await;
+    assert_eq!(
+        color(&env.client, "default", "web").await.as_deref(),
+        Some("blue")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn depends_on_holds_a_sync_back_until_its_dependency_is_ready() {
+    let env = cluster().await;
+    let mut repo = GitFixture::new();
+    repo.write(
+        "infra/ns.yaml",
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n  labels: [\n",
+    );
+    repo.write(
+        "app/web.yaml",
+        &config_map("web", "blue").replace("name: web", "name: web\n  namespace: shop"),
+    );
+    repo.commit("infra is broken");
+    let daemon = GitDaemon::serve(&repo);
+    git_source(&env.client, "app", daemon.url(), "1s").await;
+    sync(
+        &env.client,
+        "infra",
+        json!({"sourceRef": {"name": "app"}, "path": "infra"}),
+    )
+    .await;
+    sync(
+        &env.client,
+        "app",
+        json!({"sourceRef": {"name": "app"}, "path": "app", "dependsOn": [{"name": "infra"}]}),
+    )
+    .await;
+    let controller = Controller::start(&env, "depends", &[]);
+    let status = eventually(
+        "app to wait",
+        Duration::from_secs(10),
+        Some(&controller),
+        || async {
+            let status = sync_status(&env.client, "app").await;
+            (condition(&status, "Ready")?["reason"] == "DependencyNotReady").then_some(status)
+        },
+    )
+    .await;
+    assert_eq!(
+        condition(&status, "Ready").expect("Ready")["status"],
+        "False"
+    );
+    assert!(
+        condition(&status, "Ready").expect("Ready")["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("default/infra"))
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(color(&env.client, "shop", "web").await, None);
+    assert!(status["lastAttemptedRevision"].is_null(), "{status:#}");
+
+    repo.write(
+        "infra/ns.yaml",
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n",
+    );
+    let fixed = repo.commit("infra fixed");
+    ready_at(&env.client, "infra", &fixed, &controller).await;
+    ready_at(&env.client, "app", &fixed, &controller).await;
+    assert_eq!(
+        color(&env.client, "shop", "web").await.as_deref(),
+        Some("blue")
+    );
+}
+
+/// The Lease's holder.
+async fn holder(client: &kube::Client) -> Option<String> {
+    let leases: Api<k8s_openapi::api::coordination::v1::Lease> =
+        Api::namespaced(client.clone(), "default");
+    leases
+        .get_opt("converge-controller")
+        .await
+        .ok()??
+        .spec?
+        .holder_identity
+        .filter(|h| !h.is_empty())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_replica_leads_and_another_takes_over_within_the_lease() {
+    let env = cluster().await;
+    let mut repo = GitFixture::new();
+    repo.write("deploy/web.yaml", &config_map("web", "blue"));
+    let first = repo.commit("blue");
+    let daemon = GitDaemon::serve(&repo);
+    git_source(&env.client, "app", daemon.url(), "1s").await;
+    sync(
+        &env.client,
+        "web",
+        json!({"sourceRef": {"name": "app"}, "path": "deploy"}),
+    )
+    .await;
+    let elect = |identity: &'static str| {
+        Controller::start(
+            &env,
+            identity,
+            &[
+                "--leader-elect",
+                "--lease-duration",
+                "2s",
+                "--identity",
+                identity,
+            ],
+        )
+    };
+    let mut replicas = [elect("a"), elect("b")];
+    let leader = eventually("a leader", Duration::from_secs(10), None, || async {
+        holder(&env.client).await
+    })
+    .await;
+    let (lead, other) = if leader == "a" { (0, 1) } else { (1, 0) };
+    ready_at(&env.client, "web", &first, &replicas[lead]).await;
+    // Exactly one acts.
+    assert_eq!(replicas[lead].metric("converge_leader").await, Some(1.0));
+    assert_eq!(replicas[other].metric("converge_leader").await, Some(0.0));
+    assert_eq!(
+        replicas[other]
+            .metric("converge_reconcile_total{kind=\"Sync\",result=\"success\"}")
+            .await,
+        None,
+        "the follower reconciled"
+    );
+
+    // The leader dies without letting go: the other takes over once the lease (2 s) runs
+    // out, and carries on.
+    let killed = Instant::now();
+    replicas[lead].stop("-KILL");
+    repo.write("deploy/web.yaml", &config_map("web", "green"));
+    let second = repo.commit("green");
+    let follower = &replicas[other];
+    eventually(
+        "the takeover",
+        Duration::from_secs(6),
+        Some(follower),
+        || async { (follower.metric("converge_leader").await? == 1.0).then_some(()) },
+    )
+    .await;
+    let took = killed.elapsed();
+    assert!(took < Duration::from_secs(4), "taken over after {took:?}");
+    assert_eq!(
+        holder(&env.client).await.as_deref(),
+        Some(if other == 0 { "a" } else { "b" })
+    );
+    ready_at(&env.client, "web", &second, follower).await;
+
+    // Stopped cleanly, the leader lets go at once.
+    assert_eq!(replicas[other].stop("-TERM"), Some(0));
+    assert_eq!(holder(&env.client).await, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_readme_command_syncs_the_demo_into_the_embedded_cluster() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let address = format!("127.0.0.1:{}", free_port());
+    let log = dir.path().join("controller.log");
+    let child = Command::new(example_bin("controller"))
+        .args([
+            "--file",
+            "examples/controller.yaml",
+            "--listen",
+            &address,
+            "--state",
+        ])
+        .arg(dir.path().join("state"))
+        .arg("--cache")
+        .arg(dir.path().join("cache"))
+        .args(["--log-format", "json"])
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")))
+        .stderr(std::fs::File::create(&log).expect("log"))
+        .spawn()
+        .expect("controller");
+    let controller = Controller {
+        child: Some(child),
+        address,
+        log,
+    };
+    let status = eventually(
+        "the demo to be ready",
+        Duration::from_secs(30),
+        Some(&controller),
+        || async {
+            let (code, body) = controller.get("/status").await?;
+            let status: Value = serde_json::from_str(&body).ok()?;
+            (code == 200 && condition(&status["Sync/default/demo"], "Ready")?["status"] == "True")
+                .then_some(status)
+        },
+    )
+    .await;
+    assert!(
+        status["Sync/default/demo"]["inventory"]["objects"].as_u64() > Some(3),
+        "{status:#}"
+    );
+    // JSON logs: one object per line.
+    let log = controller.log();
+    assert!(
+        log.lines()
+            .all(|l| serde_json::from_str::<Value>(l).is_ok()),
+        "{log}"
+    );
+    assert!(
+        log.contains("\"reason\":\"ReconciliationSucceeded\""),
+        "{log}"
+    );
+}
