@@ -153,6 +153,8 @@ pub(crate) struct Scheduler {
     syncs: BTreeMap<String, SyncState>,
     tasks: JoinSet<Done>,
     running: HashMap<Id, TaskOf>,
+    /// The store's version last taken in.
+    seen: Option<u64>,
 }
 
 fn requested_at<K: Resource>(object: &K) -> Option<String> {
@@ -317,6 +319,7 @@ impl Scheduler {
             syncs: BTreeMap::new(),
             tasks: JoinSet::new(),
             running: HashMap::new(),
+            seen: None,
         })
     }
 
@@ -399,6 +402,10 @@ impl Scheduler {
     fn refresh(&mut self) {
         let now = Instant::now();
         let objects = self.store.lock();
+        if self.seen == Some(objects.version) {
+            return;
+        }
+        self.seen = Some(objects.version);
         self.sources.retain(|k, _| objects.sources.contains_key(k));
         for (k, object) in &objects.sources {
             let state = self
@@ -745,7 +752,9 @@ impl Scheduler {
             .filter_map(|s| s.object.spec.preview.as_ref().map(|p| p.branches.clone()))
             .collect();
         let object = state.object.clone();
-        let source = state.source.clone();
+        // After a failure the source is made again, with its Secrets as they are now:
+        // rotated credentials or keys are picked up. Syncs keep the old one meanwhile.
+        let source = state.source.clone().filter(|_| state.failures == 0);
         let previous = state.revision.clone();
         let shared = self.shared.clone();
         let handle = self.tasks.spawn(async move {

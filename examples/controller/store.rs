@@ -36,6 +36,9 @@ pub(crate) struct Objects {
     pub(crate) syncs_synced: bool,
     /// The statuses as last written, for `/status`.
     pub(crate) statuses: BTreeMap<String, Value>,
+    /// Counts the changes to `sources` and `syncs`, so that readers take them in only when
+    /// they moved.
+    pub(crate) version: u64,
 }
 
 /// The objects, shared by the loop, the reflectors and the HTTP handlers; `changed` wakes the
@@ -76,6 +79,7 @@ pub(crate) fn load(store: &Store, resources: Resources) {
         }
         objects.sources_synced = true;
         objects.syncs_synced = true;
+        objects.version += 1;
     }
     store.changed.notify_one();
 }
@@ -169,6 +173,7 @@ async fn reflect_kind<K: Kept>(api: Api<K>, selector: Option<String>, store: Arc
             let mut objects = store.lock();
             *K::map(&mut objects) = listed.items.into_iter().map(|o| (key(&o), o)).collect();
             *K::synced(&mut objects) = true;
+            objects.version += 1;
         }
         store.changed.notify_one();
         let stream = match api.watch(&watch, &version).await {
@@ -209,6 +214,7 @@ async fn reflect_kind<K: Kept>(api: Api<K>, selector: Option<String>, store: Arc
                     break;
                 }
             }
+            objects.version += 1;
             drop(objects);
             store.changed.notify_one();
         }

@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use converge::api::{GitSource, Sync};
-use converge_source::testing::{GitDaemon, GitFixture, GitHttpServer};
+use converge_source::testing::{GitDaemon, GitFixture, GitHttpServer, HttpAuth};
 use converge_testcluster::TestCluster;
 use k8s_openapi::api::core::v1::{ConfigMap, Event, Namespace, Secret};
 use kube::api::{Api, PostParams};
@@ -26,8 +26,13 @@ struct Cluster {
 }
 
 async fn cluster() -> Cluster {
+    cluster_ready_after(Duration::from_millis(50)).await
+}
+
+/// As [`cluster`], with workloads becoming ready `delay` after each change.
+async fn cluster_ready_after(delay: Duration) -> Cluster {
     let cluster = TestCluster::builder()
-        .ready_after(Some(Duration::from_millis(50)))
+        .ready_after(Some(delay))
         .start()
         .await
         .expect("testcluster");
@@ -424,9 +429,24 @@ async fn a_webhook_push_reconciles_at_once_and_a_forged_one_does_nothing() {
     let mut repo = GitFixture::new();
     repo.write("deploy/web.yaml", &config_map("web", "blue"));
     let first = repo.commit("blue");
-    let server = GitHttpServer::serve(&repo, None);
+    // Over HTTPS with a private CA and basic auth, the CA and credentials in a Secret.
+    let server = GitHttpServer::serve_https(&repo, Some(HttpAuth::Basic("ci", "pa55word")));
+    let ca = server.ca_certificate().expect("a CA");
+    create::<Secret>(
+        &env.client,
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "git-auth", "namespace": "default"},
+            "stringData": {"username": "ci", "password": "pa55word", "ca.crt": ca}}),
+    )
+    .await;
     // An hour between polls: only a push makes the controller look.
-    git_source(&env.client, "app", server.url(), "1h").await;
+    create::<GitSource>(
+        &env.client,
+        json!({"apiVersion": "converge.dev/v1alpha1", "kind": "GitSource",
+            "metadata": {"name": "app", "namespace": "default"},
+            "spec": {"url": server.url(), "ref": {"branch": "main"}, "interval": "1h",
+                "secretRef": {"name": "git-auth"}}}),
+    )
+    .await;
     sync(
         &env.client,
         "web",
@@ -488,6 +508,11 @@ async fn a_webhook_push_reconciles_at_once_and_a_forged_one_does_nothing() {
         source
             .annotations()
             .contains_key("converge.dev/requested-at")
+    );
+    assert!(
+        !controller.log().contains("pa55word"),
+        "{}",
+        controller.log()
     );
 }
 
@@ -894,5 +919,263 @@ async fn the_readme_command_syncs_the_demo_into_the_embedded_cluster() {
     assert!(
         log.contains("\"reason\":\"ReconciliationSucceeded\""),
         "{log}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_spec_shapes_what_is_applied_and_a_shard_sees_only_its_own() {
+    let env = cluster().await;
+    let namespaces: Api<Namespace> = Api::all(env.client.clone());
+    namespaces
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": "shop"}})).expect("namespace"),
+        )
+        .await
+        .expect("namespace");
+    let mut repo = GitFixture::new();
+    repo.write(
+        "deploy/web.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: elsewhere\nspec:\n  replicas: 2\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n      - name: web\n        image: ${IMAGE}\n",
+    );
+    repo.write("deploy/settings.yaml", &config_map("settings", "blue"));
+    let first = repo.commit("web");
+    let daemon = GitDaemon::serve(&repo);
+    let shard = json!({"converge.dev/shard": "blue"});
+    create::<GitSource>(
+        &env.client,
+        json!({"apiVersion": "converge.dev/v1alpha1", "kind": "GitSource",
+            "metadata": {"name": "app", "namespace": "default", "labels": shard},
+            "spec": {"url": daemon.url(), "ref": {"branch": "main"}, "interval": "1s"}}),
+    )
+    .await;
+    create::<Sync>(
+        &env.client,
+        json!({"apiVersion": "converge.dev/v1alpha1", "kind": "Sync",
+            "metadata": {"name": "web", "namespace": "default", "labels": shard},
+            "spec": {"sourceRef": {"name": "app"}, "path": "deploy", "targetNamespace": "shop",
+                "substitute": {"IMAGE": "nginx:1.27"}, "serviceAccountName": "deployer",
+                "ignore": [{"kind": "Deployment", "paths": ["/spec/replicas"]}]}}),
+    )
+    .await;
+    // Another shard's Sync of the same source.
+    sync(
+        &env.client,
+        "other",
+        json!({"sourceRef": {"name": "app"}, "path": "deploy"}),
+    )
+    .await;
+    let controller = Controller::start(
+        &env,
+        "shard",
+        &["--watch-label-selector", "converge.dev/shard=blue"],
+    );
+    ready_at(&env.client, "web", &first, &controller).await;
+
+    // targetNamespace moves everything namespaced; variables are substituted; the ignored
+    // field is left to the cluster (the default, 1) and to whoever sets it.
+    let deployments: Api<k8s_openapi::api::apps::v1::Deployment> =
+        Api::namespaced(env.client.clone(), "shop");
+    let web = deployments.get("web").await.expect("web in shop");
+    let spec = web.spec.expect("spec");
+    assert_eq!(spec.replicas, Some(1));
+    let image = spec.template.spec.expect("pod").containers[0].image.clone();
+    assert_eq!(image.as_deref(), Some("nginx:1.27"));
+    assert_eq!(
+        color(&env.client, "shop", "settings").await.as_deref(),
+        Some("blue")
+    );
+    assert_eq!(color(&env.client, "default", "settings").await, None);
+    // Written as the Sync's service account.
+    assert!(
+        env._server
+            .requests()
+            .iter()
+            .any(|r| r.resource == "deployments"
+                && r.impersonate.as_deref() == Some("system:serviceaccount:default:deployer")),
+        "no request as the service account"
+    );
+    // Scaled by someone else, and a reconcile later still theirs.
+    deployments
+        .patch(
+            "web",
+            &kube::api::PatchParams::apply("hpa").force(),
+            &kube::api::Patch::Apply(json!({"apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": "web", "namespace": "shop"}, "spec": {"replicas": 5}})),
+        )
+        .await
+        .expect("scaled");
+
+    // Suspended: new commits wait.
+    let syncs: Api<Sync> = Api::namespaced(env.client.clone(), "default");
+    syncs
+        .patch(
+            "web",
+            &Default::default(),
+            &kube::api::Patch::Merge(json!({"spec": {"suspend": true}})),
+        )
+        .await
+        .expect("suspend");
+    repo.write("deploy/settings.yaml", &config_map("settings", "green"));
+    let second = repo.commit("green");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        color(&env.client, "shop", "settings").await.as_deref(),
+        Some("blue")
+    );
+    syncs
+        .patch(
+            "web",
+            &Default::default(),
+            &kube::api::Patch::Merge(json!({"spec": {"suspend": false}})),
+        )
+        .await
+        .expect("resume");
+    ready_at(&env.client, "web", &second, &controller).await;
+    assert_eq!(
+        color(&env.client, "shop", "settings").await.as_deref(),
+        Some("green")
+    );
+    let web = deployments.get("web").await.expect("web");
+    assert_eq!(web.spec.and_then(|s| s.replicas), Some(5));
+
+    // The other shard's Sync was never touched.
+    let other = sync_status(&env.client, "other").await;
+    assert!(other.is_null(), "{other:#}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_most_concurrency_reconciles_run_at_once() {
+    let env = cluster_ready_after(Duration::from_millis(700)).await;
+    let mut repo = GitFixture::new();
+    for name in ["a", "b", "c"] {
+        repo.write(
+            &format!("{name}/deploy.yaml"),
+            &format!("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\nspec:\n  selector:\n    matchLabels: {{app: {name}}}\n  template:\n    metadata:\n      labels: {{app: {name}}}\n    spec:\n      containers:\n      - name: app\n        image: nginx\n"),
+        );
+    }
+    let commit = repo.commit("three apps");
+    let daemon = GitDaemon::serve(&repo);
+    git_source(&env.client, "app", daemon.url(), "1m").await;
+    for name in ["a", "b", "c"] {
+        sync(
+            &env.client,
+            name,
+            json!({"sourceRef": {"name": "app"}, "path": name, "wait": true, "timeout": "1m"}),
+        )
+        .await;
+    }
+    let controller = Controller::start(&env, "one-at-a-time", &["--concurrency", "1"]);
+    let (mut most_running, mut most_queued) = (0.0f64, 0.0f64);
+    let start = Instant::now();
+    loop {
+        if let (Some(running), Some(queued)) = (
+            controller.metric("converge_reconciles_running").await,
+            controller.metric("converge_queue_depth").await,
+        ) {
+            most_running = most_running.max(running);
+            most_queued = most_queued.max(queued);
+        }
+        let mut ready = 0;
+        for name in ["a", "b", "c"] {
+            let status = sync_status(&env.client, name).await;
+            if status["lastAppliedRevision"] == format!("main@sha1:{commit}") {
+                ready += 1;
+            }
+        }
+        if ready == 3 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{}",
+            controller.log()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(most_running, 1.0);
+    assert!(most_queued >= 1.0, "nothing ever waited");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_finishes_the_work_in_hand_or_abandons_it_after_the_timeout() {
+    // Workloads are ready 3 s after each change: a sync that waits takes that long.
+    let env = cluster_ready_after(Duration::from_secs(3)).await;
+    let mut repo = GitFixture::new();
+    let deployment = |image: &str| {
+        format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  selector:\n    matchLabels: {{app: web}}\n  template:\n    metadata:\n      labels: {{app: web}}\n    spec:\n      containers:\n      - name: web\n        image: {image}\n"
+        )
+    };
+    repo.write("deploy/web.yaml", &deployment("nginx:1.26"));
+    let first = repo.commit("web");
+    let daemon = GitDaemon::serve(&repo);
+    git_source(&env.client, "app", daemon.url(), "1s").await;
+    sync(
+        &env.client,
+        "web",
+        json!({"sourceRef": {"name": "app"}, "path": "deploy", "wait": true, "timeout": "1m"}),
+    )
+    .await;
+    let reconciling = |revision: String| {
+        let client = env.client.clone();
+        move || {
+            let (client, revision) = (client.clone(), revision.clone());
+            async move {
+                let status = sync_status(&client, "web").await;
+                let message = condition(&status, "Reconciling")?["message"]
+                    .as_str()?
+                    .to_owned();
+                message.ends_with(&revision).then_some(())
+            }
+        }
+    };
+
+    // A short shutdown timeout: the sync in hand is abandoned, and the process ends at once.
+    let mut hasty = Controller::start(&env, "hasty", &["--shutdown-timeout", "200ms"]);
+    eventually(
+        "the first sync",
+        Duration::from_secs(10),
+        Some(&hasty),
+        reconciling(first.clone()),
+    )
+    .await;
+    let stopped = Instant::now();
+    assert_eq!(hasty.stop("-TERM"), Some(0), "{}", hasty.log());
+    assert!(
+        stopped.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        stopped.elapsed()
+    );
+    assert!(
+        hasty.log().contains("abandoning the work in hand"),
+        "{}",
+        hasty.log()
+    );
+    let status = sync_status(&env.client, "web").await;
+    assert!(status["lastAppliedRevision"].is_null(), "{status:#}");
+
+    // A long one: the sync in hand finishes, and its status is written, before the end.
+    repo.write("deploy/web.yaml", &deployment("nginx:1.27"));
+    let second = repo.commit("1.27");
+    let mut patient = Controller::start(&env, "patient", &["--shutdown-timeout", "30s"]);
+    eventually(
+        "the second sync",
+        Duration::from_secs(10),
+        Some(&patient),
+        reconciling(second.clone()),
+    )
+    .await;
+    assert_eq!(patient.stop("-TERM"), Some(0), "{}", patient.log());
+    let status = sync_status(&env.client, "web").await;
+    assert_eq!(
+        status["lastAppliedRevision"],
+        format!("main@sha1:{second}"),
+        "{}",
+        patient.log()
+    );
+    assert_eq!(
+        condition(&status, "Ready").expect("Ready")["status"],
+        "True"
     );
 }
