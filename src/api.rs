@@ -61,7 +61,8 @@ pub struct GitSourceSpec {
     #[serde(default = "default_interval")]
     pub interval: String,
     /// A Secret in the same namespace with the credentials: `username` and `password` (or a
-    /// token as password) for HTTPS, `identity` and `known_hosts` for SSH.
+    /// token as password) or `bearerToken` for HTTPS, with `ca.crt` for a private CA;
+    /// `identity` and `known_hosts` for SSH.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_ref: Option<LocalObjectReference>,
     /// Accept only revisions signed by one of the keys in this Secret.
@@ -104,10 +105,12 @@ pub struct LocalObjectReference {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Verification {
-    /// What is verified: the commit a revision points to (`HEAD`), or the tag (`Tag`).
+    /// What is verified: the commit a revision points to (`HEAD`), the tag (`Tag`), or both
+    /// (`TagAndHEAD`).
     #[serde(default = "default_verify_mode")]
     pub mode: String,
-    /// A Secret with the trusted public keys (OpenPGP, or SSH `allowed_signers`).
+    /// A Secret with the trusted public keys: ASCII-armored OpenPGP keys, or SSH public key
+    /// lines (`ssh-ed25519 AAAA… comment`), one or more per value.
     pub secret_ref: LocalObjectReference,
 }
 
@@ -191,13 +194,15 @@ pub struct SyncSpec {
     /// Wait for what was applied to be healthy.
     #[serde(default)]
     pub wait: bool,
-    /// How long a sync may take, waits included (`5m`).
+    /// How long a sync may take, waits included (`5m` when unset).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<String>,
     /// How objects are written.
     #[serde(default)]
     pub strategy: Strategy,
-    /// The namespace of objects that name none.
+    /// Put every namespaced object in this namespace, whatever it names (Flux's
+    /// `targetNamespace`); the built-in kinds that live outside namespaces are left as they
+    /// are.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_namespace: Option<String>,
     /// Act as this service account of the Sync's namespace, so that its RBAC bounds what is

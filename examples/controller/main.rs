@@ -66,8 +66,8 @@ struct Args {
     /// The kubeconfig context to use.
     #[arg(long, value_name = "C")]
     context: Option<String>,
-    /// Read GitSources and Syncs from this file instead of the cluster's CRDs; statuses are
-    /// then logged and served at `/status` only.
+    /// Read GitSources and Syncs from this file (once, at start) instead of the cluster's
+    /// CRDs; statuses are then served at `/status` only, and Events only logged.
     #[arg(long, value_name = "F")]
     file: Option<PathBuf>,
     /// Follow only the GitSources and Syncs of this namespace (default: all).

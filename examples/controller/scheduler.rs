@@ -35,7 +35,7 @@ use kube::api::{Api, Patch, PatchParams};
 use kube::{Resource, ResourceExt};
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, watch};
-use tokio::task::{Id, JoinSet};
+use tokio::task::{AbortHandle, Id, JoinSet};
 use tokio::time::Instant;
 
 use crate::metrics::{Action, Kind, Metrics};
@@ -152,7 +152,7 @@ pub(crate) struct Scheduler {
     sources: BTreeMap<String, SourceState>,
     syncs: BTreeMap<String, SyncState>,
     tasks: JoinSet<Done>,
-    running: HashMap<Id, TaskOf>,
+    running: HashMap<Id, (TaskOf, AbortHandle)>,
     /// The store's version last taken in.
     seen: Option<u64>,
 }
@@ -376,7 +376,7 @@ impl Scheduler {
             "{why}: abandoning the work in hand"
         );
         self.tasks.abort_all();
-        for task in self.running.drain().map(|(_, task)| task) {
+        for (task, _) in self.running.drain().map(|(_, task)| task) {
             match task {
                 TaskOf::Poll(key) => {
                     if let Some(s) = self.sources.get_mut(&key) {
@@ -406,6 +406,21 @@ impl Scheduler {
             return;
         }
         self.seen = Some(objects.version);
+        // Work for objects that went (deleted, or moved to another shard) stops now.
+        let orphans: Vec<Id> = self
+            .running
+            .iter()
+            .filter(|(_, (task, _))| match task {
+                TaskOf::Poll(k) => !objects.sources.contains_key(k),
+                TaskOf::Sync(k, _) => !objects.syncs.contains_key(k),
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for id in orphans {
+            if let Some((_, handle)) = self.running.remove(&id) {
+                handle.abort();
+            }
+        }
         self.sources.retain(|k, _| objects.sources.contains_key(k));
         for (k, object) in &objects.sources {
             let state = self
@@ -557,9 +572,14 @@ impl Scheduler {
                     .unwrap_or_else(|| sync.namespace().unwrap_or_default()),
                 dependency.name
             );
+            // Ready at its current spec, and not busy bringing in a new revision (a drift
+            // check does not hold dependents back).
             let ready = self.syncs.get(&dep).is_some_and(|d| {
                 api::is_ready(&d.status.conditions, generation(&d.object))
-                    && !d.instances.values().any(|i| i.running)
+                    && !d
+                        .instances
+                        .values()
+                        .any(|i| i.running && i.last_applied.as_deref() != Some(i.wanted.as_str()))
             });
             if !ready {
                 self.wait_sync(
@@ -570,6 +590,9 @@ impl Scheduler {
                 return Vec::new();
             }
         }
+        // Held back until now: run at once rather than at the next interval.
+        let held = api::get_condition(&state.status.conditions, conditions::READY)
+            .is_some_and(|c| c.reason == "DependencyNotReady");
         // What the instances should be at now.
         let targets: Vec<(String, Option<String>, String)> = match &sync.spec.preview {
             None => vec![(String::new(), None, revision.to_string())],
@@ -595,6 +618,7 @@ impl Scheduler {
             .preview
             .as_ref()
             .map_or_else(String::new, |p| p.branches.clone());
+        let sync_is_preview = sync.spec.preview.is_some();
         let Some(state) = self.syncs.get_mut(k) else {
             return Vec::new();
         };
@@ -621,8 +645,14 @@ impl Scheduler {
             }
             return Vec::new();
         }
+        // A plain Sync turned into a preview one leaves its objects in place, as a deleted
+        // Sync does; preview environments whose branch went are pruned.
+        if sync_is_preview {
+            state.instances.remove("");
+        }
         for instance in state.instances.values_mut() {
             instance.gone = true;
+            instance.requested |= held;
         }
         for (name, branch, wanted) in targets {
             let instance = state
@@ -762,7 +792,8 @@ impl Scheduler {
             let result = poll(shared, object, source, previous, patterns).await;
             Done::Poll(key, result)
         });
-        self.running.insert(handle.id(), TaskOf::Poll(k.to_owned()));
+        self.running
+            .insert(handle.id(), (TaskOf::Poll(k.to_owned()), handle));
         self.metrics.running.set(self.tasks.len() as i64);
     }
 
@@ -837,8 +868,10 @@ impl Scheduler {
             let result = run_sync(shared, job).await;
             Done::Sync(key, instance, result)
         });
-        self.running
-            .insert(handle.id(), TaskOf::Sync(k.to_owned(), name.to_owned()));
+        self.running.insert(
+            handle.id(),
+            (TaskOf::Sync(k.to_owned(), name.to_owned()), handle),
+        );
         self.metrics.running.set(self.tasks.len() as i64);
     }
 
@@ -848,7 +881,7 @@ impl Scheduler {
             Ok(done) => done,
             Err(err) => {
                 // Aborted (its state was reset then) or panicked: try again later.
-                if let Some(task) = self.running.remove(&err.id()) {
+                if let Some((task, _)) = self.running.remove(&err.id()) {
                     tracing::error!(error = %err, "a task failed");
                     match task {
                         TaskOf::Poll(k) => {
@@ -1485,7 +1518,7 @@ async fn run_sync(shared: Arc<Shared>, job: Job) -> SyncResult {
                     seconds: seconds(),
                 }
             }
-            Err(err) => failed(None, &err, seconds()),
+            Err(err) => failed(None, &err, false, seconds()),
         };
     }
 
@@ -1559,7 +1592,8 @@ async fn run_sync(shared: Arc<Shared>, job: Job) -> SyncResult {
             0,
             json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {
                 "name": ns,
-                "labels": {"converge.dev/preview-branch": converge::preview::namespace(job.branch.as_deref().unwrap_or_default())},
+                "labels": {"converge.dev/preview": job.sync.name_any()},
+                "annotations": {"converge.dev/preview-branch": job.branch},
             }}),
         );
     }
@@ -1569,15 +1603,16 @@ async fn run_sync(shared: Arc<Shared>, job: Job) -> SyncResult {
             summary,
             seconds: seconds(),
         },
-        Err(err) => failed(Some(revision), &err, seconds()),
+        Err(err) => failed(Some(revision), &err, spec.wait, seconds()),
     }
 }
 
-fn failed(revision: Option<String>, err: &SyncError, seconds: f64) -> SyncResult {
+/// A failed sync; running out of time counts as a failed health check when the sync waits.
+fn failed(revision: Option<String>, err: &SyncError, waits: bool, seconds: f64) -> SyncResult {
     let (reason, summary) = match err {
         SyncError::Unhealthy { summary, .. } => ("HealthCheckFailed", *summary),
         SyncError::Failed { summary, .. } => ("ReconciliationFailed", *summary),
-        SyncError::TimedOut { .. } => ("HealthCheckFailed", Summary::default()),
+        SyncError::TimedOut { .. } if waits => ("HealthCheckFailed", Summary::default()),
         _ => ("ReconciliationFailed", Summary::default()),
     };
     SyncResult::Failed {
