@@ -869,6 +869,26 @@ async fn one_replica_leads_and_another_takes_over_within_the_lease() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_readme_command_syncs_the_demo_into_the_embedded_cluster() {
+    // The command runs in a clone of this repository; a copy of the files it reads, committed
+    // in a repository of its own, stands for one whatever the checkout the tests run in.
+    let mut checkout = GitFixture::new();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut pending = vec![PathBuf::from("examples/demo")];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(root.join(&dir)).expect("demo") {
+            let entry = entry.expect("entry");
+            let relative = dir.join(entry.file_name());
+            if entry.file_type().expect("type").is_dir() {
+                pending.push(relative);
+            } else {
+                let text = std::fs::read_to_string(entry.path()).expect("text");
+                checkout.write(relative.to_str().expect("utf-8"), &text);
+            }
+        }
+    }
+    let resources = std::fs::read_to_string(root.join("examples/controller.yaml")).expect("yaml");
+    checkout.write("examples/controller.yaml", &resources);
+    checkout.commit("the demo");
     let dir = tempfile::tempdir().expect("tempdir");
     let address = format!("127.0.0.1:{}", free_port());
     let log = dir.path().join("controller.log");
@@ -884,7 +904,7 @@ async fn the_readme_command_syncs_the_demo_into_the_embedded_cluster() {
         .arg("--cache")
         .arg(dir.path().join("cache"))
         .args(["--log-format", "json"])
-        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")))
+        .current_dir(checkout.path())
         .stderr(std::fs::File::create(&log).expect("log"))
         .spawn()
         .expect("controller");
