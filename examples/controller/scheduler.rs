@@ -1642,6 +1642,138 @@ fn place(object: &mut Value, namespace: &str) {
 mod tests {
     use super::*;
 
+    fn sync(spec: Value) -> Sync {
+        serde_json::from_value(
+            json!({"apiVersion": "converge.dev/v1alpha1", "kind": "Sync",
+            "metadata": {"name": "web", "namespace": "apps"}, "spec": spec}),
+        )
+        .expect("a Sync")
+    }
+
+    #[test]
+    fn references_follow_fluxs_precedence() {
+        let r = |v: Value| reference(&serde_json::from_value(v).expect("ref"));
+        assert_eq!(r(json!({})), Reference::Default);
+        assert_eq!(
+            r(json!({"branch": "main"})),
+            Reference::Branch("main".into())
+        );
+        assert_eq!(
+            r(json!({"branch": "main", "tag": "v1"})),
+            Reference::Tag("v1".into())
+        );
+        assert_eq!(
+            r(json!({"tag": "v1", "semver": "^1"})),
+            Reference::Semver("^1".into())
+        );
+        assert_eq!(
+            r(json!({"semver": "^1", "name": "refs/pull/4/head"})),
+            Reference::Any("refs/pull/4/head".into())
+        );
+        assert_eq!(
+            r(json!({"name": "x", "commit": "0a1b2c3"})),
+            Reference::Commit("0a1b2c3".into())
+        );
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_the_most() {
+        let settings = Settings {
+            concurrency: 1,
+            backoff_base: Duration::from_millis(500),
+            backoff_max: Duration::from_secs(3),
+            shutdown_timeout: Duration::ZERO,
+            cache: PathBuf::new(),
+        };
+        let waits: Vec<Duration> = (1..=6).map(|n| backoff(&settings, n)).collect();
+        assert_eq!(
+            waits,
+            [500, 1000, 2000, 3000, 3000, 3000].map(Duration::from_millis)
+        );
+        assert_eq!(backoff(&settings, u32::MAX), Duration::from_secs(3));
+        assert_eq!(human(Duration::from_millis(400)), "0.4s");
+        assert_eq!(human(Duration::from_secs(45)), "45s");
+        assert_eq!(human(Duration::from_secs(150)), "2m30s");
+    }
+
+    #[test]
+    fn a_target_namespace_moves_namespaced_objects_only() {
+        let mut objects = [
+            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "a", "namespace": "x"}}),
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "b"}}),
+            json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "c"}}),
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "d"}}),
+        ];
+        for object in &mut objects {
+            place(object, "shop");
+        }
+        let namespaces: Vec<&Value> = objects
+            .iter()
+            .map(|o| &o["metadata"]["namespace"])
+            .collect();
+        assert_eq!(
+            namespaces,
+            [&json!("shop"), &json!("shop"), &Value::Null, &Value::Null]
+        );
+    }
+
+    #[test]
+    fn invalid_specs_are_named() {
+        assert_eq!(
+            invalid_sync(&sync(json!({"sourceRef": {"name": "app"}}))),
+            None
+        );
+        let invalid = |spec| invalid_sync(&sync(spec)).expect("invalid");
+        assert!(
+            invalid(json!({"sourceRef": {"name": "app", "kind": "Bucket"}})).contains("Bucket")
+        );
+        assert!(
+            invalid(json!({"sourceRef": {"name": "a"}, "interval": "often"}))
+                .starts_with("interval: ")
+        );
+        assert!(
+            invalid(json!({"sourceRef": {"name": "a"}, "timeout": "1 h"})).starts_with("timeout: ")
+        );
+        assert!(
+            invalid(json!({"sourceRef": {"name": "a"}, "preview": {"branches": " "}}))
+                .contains("preview")
+        );
+        assert!(
+            invalid(json!({"sourceRef": {"name": "a"}, "ignore": [{"paths": ["spec"]}]}))
+                .starts_with("ignore: ")
+        );
+        let source = |spec: Value| -> GitSource {
+            serde_json::from_value(
+                json!({"apiVersion": "converge.dev/v1alpha1", "kind": "GitSource",
+                "metadata": {"name": "app", "namespace": "apps"}, "spec": spec}),
+            )
+            .expect("a GitSource")
+        };
+        assert_eq!(
+            invalid_source(&source(json!({"url": "https://git.example/a"}))),
+            None
+        );
+        assert!(invalid_source(&source(json!({"url": " "}))).is_some());
+        assert!(
+            invalid_source(&source(
+                json!({"url": "https://g/a", "verify": {"mode": "all", "secretRef": {"name": "k"}}})
+            ))
+            .is_some_and(|m| m.contains("TagAndHEAD"))
+        );
+    }
+
+    #[test]
+    fn paths_and_inventories_are_named_plainly() {
+        assert_eq!(path("./"), "");
+        assert_eq!(path("."), "");
+        assert_eq!(path("./apps/production/"), "apps/production");
+        assert_eq!(inventory_name("web", None), "sync-web");
+        assert_eq!(
+            inventory_name("web", Some("preview-feature-1")),
+            "sync-web-preview-feature-1"
+        );
+    }
+
     #[test]
     fn repositories_compare_by_host_and_path() {
         assert!(same_repository(

@@ -716,6 +716,47 @@ async fn a_failing_sync_is_retried_with_backoff_and_reported_not_ready() {
         color(&env.client, "default", "web").await.as_deref(),
         Some("blue")
     );
+
+    // A spec that cannot work stalls, without retries, until it is changed.
+    sync(
+        &env.client,
+        "stalled",
+        json!({"sourceRef": {"name": "app"}, "path": "deploy", "interval": "often"}),
+    )
+    .await;
+    let status = eventually(
+        "Stalled",
+        Duration::from_secs(10),
+        Some(&controller),
+        || async {
+            let status = sync_status(&env.client, "stalled").await;
+            (condition(&status, "Stalled")?["status"] == "True").then_some(status)
+        },
+    )
+    .await;
+    let ready = condition(&status, "Ready").expect("Ready");
+    assert_eq!(
+        (&ready["status"], &ready["reason"]),
+        (&json!("False"), &json!("InvalidSpec"))
+    );
+    assert!(
+        ready["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("\"often\"")),
+        "{ready}"
+    );
+    assert_eq!(events(&env.client, "InvalidSpec").await.len(), 1);
+    Api::<Sync>::namespaced(env.client.clone(), "default")
+        .patch(
+            "stalled",
+            &Default::default(),
+            &kube::api::Patch::Merge(json!({"spec": {"interval": "1m"}})),
+        )
+        .await
+        .expect("fixed spec");
+    ready_at(&env.client, "stalled", &fixed, &controller).await;
+    let status = sync_status(&env.client, "stalled").await;
+    assert!(condition(&status, "Stalled").is_none(), "{status:#}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
