@@ -94,6 +94,44 @@ pub struct GitReference {
     pub name: Option<String>,
 }
 
+impl GitReference {
+    /// The reference to follow, in Flux's order of precedence when several are set: `commit`,
+    /// `name`, `semver`, `tag`, `branch`; the default branch when none is.
+    ///
+    /// ```
+    /// use converge::api::GitReference;
+    /// use converge::source::Reference;
+    ///
+    /// let mut r = GitReference { branch: Some("main".into()), ..Default::default() };
+    /// assert_eq!(r.to_reference(), Reference::Branch("main".into()));
+    /// r.tag = Some("v1.2.0".into());
+    /// assert_eq!(r.to_reference(), Reference::Tag("v1.2.0".into()));
+    /// r.semver = Some("^1".into());
+    /// assert_eq!(r.to_reference(), Reference::Semver("^1".into()));
+    /// r.name = Some("refs/pull/4/head".into());
+    /// assert_eq!(r.to_reference(), Reference::Any("refs/pull/4/head".into()));
+    /// r.commit = Some("0a1b2c3".into());
+    /// assert_eq!(r.to_reference(), Reference::Commit("0a1b2c3".into()));
+    /// assert_eq!(GitReference::default().to_reference(), Reference::Default);
+    /// ```
+    pub fn to_reference(&self) -> converge_source::Reference {
+        use converge_source::Reference;
+        if let Some(commit) = &self.commit {
+            Reference::Commit(commit.clone())
+        } else if let Some(name) = &self.name {
+            Reference::Any(name.clone())
+        } else if let Some(range) = &self.semver {
+            Reference::Semver(range.clone())
+        } else if let Some(tag) = &self.tag {
+            Reference::Tag(tag.clone())
+        } else if let Some(branch) = &self.branch {
+            Reference::Branch(branch.clone())
+        } else {
+            Reference::Default
+        }
+    }
+}
+
 /// A Secret of the same namespace, by name.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 pub struct LocalObjectReference {

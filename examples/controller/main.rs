@@ -149,14 +149,7 @@ fn init_logs(format: LogFormat) {
 }
 
 fn fail(err: &(dyn std::error::Error + 'static)) -> ExitCode {
-    let mut message = err.to_string();
-    let mut cause = err.source();
-    while let Some(inner) = cause {
-        message.push_str(": ");
-        message.push_str(&inner.to_string());
-        cause = inner.source();
-    }
-    tracing::error!("{message}");
+    tracing::error!("{}", scheduler::chain(err));
     ExitCode::from(2)
 }
 

@@ -19,8 +19,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use converge::api::{
-    self, Condition, Environment, GitReference, GitSource, GitSourceSpec, GitSourceStatus,
-    InventoryCounts, REQUESTED_AT, Sync, SyncStatus, conditions, parse_duration,
+    self, Condition, Environment, GitSource, GitSourceSpec, GitSourceStatus, InventoryCounts,
+    REQUESTED_AT, Sync, SyncStatus, conditions, parse_duration,
 };
 use converge::receiver::Push;
 use converge::render::{Auto, Renderer, Substitute};
@@ -165,25 +165,8 @@ fn generation<K: Resource>(object: &K) -> Option<i64> {
     object.meta().generation
 }
 
-/// The revision a GitSource follows, in Flux's order of precedence.
-fn reference(r: &GitReference) -> Reference {
-    if let Some(commit) = &r.commit {
-        Reference::Commit(commit.clone())
-    } else if let Some(name) = &r.name {
-        Reference::Any(name.clone())
-    } else if let Some(range) = &r.semver {
-        Reference::Semver(range.clone())
-    } else if let Some(tag) = &r.tag {
-        Reference::Tag(tag.clone())
-    } else if let Some(branch) = &r.branch {
-        Reference::Branch(branch.clone())
-    } else {
-        Reference::Default
-    }
-}
-
 /// An error and its causes on one line.
-fn chain(err: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn chain(err: &(dyn std::error::Error + 'static)) -> String {
     let mut message = err.to_string();
     let mut cause = err.source();
     while let Some(inner) = cause {
@@ -628,17 +611,12 @@ impl Scheduler {
                 .is_some_and(|c| c.status == "True" && c.message == message)
             {
                 let generation = generation(&state.object);
-                api::set_condition(
+                ready(
                     &mut state.status.conditions,
-                    Condition::new(
-                        conditions::READY,
-                        true,
-                        "ReconciliationSucceeded",
-                        &message,
-                        generation,
-                    ),
+                    "ReconciliationSucceeded",
+                    &message,
+                    generation,
                 );
-                api::remove_condition(&mut state.status.conditions, conditions::RECONCILING);
                 state.status.observed_generation = generation;
                 self.writer
                     .sync_status(Subject::of(&state.object), state.status.clone());
@@ -691,19 +669,12 @@ impl Scheduler {
             return;
         }
         let generation = generation(&state.object);
-        api::set_condition(
+        not_ready(
             &mut state.status.conditions,
-            Condition::new(conditions::READY, false, reason, &message, generation),
-        );
-        api::set_condition(
-            &mut state.status.conditions,
-            Condition::new(
-                conditions::RECONCILING,
-                true,
-                "Progressing",
-                &message,
-                generation,
-            ),
+            reason,
+            &message,
+            None,
+            generation,
         );
         let subject = Subject::of(&state.object);
         self.writer.event(&subject, false, reason, &message);
@@ -716,15 +687,7 @@ impl Scheduler {
         };
         state.stalled = true;
         let generation = generation(&state.object);
-        api::set_condition(
-            &mut state.status.conditions,
-            Condition::new(conditions::READY, false, reason, message, generation),
-        );
-        api::set_condition(
-            &mut state.status.conditions,
-            Condition::new(conditions::STALLED, true, reason, message, generation),
-        );
-        api::remove_condition(&mut state.status.conditions, conditions::RECONCILING);
+        stalled(&mut state.status.conditions, reason, message, generation);
         state.status.observed_generation = generation;
         let subject = Subject::of(&state.object);
         self.writer.event(&subject, true, reason, message);
@@ -741,19 +704,11 @@ impl Scheduler {
         {
             return;
         }
-        api::set_condition(
+        stalled(
             &mut state.status.conditions,
-            Condition::new(conditions::READY, false, "InvalidSpec", message, generation),
-        );
-        api::set_condition(
-            &mut state.status.conditions,
-            Condition::new(
-                conditions::STALLED,
-                true,
-                "InvalidSpec",
-                message,
-                generation,
-            ),
+            "InvalidSpec",
+            message,
+            generation,
         );
         state.status.observed_generation = generation;
         let subject = Subject::of(&state.object);
@@ -807,7 +762,7 @@ impl Scheduler {
             return;
         };
         let reference = match self.sources.get(&source) {
-            Some(s) => reference(&s.object.spec.reference),
+            Some(s) => s.object.spec.reference.to_reference(),
             None => return,
         };
         let Some(instance) = state.instances.get_mut(name) else {
@@ -952,12 +907,12 @@ impl Scheduler {
                     self.writer.event(&subject, false, "NewArtifact", &message);
                 }
                 state.revision = Some(revision);
-                api::set_condition(
+                ready(
                     &mut state.status.conditions,
-                    Condition::new(conditions::READY, true, "Succeeded", &message, generation),
+                    "Succeeded",
+                    &message,
+                    generation,
                 );
-                api::remove_condition(&mut state.status.conditions, conditions::RECONCILING);
-                api::remove_condition(&mut state.status.conditions, conditions::STALLED);
             }
             Err(message) => {
                 state.failures += 1;
@@ -969,19 +924,12 @@ impl Scheduler {
                 if !same {
                     self.writer.event(&subject, true, reason, &message);
                 }
-                api::set_condition(
+                not_ready(
                     &mut state.status.conditions,
-                    Condition::new(conditions::READY, false, reason, &message, generation),
-                );
-                api::set_condition(
-                    &mut state.status.conditions,
-                    Condition::new(
-                        conditions::RECONCILING,
-                        true,
-                        "ProgressingWithRetry",
-                        format!("retrying in {}", human(wait)),
-                        generation,
-                    ),
+                    reason,
+                    &message,
+                    Some(wait),
+                    generation,
                 );
             }
         }
@@ -1113,25 +1061,12 @@ impl Scheduler {
                     human(wait)
                 );
                 event = Some((true, reason, text));
-                api::set_condition(
+                not_ready(
                     &mut state.status.conditions,
-                    Condition::new(
-                        conditions::READY,
-                        false,
-                        reason,
-                        &instance.message,
-                        generation,
-                    ),
-                );
-                api::set_condition(
-                    &mut state.status.conditions,
-                    Condition::new(
-                        conditions::RECONCILING,
-                        true,
-                        "ProgressingWithRetry",
-                        format!("retrying in {}", human(wait)),
-                        generation,
-                    ),
+                    reason,
+                    &instance.message,
+                    Some(wait),
+                    generation,
                 );
             }
         }
@@ -1177,18 +1112,12 @@ impl Scheduler {
                         .map(|i| i.message.clone())
                         .unwrap_or_default()
                 };
-                api::set_condition(
+                ready(
                     &mut state.status.conditions,
-                    Condition::new(
-                        conditions::READY,
-                        true,
-                        "ReconciliationSucceeded",
-                        message,
-                        generation,
-                    ),
+                    "ReconciliationSucceeded",
+                    &message,
+                    generation,
                 );
-                api::remove_condition(&mut state.status.conditions, conditions::RECONCILING);
-                api::remove_condition(&mut state.status.conditions, conditions::STALLED);
             }
         }
         self.writer.sync_status(subject, state.status.clone());
@@ -1258,6 +1187,55 @@ impl Instance {
             message: String::new(),
         }
     }
+}
+
+/// `Ready=True` for `reason`; no longer `Reconciling` or `Stalled`.
+fn ready(list: &mut Vec<Condition>, reason: &str, message: &str, generation: Option<i64>) {
+    api::set_condition(
+        list,
+        Condition::new(conditions::READY, true, reason, message, generation),
+    );
+    api::remove_condition(list, conditions::RECONCILING);
+    api::remove_condition(list, conditions::STALLED);
+}
+
+/// `Ready=False` for `reason`, and `Reconciling=True`: retrying after `retry`, or still in
+/// progress (waiting for something) without one.
+fn not_ready(
+    list: &mut Vec<Condition>,
+    reason: &str,
+    message: &str,
+    retry: Option<Duration>,
+    generation: Option<i64>,
+) {
+    api::set_condition(
+        list,
+        Condition::new(conditions::READY, false, reason, message, generation),
+    );
+    let (why, text) = match retry {
+        Some(wait) => (
+            "ProgressingWithRetry",
+            format!("retrying in {}", human(wait)),
+        ),
+        None => ("Progressing", message.to_owned()),
+    };
+    api::set_condition(
+        list,
+        Condition::new(conditions::RECONCILING, true, why, text, generation),
+    );
+}
+
+/// `Ready=False` and `Stalled=True` for `reason`: nothing is tried until the spec changes.
+fn stalled(list: &mut Vec<Condition>, reason: &str, message: &str, generation: Option<i64>) {
+    api::set_condition(
+        list,
+        Condition::new(conditions::READY, false, reason, message, generation),
+    );
+    api::set_condition(
+        list,
+        Condition::new(conditions::STALLED, true, reason, message, generation),
+    );
+    api::remove_condition(list, conditions::RECONCILING);
 }
 
 /// The wait after `failures` failures in a row: the base, doubled each time, up to the most.
@@ -1330,7 +1308,7 @@ async fn poll(
             }
         },
     };
-    let wanted = reference(&object.spec.reference);
+    let wanted = object.spec.reference.to_reference();
     result.revision = async {
         let revision = source
             .resolve(&wanted)
@@ -1648,32 +1626,6 @@ mod tests {
             "metadata": {"name": "web", "namespace": "apps"}, "spec": spec}),
         )
         .expect("a Sync")
-    }
-
-    #[test]
-    fn references_follow_fluxs_precedence() {
-        let r = |v: Value| reference(&serde_json::from_value(v).expect("ref"));
-        assert_eq!(r(json!({})), Reference::Default);
-        assert_eq!(
-            r(json!({"branch": "main"})),
-            Reference::Branch("main".into())
-        );
-        assert_eq!(
-            r(json!({"branch": "main", "tag": "v1"})),
-            Reference::Tag("v1".into())
-        );
-        assert_eq!(
-            r(json!({"tag": "v1", "semver": "^1"})),
-            Reference::Semver("^1".into())
-        );
-        assert_eq!(
-            r(json!({"semver": "^1", "name": "refs/pull/4/head"})),
-            Reference::Any("refs/pull/4/head".into())
-        );
-        assert_eq!(
-            r(json!({"name": "x", "commit": "0a1b2c3"})),
-            Reference::Commit("0a1b2c3".into())
-        );
     }
 
     #[test]

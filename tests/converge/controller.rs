@@ -183,6 +183,29 @@ where
     }
 }
 
+fn deployment(name: &str, image: &str) -> String {
+    format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\nspec:\n  selector:\n    matchLabels: {{app: {name}}}\n  template:\n    metadata:\n      labels: {{app: {name}}}\n    spec:\n      containers:\n      - name: {name}\n        image: {image}\n"
+    )
+}
+
+/// A repository with `files` committed on `main`, served by `git daemon`, and the GitSource
+/// `app` following it every `interval`: the repository, its server and the commit.
+async fn served(
+    env: &Cluster,
+    files: &[(&str, &str)],
+    interval: &str,
+) -> (GitFixture, GitDaemon, String) {
+    let mut repo = GitFixture::new();
+    for (path, text) in files {
+        repo.write(path, text);
+    }
+    let commit = repo.commit("first");
+    let daemon = GitDaemon::serve(&repo);
+    git_source(&env.client, "app", daemon.url(), interval).await;
+    (repo, daemon, commit)
+}
+
 fn config_map(name: &str, color: &str) -> String {
     format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  color: {color}\n")
 }
@@ -276,11 +299,12 @@ async fn events(client: &kube::Client, reason: &str) -> Vec<Event> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_commit_is_live_within_one_interval_with_status_events_and_metrics() {
     let env = cluster().await;
-    let mut repo = GitFixture::new();
-    repo.write("deploy/web.yaml", &config_map("web", "blue"));
-    let first = repo.commit("blue");
-    let daemon = GitDaemon::serve(&repo);
-    git_source(&env.client, "app", daemon.url(), "2s").await;
+    let (mut repo, _daemon, first) = served(
+        &env,
+        &[("deploy/web.yaml", &config_map("web", "blue"))],
+        "2s",
+    )
+    .await;
     sync(
         &env.client,
         "web",
@@ -519,14 +543,12 @@ async fn a_webhook_push_reconciles_at_once_and_a_forged_one_does_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_preview_branch_gets_an_environment_that_goes_with_it() {
     let env = cluster().await;
-    let mut repo = GitFixture::new();
-    repo.write(
-        "deploy/web.yaml",
-        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\ndata:\n  color: ${PREVIEW_BRANCH}\n",
-    );
-    repo.commit("web");
-    let daemon = GitDaemon::serve(&repo);
-    git_source(&env.client, "app", daemon.url(), "1s").await;
+    let (repo, _daemon, _) = served(
+        &env,
+        &[("deploy/web.yaml", &config_map("web", "${PREVIEW_BRANCH}"))],
+        "1s",
+    )
+    .await;
     sync(
         &env.client,
         "previews",
@@ -625,14 +647,8 @@ async fn a_preview_branch_gets_an_environment_that_goes_with_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_sync_is_retried_with_backoff_and_reported_not_ready() {
     let env = cluster().await;
-    let mut repo = GitFixture::new();
-    repo.write(
-        "deploy/web.yaml",
-        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\n data: [\n",
-    );
-    repo.commit("broken");
-    let daemon = GitDaemon::serve(&repo);
-    git_source(&env.client, "app", daemon.url(), "1s").await;
+    let broken = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\n data: [\n";
+    let (mut repo, _daemon, _) = served(&env, &[("deploy/web.yaml", broken)], "1s").await;
     sync(
         &env.client,
         "web",
@@ -762,18 +778,14 @@ async fn a_failing_sync_is_retried_with_backoff_and_reported_not_ready() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn depends_on_holds_a_sync_back_until_its_dependency_is_ready() {
     let env = cluster().await;
-    let mut repo = GitFixture::new();
-    repo.write(
-        "infra/ns.yaml",
-        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n  labels: [\n",
-    );
-    repo.write(
-        "app/web.yaml",
-        &config_map("web", "blue").replace("name: web", "name: web\n  namespace: shop"),
-    );
-    repo.commit("infra is broken");
-    let daemon = GitDaemon::serve(&repo);
-    git_source(&env.client, "app", daemon.url(), "1s").await;
+    let broken = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n  labels: [\n";
+    let web = config_map("web", "blue").replace("name: web", "name: web\n  namespace: shop");
+    let (mut repo, _daemon, _) = served(
+        &env,
+        &[("infra/ns.yaml", broken), ("app/web.yaml", &web)],
+        "1s",
+    )
+    .await;
     sync(
         &env.client,
         "infra",
@@ -839,11 +851,12 @@ async fn holder(client: &kube::Client) -> Option<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_replica_leads_and_another_takes_over_within_the_lease() {
     let env = cluster().await;
-    let mut repo = GitFixture::new();
-    repo.write("deploy/web.yaml", &config_map("web", "blue"));
-    let first = repo.commit("blue");
-    let daemon = GitDaemon::serve(&repo);
-    git_source(&env.client, "app", daemon.url(), "1s").await;
+    let (mut repo, _daemon, first) = served(
+        &env,
+        &[("deploy/web.yaml", &config_map("web", "blue"))],
+        "1s",
+    )
+    .await;
     sync(
         &env.client,
         "web",
@@ -995,10 +1008,11 @@ async fn the_spec_shapes_what_is_applied_and_a_shard_sees_only_its_own() {
         .await
         .expect("namespace");
     let mut repo = GitFixture::new();
-    repo.write(
-        "deploy/web.yaml",
-        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: elsewhere\nspec:\n  replicas: 2\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n      - name: web\n        image: ${IMAGE}\n",
+    let web = deployment("web", "${IMAGE}").replace(
+        "name: web\nspec:",
+        "name: web\n  namespace: elsewhere\nspec:\n  replicas: 2",
     );
+    repo.write("deploy/web.yaml", &web);
     repo.write("deploy/settings.yaml", &config_map("settings", "blue"));
     let first = repo.commit("web");
     let daemon = GitDaemon::serve(&repo);
@@ -1108,16 +1122,13 @@ async fn the_spec_shapes_what_is_applied_and_a_shard_sees_only_its_own() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn at_most_concurrency_reconciles_run_at_once() {
     let env = cluster_ready_after(Duration::from_millis(700)).await;
-    let mut repo = GitFixture::new();
-    for name in ["a", "b", "c"] {
-        repo.write(
-            &format!("{name}/deploy.yaml"),
-            &format!("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\nspec:\n  selector:\n    matchLabels: {{app: {name}}}\n  template:\n    metadata:\n      labels: {{app: {name}}}\n    spec:\n      containers:\n      - name: app\n        image: nginx\n"),
-        );
-    }
-    let commit = repo.commit("three apps");
-    let daemon = GitDaemon::serve(&repo);
-    git_source(&env.client, "app", daemon.url(), "1m").await;
+    let files =
+        ["a", "b", "c"].map(|name| (format!("{name}/deploy.yaml"), deployment(name, "nginx")));
+    let files: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.as_str()))
+        .collect();
+    let (_repo, _daemon, commit) = served(&env, &files, "1m").await;
     for name in ["a", "b", "c"] {
         sync(
             &env.client,
@@ -1162,16 +1173,12 @@ async fn at_most_concurrency_reconciles_run_at_once() {
 async fn a_stop_finishes_the_work_in_hand_or_abandons_it_after_the_timeout() {
     // Workloads are ready 3 s after each change: a sync that waits takes that long.
     let env = cluster_ready_after(Duration::from_secs(3)).await;
-    let mut repo = GitFixture::new();
-    let deployment = |image: &str| {
-        format!(
-            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  selector:\n    matchLabels: {{app: web}}\n  template:\n    metadata:\n      labels: {{app: web}}\n    spec:\n      containers:\n      - name: web\n        image: {image}\n"
-        )
-    };
-    repo.write("deploy/web.yaml", &deployment("nginx:1.26"));
-    let first = repo.commit("web");
-    let daemon = GitDaemon::serve(&repo);
-    git_source(&env.client, "app", daemon.url(), "1s").await;
+    let (mut repo, _daemon, first) = served(
+        &env,
+        &[("deploy/web.yaml", &deployment("web", "nginx:1.26"))],
+        "1s",
+    )
+    .await;
     sync(
         &env.client,
         "web",
@@ -1217,7 +1224,7 @@ async fn a_stop_finishes_the_work_in_hand_or_abandons_it_after_the_timeout() {
     assert!(status["lastAppliedRevision"].is_null(), "{status:#}");
 
     // A long one: the sync in hand finishes, and its status is written, before the end.
-    repo.write("deploy/web.yaml", &deployment("nginx:1.27"));
+    repo.write("deploy/web.yaml", &deployment("web", "nginx:1.27"));
     let second = repo.commit("1.27");
     let mut patient = Controller::start(&env, "patient", &["--shutdown-timeout", "30s"]);
     eventually(
