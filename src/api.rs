@@ -467,14 +467,18 @@ pub fn is_ready(conditions: &[Condition], generation: Option<i64>) -> bool {
     })
 }
 
+/// The longest duration [`parse_duration`] takes: a year.
+pub const MAX_DURATION: std::time::Duration = std::time::Duration::from_secs(366 * 24 * 3600);
+
 /// Reads a duration as Flux's specs write them (Go's `time.ParseDuration` units): `90s`,
-/// `5m`, `1h30m`, `250ms`.
+/// `5m`, `1h30m`, `250ms`; a year at most.
 ///
 /// ```
 /// use std::time::Duration;
 /// assert_eq!(converge::api::parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
 /// assert_eq!(converge::api::parse_duration("250ms"), Ok(Duration::from_millis(250)));
 /// assert!(converge::api::parse_duration("5 minutes").is_err());
+/// assert!(converge::api::parse_duration("10000000000000000000s").is_err());
 /// ```
 ///
 /// # Errors
@@ -496,13 +500,17 @@ pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
         let unit = rest
             .find(|c: char| c.is_ascii_digit())
             .unwrap_or(rest.len());
-        total += match &rest[..unit] {
+        let part = match &rest[..unit] {
             "ms" => Duration::from_millis(value),
             "s" => Duration::from_secs(value),
             "m" => Duration::from_secs(value.saturating_mul(60)),
             "h" => Duration::from_secs(value.saturating_mul(3600)),
             _ => return Err(invalid()),
         };
+        total = total
+            .checked_add(part)
+            .filter(|t| *t <= MAX_DURATION)
+            .ok_or_else(|| format!("invalid duration {text:?}: longer than a year"))?;
         rest = &rest[unit..];
     }
     Ok(total)

@@ -31,14 +31,21 @@ pub fn matches(pattern: &str, branch: &str) -> bool {
 const MAX: usize = 63;
 
 /// The namespace of a branch's environment: a valid DNS label (lowercase letters, digits and
-/// `-`, at most 63, starting and ending with a letter or digit). Branches that would map to the
-/// same name apart — `Feature_1` and `feature-1`, or long names cut short — get a suffix from a
-/// hash of the branch, so no two branches share one.
+/// `-`, at most 63, starting and ending with a letter or digit).
+///
+/// A branch keeps its name, with its `/` as `-`, only when nothing else could come out the
+/// same: lowercase letters, digits and `-` with one `/` whose prefix has no `-`
+/// (`preview/feature-1234`), or with neither `/` nor `-` (`main`). Any other branch —
+/// `Feature_1`, `preview/a/b` (which `preview/a-b` would meet), `release-1` (which
+/// `release/1` would meet), a name too long — gets a suffix from a hash of the branch, so no
+/// two branches share a namespace (short of a collision of the 24-bit hash).
 ///
 /// ```
 /// use converge::preview::namespace;
 ///
 /// assert_eq!(namespace("preview/Feature_X"), "preview-feature-x-4f823c");
+/// assert_eq!(namespace("preview/a-b"), "preview-a-b");
+/// assert_ne!(namespace("preview/a/b"), "preview-a-b");
 /// let long = format!("preview/{}", "a".repeat(80));
 /// assert_eq!(namespace(&long).len(), 63);
 /// assert_ne!(namespace(&long), namespace(&format!("{long}b")));
@@ -52,9 +59,14 @@ pub fn namespace(branch: &str) -> String {
         }
     }
     let name = name.trim_matches('-').to_owned();
-    // Exact when nothing had to change but `/` (the one separator every branch has) and the
-    // name fits; otherwise the branch's hash tells it apart.
-    let lossless = name.len() <= MAX
+    // Exact when nothing had to change but one `/` whose place the name still tells (the first
+    // `-`), and the name fits; otherwise the branch's hash tells it apart.
+    let unambiguous = match branch.split_once('/') {
+        None => !branch.contains('-'),
+        Some((prefix, rest)) => !prefix.contains('-') && !rest.contains('/'),
+    };
+    let lossless = unambiguous
+        && name.len() <= MAX
         && branch.replace('/', "-") == name
         && branch
             .bytes()
@@ -100,6 +112,11 @@ mod tests {
             "preview/feature-1234/",
             "-/-",
             "",
+            "preview/a/b",
+            "preview/a-b",
+            "preview-a/b",
+            "release-1",
+            "release/1",
         ];
         let names: Vec<String> = branches.iter().map(|b| namespace(b)).collect();
         assert_eq!(names[0], "preview-feature-1234");

@@ -111,6 +111,14 @@ struct Args {
     /// How long work in hand may finish after SIGTERM before it is abandoned.
     #[arg(long, value_name = "D", default_value = "30s", value_parser = parse_duration)]
     shutdown_timeout: Duration,
+    /// How long polling a source (listing its refs, fetching and verifying a revision) may
+    /// take.
+    #[arg(long, value_name = "D", default_value = "1m", value_parser = parse_duration)]
+    source_timeout: Duration,
+    /// Refuse a Sync whose source or dependencies are in another namespace (for clusters
+    /// shared by tenants).
+    #[arg(long)]
+    no_cross_namespace_refs: bool,
     /// Where git caches are kept.
     #[arg(long, value_name = "DIR", default_value = ".converge/cache")]
     cache: PathBuf,
@@ -289,6 +297,8 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             backoff_max: args.backoff_max,
             shutdown_timeout: args.shutdown_timeout,
             cache: args.cache.clone(),
+            source_timeout: args.source_timeout,
+            no_cross_namespace_refs: args.no_cross_namespace_refs,
         },
         config,
         client,
@@ -297,17 +307,33 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         metrics,
         args.file.is_some(),
     )?;
-    let work = tokio::spawn(scheduler.run(leading, pushes, shutdown.clone()));
+    let mut work = tokio::spawn(scheduler.run(leading, pushes, shutdown.clone()));
 
-    signal().await;
+    tokio::select! {
+        () = signal() => {}
+        // The loop never ends by itself: if it did (a bug), say so and exit, rather than
+        // answer /healthz while nothing is reconciled.
+        ended = &mut work => {
+            return Err(match ended {
+                Ok(()) => "the reconcile loop stopped".into(),
+                Err(err) => format!("the reconcile loop failed: {err}").into(),
+            });
+        }
+    }
     tracing::info!("shutting down: finishing the work in hand");
     let _ = shutdown_tx.send(true);
     work.await?;
-    let _ = stop_electing.send(true);
-    if let Some(elector) = elector {
-        elector.await?;
+    // Statuses are written while this replica still holds the Lease.
+    let bound = Duration::from_secs(10);
+    if tokio::time::timeout(bound, writer.flush()).await.is_err() {
+        tracing::warn!("statuses not written within {bound:?}: left");
     }
-    writer.flush().await;
+    let _ = stop_electing.send(true);
+    if let Some(elector) = elector
+        && tokio::time::timeout(bound, elector).await.is_err()
+    {
+        tracing::warn!("the Lease not released within {bound:?}: it expires");
+    }
     server.await??;
     tracing::info!("stopped");
     Ok(())
@@ -351,16 +377,26 @@ async fn elect(
     let mut renewed = None::<tokio::time::Instant>;
     loop {
         let now = tokio::time::Instant::now();
-        let held = match lock.try_acquire_or_renew().await {
-            Ok(held) => {
+        // A request that hangs must not keep a leader leading past its deadline.
+        let attempt = tokio::time::timeout(renew_deadline, lock.try_acquire_or_renew()).await;
+        let still_in_time = || {
+            let now = tokio::time::Instant::now();
+            renewed.is_some_and(|at| now.duration_since(at) < renew_deadline)
+        };
+        let held = match attempt {
+            Ok(Ok(held)) => {
                 if held {
                     renewed = Some(now);
                 }
                 held
             }
-            Err(err) => {
+            Ok(Err(err)) => {
                 tracing::warn!(error = %err, "cannot reach the Lease");
-                renewed.is_some_and(|at| now.duration_since(at) < renew_deadline)
+                still_in_time()
+            }
+            Err(_) => {
+                tracing::warn!("the Lease did not answer within {renew_deadline:?}");
+                still_in_time()
             }
         };
         if held != *leading.borrow() {

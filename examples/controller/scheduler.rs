@@ -49,6 +49,10 @@ pub(crate) struct Settings {
     pub(crate) backoff_max: Duration,
     pub(crate) shutdown_timeout: Duration,
     pub(crate) cache: PathBuf,
+    /// How long a poll (listing, fetch, verification) may take.
+    pub(crate) source_timeout: Duration,
+    /// Refuse sources and dependencies in another namespace than the Sync's.
+    pub(crate) no_cross_namespace_refs: bool,
 }
 
 /// What the spawned tasks share.
@@ -73,14 +77,17 @@ struct SourceState {
     polling: bool,
     failures: u32,
     requested: bool,
+    /// The spec changed: fetch (and verify) again even if the revision did not move.
+    refetch: bool,
     status: GitSourceStatus,
 }
 
 /// One environment of a sync: the sync itself (key `""`), or a preview branch.
 struct Instance {
     branch: Option<String>,
-    /// The revision it should be at.
+    /// The revision it should be at, and its commit: what is rendered, exactly.
     wanted: String,
+    commit: Option<String>,
     last_attempted: Option<String>,
     last_applied: Option<String>,
     next_run: Instant,
@@ -100,12 +107,15 @@ struct SyncState {
     instances: BTreeMap<String, Instance>,
     /// The spec cannot work: nothing runs until it changes.
     stalled: bool,
+    /// It waited for its dependencies: run as soon as they are ready.
+    held: bool,
 }
 
 /// What a task reports.
 enum Done {
-    Poll(String, PollResult),
-    Sync(String, String, SyncResult),
+    Poll(String, Box<PollResult>),
+    /// The sync, the instance, the generation it ran for, and how it went.
+    Sync(String, String, Option<i64>, SyncResult),
 }
 
 /// Which task an id is.
@@ -115,6 +125,8 @@ enum TaskOf {
 }
 
 struct PollResult {
+    /// The spec polled for: a result for an older one is dropped.
+    spec: GitSourceSpec,
     source: Option<Arc<dyn Source>>,
     /// The revision, and when it moved, the fetched content's digest.
     revision: Result<(Revision, Option<String>), String>,
@@ -175,6 +187,39 @@ pub(crate) fn chain(err: &(dyn std::error::Error + 'static)) -> String {
         cause = inner.source();
     }
     message
+}
+
+/// The keys of the Syncs `sync` depends on.
+fn dependencies(sync: &Sync) -> impl Iterator<Item = String> + '_ {
+    sync.spec.depends_on.iter().map(move |d| {
+        format!(
+            "{}/{}",
+            d.namespace
+                .clone()
+                .unwrap_or_else(|| sync.namespace().unwrap_or_default()),
+            d.name
+        )
+    })
+}
+
+/// The first reference of `sync` to another namespace: its source or a dependency.
+fn cross_namespace_ref(sync: &Sync) -> Option<String> {
+    let own = sync.namespace().unwrap_or_default();
+    let other = |namespace: &Option<String>| namespace.as_ref().is_some_and(|n| *n != own);
+    if other(&sync.spec.source_ref.namespace) {
+        return Some(format!("sourceRef {}", source_key(sync)));
+    }
+    sync.spec
+        .depends_on
+        .iter()
+        .find(|d| other(&d.namespace))
+        .map(|d| {
+            format!(
+                "dependsOn {}/{}",
+                d.namespace.as_deref().unwrap_or(""),
+                d.name
+            )
+        })
 }
 
 fn source_key(sync: &Sync) -> String {
@@ -328,7 +373,9 @@ impl Scheduler {
                 Some(push) = pushes.recv() => self.push(&push),
                 changed = leading.changed(), if elected => match changed {
                     Ok(()) if !*leading.borrow() => self.abandon("lost the lead"),
-                    Ok(()) => {}
+                    // Led again: start from what the cluster says now (another leader may
+                    // have moved things on), not from what this replica knew before.
+                    Ok(()) => self.forget(),
                     Err(_) => elected = false,
                 },
                 () = tokio::time::sleep_until(wake) => {}
@@ -345,8 +392,22 @@ impl Scheduler {
                     self.abandon("shutting down");
                     break;
                 }
+                // Another replica may act once the lead is lost: stop at once.
+                Ok(()) = leading.changed(), if elected => {
+                    if !*leading.borrow() {
+                        self.abandon("lost the lead while shutting down");
+                        break;
+                    }
+                }
             }
         }
+    }
+
+    /// Forgets every source and sync, to take them in afresh from the store.
+    fn forget(&mut self) {
+        self.sources.clear();
+        self.syncs.clear();
+        self.seen = None;
     }
 
     /// Drops the work in hand: a sync cut short is completed by the next run.
@@ -404,7 +465,13 @@ impl Scheduler {
                 handle.abort();
             }
         }
-        self.sources.retain(|k, _| objects.sources.contains_key(k));
+        // Gone, or deleted and made again (a new uid): forgotten.
+        self.sources.retain(|k, s| {
+            objects
+                .sources
+                .get(k)
+                .is_some_and(|o| o.uid() == s.object.uid())
+        });
         for (k, object) in &objects.sources {
             let state = self
                 .sources
@@ -419,14 +486,17 @@ impl Scheduler {
                     polling: false,
                     failures: 0,
                     requested: false,
+                    refetch: false,
                     status: object.status.clone().unwrap_or_default(),
                 });
             if state.built_for.as_ref().is_some_and(|s| *s != object.spec) {
-                // A new spec: a new source, polled at once.
+                // A new spec: a new source, polled, fetched and verified at once. Syncs keep
+                // the revision they have meanwhile.
                 state.built_for = None;
                 state.source = None;
                 state.failures = 0;
                 state.requested = true;
+                state.refetch = true;
             }
             let asked = requested_at(object);
             if asked.is_some() && asked != state.status.last_handled_reconcile_at {
@@ -434,7 +504,12 @@ impl Scheduler {
             }
             state.object = object.clone();
         }
-        self.syncs.retain(|k, _| objects.syncs.contains_key(k));
+        self.syncs.retain(|k, s| {
+            objects
+                .syncs
+                .get(k)
+                .is_some_and(|o| o.uid() == s.object.uid())
+        });
         for (k, object) in &objects.syncs {
             let state = self.syncs.entry(k.clone()).or_insert_with(|| {
                 let status = object.status.clone().unwrap_or_default();
@@ -445,11 +520,28 @@ impl Scheduler {
                         Instance::new(None, status.last_applied_revision.clone(), now),
                     );
                 }
+                // The environments a previous run (or leader) made, so that those whose
+                // branch went meanwhile are still pruned.
+                for environment in &status.environments {
+                    let mut instance = Instance::new(
+                        Some(environment.branch.clone()),
+                        environment.last_applied_revision.clone(),
+                        now,
+                    );
+                    instance.ready = match environment.ready.as_str() {
+                        "True" => Some(true),
+                        "False" => Some(false),
+                        _ => None,
+                    };
+                    instance.message.clone_from(&environment.message);
+                    instances.insert(environment.branch.clone(), instance);
+                }
                 SyncState {
                     object: object.clone(),
                     status,
                     instances,
                     stalled: false,
+                    held: false,
                 }
             });
             if generation(&state.object) != generation(object) || state.object.spec != object.spec {
@@ -530,15 +622,31 @@ impl Scheduler {
             self.stall_sync(k, "InvalidSpec", &reason);
             return Vec::new();
         }
+        if self.settings.no_cross_namespace_refs
+            && let Some(reference) = cross_namespace_ref(sync)
+        {
+            self.stall_sync(
+                k,
+                "CrossNamespaceRefDenied",
+                &format!(
+                    "{reference} is in another namespace, and cross-namespace references are off"
+                ),
+            );
+            return Vec::new();
+        }
         let source = source_key(sync);
         let Some(src) = self.sources.get(&source) else {
             self.wait_sync(k, "SourceNotFound", format!("GitSource {source} not found"));
             return Vec::new();
         };
         let (Some(revision), Some(_)) = (&src.revision, &src.source) else {
-            let why = api::get_condition(&src.status.conditions, conditions::READY)
-                .filter(|c| c.status == "False")
-                .map_or_else(String::new, |c| format!(": {}", c.message));
+            let why = if src.object.spec.suspend {
+                ": it is suspended".to_owned()
+            } else {
+                api::get_condition(&src.status.conditions, conditions::READY)
+                    .filter(|c| c.status == "False")
+                    .map_or_else(String::new, |c| format!(": {}", c.message))
+            };
             self.wait_sync(
                 k,
                 "SourceNotReady",
@@ -546,15 +654,16 @@ impl Scheduler {
             );
             return Vec::new();
         };
-        for dependency in &sync.spec.depends_on {
-            let dep = format!(
-                "{}/{}",
-                dependency
-                    .namespace
-                    .clone()
-                    .unwrap_or_else(|| sync.namespace().unwrap_or_default()),
-                dependency.name
+        if let Some(cycle) = self.cycle(k) {
+            self.wait_sync(
+                k,
+                "DependencyCycle",
+                format!("dependsOn goes round in a circle: {}", cycle.join(" → ")),
             );
+            return Vec::new();
+        }
+        let deps: Vec<String> = dependencies(sync).collect();
+        for dep in deps {
             // Ready at its current spec, and not busy bringing in a new revision (a drift
             // check does not hold dependents back).
             let ready = self.syncs.get(&dep).is_some_and(|d| {
@@ -573,18 +682,15 @@ impl Scheduler {
                 return Vec::new();
             }
         }
-        // Held back until now: run at once rather than at the next interval.
-        let held = api::get_condition(&state.status.conditions, conditions::READY)
-            .is_some_and(|c| c.reason == "DependencyNotReady");
         // What the instances should be at now.
-        let targets: Vec<(String, Option<String>, String)> = match &sync.spec.preview {
-            None => vec![(String::new(), None, revision.to_string())],
+        let targets: Vec<(String, Option<String>, &Revision)> = match &sync.spec.preview {
+            None => vec![(String::new(), None, revision)],
             Some(preview) => match src.branches.get(&preview.branches) {
                 Some(branches) => branches
                     .iter()
                     .filter_map(|r| {
                         let branch = r.name()?.to_owned();
-                        Some((branch.clone(), Some(branch), r.to_string()))
+                        Some((branch.clone(), Some(branch), r))
                     })
                     .collect(),
                 // Not listed yet: list it now.
@@ -602,9 +708,15 @@ impl Scheduler {
             .as_ref()
             .map_or_else(String::new, |p| p.branches.clone());
         let sync_is_preview = sync.spec.preview.is_some();
+        let targets: Vec<(String, Option<String>, String, Option<String>)> = targets
+            .into_iter()
+            .map(|(name, branch, r)| (name, branch, r.to_string(), r.commit().map(str::to_owned)))
+            .collect();
         let Some(state) = self.syncs.get_mut(k) else {
             return Vec::new();
         };
+        // Held back until now: run at once rather than at the next interval.
+        let held = std::mem::take(&mut state.held);
         if targets.is_empty() && state.instances.is_empty() {
             let message = format!("no branch matches {pattern}: no environment");
             if !api::get_condition(&state.status.conditions, conditions::READY)
@@ -630,25 +742,28 @@ impl Scheduler {
         }
         for instance in state.instances.values_mut() {
             instance.gone = true;
-            instance.requested |= held;
+            if !instance.running {
+                instance.requested |= held;
+            }
         }
-        for (name, branch, wanted) in targets {
+        for (name, branch, wanted, commit) in targets {
             let instance = state
                 .instances
                 .entry(name)
                 .or_insert_with(|| Instance::new(branch, None, now));
             instance.gone = false;
             instance.wanted = wanted;
+            instance.commit = commit;
         }
         state
             .instances
             .iter()
             .filter(|(_, i)| !i.running)
             .map(|(name, i)| {
-                let due = if i.gone
-                    || i.requested
-                    || i.last_attempted.as_deref() != Some(i.wanted.as_str())
-                {
+                let due = if i.gone {
+                    // A teardown that failed waits out its backoff too.
+                    if i.failures == 0 { now } else { i.next_run }
+                } else if i.requested || i.last_attempted.as_deref() != Some(i.wanted.as_str()) {
                     now
                 } else {
                     i.next_run
@@ -658,11 +773,44 @@ impl Scheduler {
             .collect()
     }
 
+    /// The circle of `dependsOn` that `k` is part of, if any: `a → b → a`.
+    fn cycle(&self, k: &str) -> Option<Vec<String>> {
+        let mut path = vec![k.to_owned()];
+        let mut seen = std::collections::HashSet::new();
+        fn walk(
+            syncs: &BTreeMap<String, SyncState>,
+            start: &str,
+            path: &mut Vec<String>,
+            seen: &mut std::collections::HashSet<String>,
+        ) -> bool {
+            let Some(current) = path.last().and_then(|k| syncs.get(k)) else {
+                return false;
+            };
+            for dep in dependencies(&current.object) {
+                if dep == start {
+                    path.push(dep);
+                    return true;
+                }
+                if seen.insert(dep.clone()) {
+                    path.push(dep);
+                    if walk(syncs, start, path, seen) {
+                        return true;
+                    }
+                    path.pop();
+                }
+            }
+            false
+        }
+        walk(&self.syncs, k, &mut path, &mut seen).then_some(path)
+    }
+
     /// Says, once, that a sync waits for something.
     fn wait_sync(&mut self, k: &str, reason: &str, message: String) {
         let Some(state) = self.syncs.get_mut(k) else {
             return;
         };
+        // Run as soon as what it waits for is there.
+        state.held = true;
         let same = api::get_condition(&state.status.conditions, conditions::READY)
             .is_some_and(|c| c.reason == reason && c.message == message);
         if same {
@@ -723,8 +871,13 @@ impl Scheduler {
         };
         state.polling = true;
         state.requested = false;
-        if let Some(asked) = requested_at(&state.object) {
+        if let Some(asked) = requested_at(&state.object)
+            && state.status.last_handled_reconcile_at.as_ref() != Some(&asked)
+        {
+            // Said at once: whoever asked sees the request taken.
             state.status.last_handled_reconcile_at = Some(asked);
+            self.writer
+                .source_status(Subject::of(&state.object), state.status.clone());
         }
         if state.built_for.is_none() {
             state.built_for = Some(state.object.spec.clone());
@@ -740,12 +893,27 @@ impl Scheduler {
         // After a failure the source is made again, with its Secrets as they are now:
         // rotated credentials or keys are picked up. Syncs keep the old one meanwhile.
         let source = state.source.clone().filter(|_| state.failures == 0);
-        let previous = state.revision.clone();
+        let previous = state.revision.clone().filter(|_| !state.refetch);
+        state.refetch = false;
         let shared = self.shared.clone();
+        let limit = self.settings.source_timeout;
         let handle = self.tasks.spawn(async move {
             let key = key(&object);
-            let result = poll(shared, object, source, previous, patterns).await;
-            Done::Poll(key, result)
+            let spec = object.spec.clone();
+            let result =
+                match tokio::time::timeout(limit, poll(shared, object, source, previous, patterns))
+                    .await
+                {
+                    Ok(result) => result,
+                    Err(_) => PollResult {
+                        spec,
+                        source: None,
+                        revision: Err(format!("timed out after {}", human(limit))),
+                        branches: BTreeMap::new(),
+                        seconds: limit.as_secs_f64(),
+                    },
+                };
+            Done::Poll(key, Box::new(result))
         });
         self.running
             .insert(handle.id(), (TaskOf::Poll(k.to_owned()), handle));
@@ -773,10 +941,13 @@ impl Scheduler {
         instance.requested = false;
         let job = Job {
             sync: state.object.clone(),
-            reference: match &instance.branch {
-                Some(branch) => Reference::Branch(branch.clone()),
-                None => reference,
+            // Exactly the revision the source reported, not whatever the ref is by now.
+            reference: match (&instance.commit, &instance.branch) {
+                (Some(commit), _) => Reference::Commit(commit.clone()),
+                (None, Some(branch)) => Reference::Branch(branch.clone()),
+                (None, None) => reference,
             },
+            revision: instance.wanted.clone(),
             branch: instance.branch.clone(),
             teardown: instance.gone,
             source: src,
@@ -821,7 +992,7 @@ impl Scheduler {
         let (key, instance) = (k.to_owned(), name.to_owned());
         let handle = self.tasks.spawn(async move {
             let result = run_sync(shared, job).await;
-            Done::Sync(key, instance, result)
+            Done::Sync(key, instance, generation, result)
         });
         self.running.insert(
             handle.id(),
@@ -865,8 +1036,10 @@ impl Scheduler {
             return;
         }
         match done {
-            Done::Poll(k, result) => self.polled(&k, result),
-            Done::Sync(k, instance, result) => self.synced(&k, &instance, result),
+            Done::Poll(k, result) => self.polled(&k, *result),
+            Done::Sync(k, instance, generation, result) => {
+                self.synced(&k, &instance, generation, result);
+            }
         }
     }
 
@@ -877,6 +1050,12 @@ impl Scheduler {
             return;
         };
         state.polling = false;
+        if result.spec != state.object.spec {
+            // Polled for a spec that has changed since: poll again for this one.
+            state.requested = true;
+            state.refetch = true;
+            return;
+        }
         if result.source.is_some() {
             state.source = result.source;
         }
@@ -894,7 +1073,9 @@ impl Scheduler {
                 state.failures = 0;
                 state.next_poll = Instant::now() + interval;
                 state.branches = result.branches;
-                let moved = state.revision.as_ref() != Some(&revision);
+                // New to the status, not only to this process (a restart fetches again).
+                let moved = state.status.artifact.as_ref().map(|a| a.revision.as_str())
+                    != Some(revision.to_string().as_str());
                 let message = format!("stored artifact for revision {revision}");
                 if let Some(digest) = digest {
                     state.status.artifact = Some(api::Artifact {
@@ -939,14 +1120,14 @@ impl Scheduler {
         }
     }
 
-    fn synced(&mut self, k: &str, name: &str, result: SyncResult) {
+    /// Takes in a sync's result; `generation` is the spec's it ran for.
+    fn synced(&mut self, k: &str, name: &str, generation: Option<i64>, result: SyncResult) {
         let settings = self.settings.clone();
         let backoff = |failures| backoff(&settings, failures);
         let metrics = self.metrics.clone();
         let Some(state) = self.syncs.get_mut(k) else {
             return;
         };
-        let generation = generation(&state.object);
         let interval =
             parse_duration(&state.object.spec.interval).unwrap_or(Duration::from_secs(600));
         let subject = Subject::of(&state.object);
@@ -1176,6 +1357,7 @@ impl Instance {
         Instance {
             branch,
             wanted: String::new(),
+            commit: None,
             last_attempted: None,
             last_applied,
             next_run: now,
@@ -1223,6 +1405,7 @@ fn not_ready(
         list,
         Condition::new(conditions::RECONCILING, true, why, text, generation),
     );
+    api::remove_condition(list, conditions::STALLED);
 }
 
 /// `Ready=False` and `Stalled=True` for `reason`: nothing is tried until the spec changes.
@@ -1236,6 +1419,20 @@ fn stalled(list: &mut Vec<Condition>, reason: &str, message: &str, generation: O
         Condition::new(conditions::STALLED, true, reason, message, generation),
     );
     api::remove_condition(list, conditions::RECONCILING);
+}
+
+/// `url` with any credentials in it replaced by `***`, fit for statuses, Events and logs.
+fn redact(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let end = rest.find('/').unwrap_or(rest.len());
+            match rest[..end].rsplit_once('@') {
+                Some((_, host)) => format!("{scheme}://***@{host}{}", &rest[end..]),
+                None => url.to_owned(),
+            }
+        }
+        None => url.to_owned(),
+    }
 }
 
 /// The wait after `failures` failures in a row: the base, doubled each time, up to the most.
@@ -1289,6 +1486,7 @@ async fn poll(
 ) -> PollResult {
     let started = std::time::Instant::now();
     let mut result = PollResult {
+        spec: object.spec.clone(),
         source: None,
         revision: Err(String::new()),
         branches: BTreeMap::new(),
@@ -1412,14 +1610,16 @@ async fn make_source(shared: &Shared, object: &GitSource) -> Result<Arc<dyn Sour
         options = options.with_verification(verification);
     }
     let source = converge::source::GitSource::with_options(spec.url.as_str(), options)
-        .map_err(|e| format!("cannot use {}: {}", spec.url, chain(&e)))?;
+        .map_err(|e| format!("cannot use {}: {}", redact(&spec.url), chain(&e)))?;
     Ok(Arc::new(source))
 }
 
 /// One run of a sync (or of one preview environment).
 struct Job {
     sync: Sync,
+    /// What to render, and the revision it is (`main@sha1:…`).
     reference: Reference,
+    revision: String,
     branch: Option<String>,
     teardown: bool,
     source: Arc<dyn Source>,
@@ -1512,9 +1712,22 @@ async fn run_sync(shared: Arc<Shared>, job: Job) -> SyncResult {
     };
     let pipeline =
         converge::Pipeline::from_shared(job.source.clone(), renderer).with_path(path(&spec.path));
-    let rendered = match pipeline.render(&job.reference).await {
-        Ok(rendered) => rendered,
-        Err(err) => {
+    let rendered = match tokio::time::timeout(timeout, pipeline.render(&job.reference)).await {
+        Err(_) => {
+            return SyncResult::Failed {
+                revision: None,
+                reason: "ArtifactFailed",
+                message: format!(
+                    "reading and rendering {} timed out after {}",
+                    job.revision,
+                    human(timeout)
+                ),
+                summary: Summary::default(),
+                seconds: seconds(),
+            };
+        }
+        Ok(Ok(rendered)) => rendered,
+        Ok(Err(err)) => {
             let reason = match &err {
                 converge::Error::Source { .. } => "ArtifactFailed",
                 _ => "BuildFailed",
@@ -1528,7 +1741,12 @@ async fn run_sync(shared: Arc<Shared>, job: Job) -> SyncResult {
             };
         }
     };
-    let revision = rendered.revision.to_string();
+    // The source's name for it (`main@sha1:…`): a commit rendered by its id has none.
+    let revision = if job.revision.is_empty() {
+        rendered.revision.to_string()
+    } else {
+        job.revision.clone()
+    };
     let normalizer = match ignore_rules(&job.sync) {
         Ok(normalizer) => normalizer,
         Err(message) => {
@@ -1636,6 +1854,8 @@ mod tests {
             backoff_max: Duration::from_secs(3),
             shutdown_timeout: Duration::ZERO,
             cache: PathBuf::new(),
+            source_timeout: Duration::ZERO,
+            no_cross_namespace_refs: false,
         };
         let waits: Vec<Duration> = (1..=6).map(|n| backoff(&settings, n)).collect();
         assert_eq!(
@@ -1712,6 +1932,20 @@ mod tests {
             ))
             .is_some_and(|m| m.contains("TagAndHEAD"))
         );
+    }
+
+    #[test]
+    fn credentials_in_urls_are_not_repeated() {
+        assert_eq!(
+            redact("https://ci:s3cret@git.example/org/app.git"),
+            "https://***@git.example/org/app.git"
+        );
+        assert_eq!(
+            redact("ssh://git@git.example/org/app.git"),
+            "ssh://***@git.example/org/app.git"
+        );
+        assert_eq!(redact("https://git.example/a@b"), "https://git.example/a@b");
+        assert_eq!(redact("git@git.example:org/app"), "git@git.example:org/app");
     }
 
     #[test]

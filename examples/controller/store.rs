@@ -187,11 +187,18 @@ async fn reflect_kind<K: Kept>(api: Api<K>, selector: Option<String>, store: Arc
         failures = 0;
         let mut stream = stream.boxed();
         loop {
-            let event = match stream.try_next().await {
-                Ok(Some(event)) => event,
-                Ok(None) => break,
-                Err(err) => {
+            // The server ends a watch after its timeout (290 s); silence for longer means a
+            // connection that died without a word: list again.
+            let next = tokio::time::timeout(std::time::Duration::from_secs(330), stream.try_next());
+            let event = match next.await {
+                Ok(Ok(Some(event))) => event,
+                Ok(Ok(None)) => break,
+                Ok(Err(err)) => {
                     tracing::debug!(%kind, error = %err, "watch broke off");
+                    break;
+                }
+                Err(_) => {
+                    tracing::warn!(%kind, "watch silent for too long: listing again");
                     break;
                 }
             };

@@ -528,11 +528,20 @@ async fn a_webhook_push_reconciles_at_once_and_a_forged_one_does_nothing() {
         .get("app")
         .await
         .expect("source");
-    assert!(
-        source
-            .annotations()
-            .contains_key("converge.dev/requested-at")
-    );
+    let asked = source.annotations()["converge.dev/requested-at"].clone();
+    eventually(
+        "the request to be acknowledged",
+        Duration::from_secs(5),
+        Some(&controller),
+        || async {
+            let source = Api::<GitSource>::namespaced(env.client.clone(), "default")
+                .get("app")
+                .await
+                .ok()?;
+            (source.status?.last_handled_reconcile_at? == asked).then_some(())
+        },
+    )
+    .await;
     assert!(
         !controller.log().contains("pa55word"),
         "{}",
@@ -555,7 +564,7 @@ async fn a_preview_branch_gets_an_environment_that_goes_with_it() {
         json!({"sourceRef": {"name": "app"}, "path": "deploy", "preview": {"branches": "preview/*"}}),
     )
     .await;
-    let controller = Controller::start(&env, "preview", &[]);
+    let mut controller = Controller::start(&env, "preview", &[]);
     // No preview branch: no environment, and ready.
     eventually(
         "the previews to be ready",
@@ -601,7 +610,10 @@ async fn a_preview_branch_gets_an_environment_that_goes_with_it() {
     // Other branches are not environments.
     assert_eq!(color(&env.client, "main", "web").await, None);
 
+    // The branch goes while no controller runs: the next one still prunes its environment.
+    assert_eq!(controller.stop("-TERM"), Some(0));
     repo.git(&["branch", "-q", "-D", "preview/feature-1234"]);
+    let controller = Controller::start(&env, "preview-again", &[]);
     eventually(
         "the environment to go",
         Duration::from_secs(10),
@@ -833,6 +845,30 @@ async fn depends_on_holds_a_sync_back_until_its_dependency_is_ready() {
         color(&env.client, "shop", "web").await.as_deref(),
         Some("blue")
     );
+
+    // A circle of dependencies is named, not waited on in silence.
+    for (name, other) in [("chicken", "egg"), ("egg", "chicken")] {
+        sync(
+            &env.client,
+            name,
+            json!({"sourceRef": {"name": "app"}, "path": "app", "dependsOn": [{"name": other}]}),
+        )
+        .await;
+    }
+    let status = eventually(
+        "the circle",
+        Duration::from_secs(10),
+        Some(&controller),
+        || async {
+            let status = sync_status(&env.client, "chicken").await;
+            (condition(&status, "Ready")?["reason"] == "DependencyCycle").then_some(status)
+        },
+    )
+    .await;
+    assert_eq!(
+        condition(&status, "Ready").expect("Ready")["message"],
+        "dependsOn goes round in a circle: default/chicken → default/egg → default/chicken"
+    );
 }
 
 /// The Lease's holder.
@@ -1040,10 +1076,22 @@ async fn the_spec_shapes_what_is_applied_and_a_shard_sees_only_its_own() {
         json!({"sourceRef": {"name": "app"}, "path": "deploy"}),
     )
     .await;
+    // A Sync of this shard that reaches into another namespace.
+    create::<Sync>(
+        &env.client,
+        json!({"apiVersion": "converge.dev/v1alpha1", "kind": "Sync",
+            "metadata": {"name": "reaching", "namespace": "default", "labels": shard},
+            "spec": {"sourceRef": {"name": "app", "namespace": "tenant-b"}, "path": "deploy"}}),
+    )
+    .await;
     let controller = Controller::start(
         &env,
         "shard",
-        &["--watch-label-selector", "converge.dev/shard=blue"],
+        &[
+            "--watch-label-selector",
+            "converge.dev/shard=blue",
+            "--no-cross-namespace-refs",
+        ],
     );
     ready_at(&env.client, "web", &first, &controller).await;
 
@@ -1117,6 +1165,10 @@ async fn the_spec_shapes_what_is_applied_and_a_shard_sees_only_its_own() {
     // The other shard's Sync was never touched.
     let other = sync_status(&env.client, "other").await;
     assert!(other.is_null(), "{other:#}");
+    // Cross-namespace references are refused when asked.
+    let reaching = sync_status(&env.client, "reaching").await;
+    let stalled = condition(&reaching, "Stalled").expect("Stalled");
+    assert_eq!(stalled["reason"], "CrossNamespaceRefDenied", "{reaching:#}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
