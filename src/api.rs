@@ -388,6 +388,10 @@ pub struct InventoryCounts {
 /// `kubectl annotate --overwrite sync/web converge.dev/requested-at="$(date +%s)"`.
 pub const REQUESTED_AT: &str = "converge.dev/requested-at";
 
+/// The finalizer that keeps a Sync until what it applied is pruned (with `prune`, and always
+/// for preview environments), as Flux's garbage collection on deletion does.
+pub const FINALIZER: &str = "converge.dev/finalizer";
+
 /// The condition types, as Flux and kstatus use them.
 pub mod conditions {
     /// The object is in the state its spec asks for.

@@ -19,8 +19,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use converge::api::{
-    self, Condition, Environment, GitSource, GitSourceSpec, GitSourceStatus, InventoryCounts,
-    REQUESTED_AT, Sync, SyncStatus, conditions, parse_duration,
+    self, Condition, Environment, FINALIZER, GitSource, GitSourceSpec, GitSourceStatus,
+    InventoryCounts, REQUESTED_AT, Sync, SyncStatus, conditions, parse_duration,
 };
 use converge::receiver::Push;
 use converge::render::{Auto, Renderer, Substitute};
@@ -109,6 +109,8 @@ struct SyncState {
     stalled: bool,
     /// It waited for its dependencies: run as soon as they are ready.
     held: bool,
+    /// The finalizer change asked for (added, removed), until the object shows it.
+    finalizing: Option<bool>,
 }
 
 /// What a task reports.
@@ -542,6 +544,7 @@ impl Scheduler {
                     instances,
                     stalled: false,
                     held: false,
+                    finalizing: None,
                 }
             });
             if generation(&state.object) != generation(object) || state.object.spec != object.spec {
@@ -556,6 +559,9 @@ impl Scheduler {
                 for instance in state.instances.values_mut() {
                     instance.requested = true;
                 }
+            }
+            if state.object.resource_version() != object.resource_version() {
+                state.finalizing = None;
             }
             state.object = object.clone();
         }
@@ -615,6 +621,23 @@ impl Scheduler {
             return Vec::new();
         };
         let sync = &state.object;
+        let finalized = sync.finalizers().iter().any(|f| f == FINALIZER);
+        if sync.meta().deletion_timestamp.is_some() {
+            return if finalized {
+                self.collect_garbage(k, now)
+            } else {
+                Vec::new()
+            };
+        }
+        // What it applies is deleted with it: say so before the first write.
+        if !finalized
+            && !self.from_file
+            && (sync.spec.prune || sync.spec.preview.is_some())
+            && !sync.spec.suspend
+        {
+            self.finalizer(k, true);
+            return Vec::new();
+        }
         if sync.spec.suspend || state.stalled {
             return Vec::new();
         }
@@ -773,6 +796,74 @@ impl Scheduler {
             .collect()
     }
 
+    /// A Sync being deleted: prunes everything it applied (with `prune`; always for preview
+    /// environments), then lets it go. A suspended one goes at once, leaving its objects, as
+    /// Flux does.
+    fn collect_garbage(&mut self, k: &str, now: Instant) -> Vec<(String, Instant)> {
+        let Some(state) = self.syncs.get_mut(k) else {
+            return Vec::new();
+        };
+        if state.object.spec.suspend {
+            state.instances.clear();
+        }
+        if !state.object.spec.prune {
+            state.instances.remove("");
+        }
+        if state.instances.is_empty() {
+            self.finalizer(k, false);
+            return Vec::new();
+        }
+        state
+            .instances
+            .iter_mut()
+            .filter(|(_, i)| !i.running)
+            .map(|(name, i)| {
+                i.gone = true;
+                let due = if i.failures == 0 { now } else { i.next_run };
+                (name.clone(), due)
+            })
+            .collect()
+    }
+
+    /// Adds (`true`) or removes Converge's finalizer, once per change seen.
+    fn finalizer(&mut self, k: &str, add: bool) {
+        let Some(state) = self.syncs.get_mut(k) else {
+            return;
+        };
+        if state.finalizing == Some(add) {
+            return;
+        }
+        state.finalizing = Some(add);
+        let mut finalizers: Vec<String> = state
+            .object
+            .finalizers()
+            .iter()
+            .filter(|f| *f != FINALIZER)
+            .cloned()
+            .collect();
+        if add {
+            finalizers.push(FINALIZER.to_owned());
+        }
+        // Guarded by the resourceVersion: other finalizers are never lost.
+        let patch = json!({"metadata": {
+            "finalizers": finalizers,
+            "resourceVersion": state.object.resource_version(),
+        }});
+        let api: Api<Sync> = Api::namespaced(
+            self.shared.client.clone(),
+            &state.object.namespace().unwrap_or_default(),
+        );
+        let (name, key) = (state.object.name_any(), k.to_owned());
+        tokio::spawn(async move {
+            if let Err(err) = api
+                .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+            {
+                tracing::warn!(sync = %key, error = %err, "cannot update the finalizer");
+            }
+        });
+    }
+
     /// The circle of `dependsOn` that `k` is part of, if any: `a → b → a`.
     fn cycle(&self, k: &str) -> Option<Vec<String>> {
         let mut path = vec![k.to_owned()];
@@ -925,17 +1016,18 @@ impl Scheduler {
         let Some(state) = self.syncs.get_mut(k) else {
             return;
         };
-        let source = source_key(&state.object);
-        let Some(src) = self.sources.get(&source).and_then(|s| s.source.clone()) else {
-            return;
-        };
-        let reference = match self.sources.get(&source) {
-            Some(s) => s.object.spec.reference.to_reference(),
-            None => return,
-        };
         let Some(instance) = state.instances.get_mut(name) else {
             return;
         };
+        // A teardown needs no source: it may be gone already.
+        let source = self.sources.get(&source_key(&state.object));
+        let src = source.and_then(|s| s.source.clone());
+        if src.is_none() && !instance.gone {
+            return;
+        }
+        let reference = source.map_or(Reference::Default, |s| {
+            s.object.spec.reference.to_reference()
+        });
         instance.running = true;
         let asked = instance.requested;
         instance.requested = false;
@@ -1148,17 +1240,32 @@ impl Scheduler {
             SyncResult::TornDown { summary, seconds } => {
                 metrics.reconciled(Kind::Sync, true, seconds);
                 count(&summary);
-                let branch = environment.unwrap_or_default();
                 state.instances.remove(name);
-                event = Some((
-                    false,
-                    "EnvironmentDeleted",
-                    format!(
-                        "branch {branch} is gone: its environment {} was deleted ({} pruned)",
-                        converge::preview::namespace(&branch),
-                        summary.pruned
+                let deleted = state.object.meta().deletion_timestamp.is_some();
+                event = Some(match environment {
+                    Some(branch) => (
+                        false,
+                        "EnvironmentDeleted",
+                        format!(
+                            "{}: its environment {} was deleted ({} pruned)",
+                            if deleted {
+                                "the Sync is deleted"
+                            } else {
+                                "the branch is gone"
+                            },
+                            converge::preview::namespace(&branch),
+                            summary.pruned
+                        ),
                     ),
-                ));
+                    None => (
+                        false,
+                        "Pruned",
+                        format!(
+                            "the Sync is deleted: {} objects it applied were pruned",
+                            summary.pruned
+                        ),
+                    ),
+                });
             }
             SyncResult::Applied {
                 revision,
@@ -1622,7 +1729,8 @@ struct Job {
     revision: String,
     branch: Option<String>,
     teardown: bool,
-    source: Arc<dyn Source>,
+    /// None for a teardown, which renders nothing.
+    source: Option<Arc<dyn Source>>,
 }
 
 fn path(spec_path: &str) -> String {
@@ -1710,8 +1818,16 @@ async fn run_sync(shared: Arc<Shared>, job: Job) -> SyncResult {
     } else {
         Arc::new(Substitute::new(Auto::new()).with_vars(vars))
     };
-    let pipeline =
-        converge::Pipeline::from_shared(job.source.clone(), renderer).with_path(path(&spec.path));
+    let Some(source) = job.source.clone() else {
+        return SyncResult::Failed {
+            revision: None,
+            reason: "ArtifactFailed",
+            message: "no source to render".to_owned(),
+            summary: Summary::default(),
+            seconds: seconds(),
+        };
+    };
+    let pipeline = converge::Pipeline::from_shared(source, renderer).with_path(path(&spec.path));
     let rendered = match tokio::time::timeout(timeout, pipeline.render(&job.reference)).await {
         Err(_) => {
             return SyncResult::Failed {

@@ -442,6 +442,25 @@ async fn a_commit_is_live_within_one_interval_with_status_events_and_metrics() {
     )
     .await;
 
+    // A Sync that prunes is deleted with what it applied, inventory and all.
+    let sync = syncs.get("web").await.expect("web");
+    assert_eq!(sync.finalizers(), ["converge.dev/finalizer"]);
+    syncs
+        .delete("web", &Default::default())
+        .await
+        .expect("delete");
+    eventually(
+        "the Sync to go",
+        Duration::from_secs(10),
+        Some(&controller),
+        || async { syncs.get_opt("web").await.ok()?.is_none().then_some(()) },
+    )
+    .await;
+    assert_eq!(color(&env.client, "default", "web").await, None);
+    let secrets: Api<Secret> = Api::namespaced(env.client.clone(), "default");
+    assert!(secrets.get_opt("sync-web").await.expect("get").is_none());
+    assert!(!events(&env.client, "Pruned").await.is_empty());
+
     // SIGTERM: a clean stop.
     assert_eq!(controller.stop("-TERM"), Some(0), "{}", controller.log());
     assert!(controller.log().contains("stopped"));
@@ -654,6 +673,33 @@ async fn a_preview_branch_gets_an_environment_that_goes_with_it() {
     )
     .await;
     assert!(!events(&env.client, "EnvironmentDeleted").await.is_empty());
+
+    // Deleting the preview Sync deletes every environment it has.
+    repo.git(&["branch", "-q", "preview/feature-5678"]);
+    let namespace = "preview-feature-5678";
+    eventually(
+        "the second environment",
+        Duration::from_secs(10),
+        Some(&controller),
+        || async { color(&env.client, namespace, "web").await },
+    )
+    .await;
+    let syncs: Api<Sync> = Api::namespaced(env.client.clone(), "default");
+    syncs
+        .delete("previews", &Default::default())
+        .await
+        .expect("delete");
+    eventually(
+        "everything to go",
+        Duration::from_secs(10),
+        Some(&controller),
+        || async {
+            let sync_gone = syncs.get_opt("previews").await.ok()?.is_none();
+            let namespace_gone = namespaces.get_opt(namespace).await.ok()?.is_none();
+            (sync_gone && namespace_gone).then_some(())
+        },
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
