@@ -561,6 +561,23 @@ async fn a_webhook_push_reconciles_at_once_and_a_forged_one_does_nothing() {
         },
     )
     .await;
+
+    // GitLab's push, with its token: the same, at once. A wrong token does nothing.
+    repo.write("deploy/web.yaml", &config_map("web", "red"));
+    let third = repo.commit("red");
+    let body = json!({"object_kind": "push", "ref": "refs/heads/main", "after": third,
+        "project": {"git_http_url": server.url(), "web_url": "https://example.test/app"}})
+    .to_string();
+    let headers = |token| [("X-Gitlab-Event", "Push Hook"), ("X-Gitlab-Token", token)];
+    let code = crate::receiver::post(&controller.address, &headers("s3cre7"), &body).await;
+    assert_eq!(code, 401);
+    let code = crate::receiver::post(&controller.address, &headers("s3cret"), &body).await;
+    assert_eq!(code, 202);
+    ready_at(&env.client, "web", &third, &controller).await;
+    assert_eq!(
+        color(&env.client, "default", "web").await.as_deref(),
+        Some("red")
+    );
     assert!(
         !controller.log().contains("pa55word"),
         "{}",
