@@ -196,6 +196,11 @@ async fn cluster(
 }
 
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    if args.backoff_base.is_zero() || args.backoff_max < args.backoff_base {
+        return Err(
+            "--backoff-base must be more than 0, and --backoff-max at least as much".into(),
+        );
+    }
     let webhook_secret = match &args.webhook_secret_file {
         Some(path) => Some(
             std::fs::read(path)

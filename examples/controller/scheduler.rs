@@ -85,9 +85,9 @@ struct SourceState {
 /// One environment of a sync: the sync itself (key `""`), or a preview branch.
 struct Instance {
     branch: Option<String>,
-    /// The revision it should be at, and its commit: what is rendered, exactly.
+    /// The revision it should be at, and the one the run in hand was started for.
     wanted: String,
-    commit: Option<String>,
+    attempting: Option<String>,
     last_attempted: Option<String>,
     last_applied: Option<String>,
     next_run: Instant,
@@ -109,8 +109,8 @@ struct SyncState {
     stalled: bool,
     /// It waited for its dependencies: run as soon as they are ready.
     held: bool,
-    /// The finalizer change asked for (added, removed), until the object shows it.
-    finalizing: Option<bool>,
+    /// The finalizer change asked for (added, removed) and when, until the object shows it.
+    finalizing: Option<(bool, Instant)>,
 }
 
 /// What a task reports.
@@ -244,7 +244,7 @@ fn invalid_sync(sync: &Sync) -> Option<String> {
             spec.source_ref.kind
         ));
     }
-    if let Err(e) = parse_duration(&spec.interval) {
+    if let Some(e) = at_least_a_second(&spec.interval) {
         return Some(format!("interval: {e}"));
     }
     if let Some(Err(e)) = spec.timeout.as_deref().map(parse_duration) {
@@ -265,7 +265,7 @@ fn invalid_source(source: &GitSource) -> Option<String> {
     if source.spec.url.trim().is_empty() {
         return Some("url is empty".to_owned());
     }
-    if let Err(e) = parse_duration(&source.spec.interval) {
+    if let Some(e) = at_least_a_second(&source.spec.interval) {
         return Some(format!("interval: {e}"));
     }
     if let Some(verify) = &source.spec.verify
@@ -277,6 +277,18 @@ fn invalid_source(source: &GitSource) -> Option<String> {
         ));
     }
     None
+}
+
+/// What is wrong with an interval: not a duration, or shorter than a second (which would
+/// poll or sync without pause).
+fn at_least_a_second(interval: &str) -> Option<String> {
+    match parse_duration(interval) {
+        Err(e) => Some(e),
+        Ok(d) if d < Duration::from_secs(1) => {
+            Some(format!("{interval:?} is shorter than a second"))
+        }
+        Ok(_) => None,
+    }
 }
 
 fn verify_mode(mode: &str) -> Option<VerifyMode> {
@@ -407,6 +419,7 @@ impl Scheduler {
 
     /// Forgets every source and sync, to take them in afresh from the store.
     fn forget(&mut self) {
+        self.abandon("led again");
         self.sources.clear();
         self.syncs.clear();
         self.seen = None;
@@ -452,13 +465,26 @@ impl Scheduler {
             return;
         }
         self.seen = Some(objects.version);
-        // Work for objects that went (deleted, or moved to another shard) stops now.
+        // Gone (deleted, or moved to another shard), or deleted and made again (a new uid):
+        // forgotten, and the work for them stops now.
+        self.sources.retain(|k, s| {
+            objects
+                .sources
+                .get(k)
+                .is_some_and(|o| o.uid() == s.object.uid())
+        });
+        self.syncs.retain(|k, s| {
+            objects
+                .syncs
+                .get(k)
+                .is_some_and(|o| o.uid() == s.object.uid())
+        });
         let orphans: Vec<Id> = self
             .running
             .iter()
             .filter(|(_, (task, _))| match task {
-                TaskOf::Poll(k) => !objects.sources.contains_key(k),
-                TaskOf::Sync(k, _) => !objects.syncs.contains_key(k),
+                TaskOf::Poll(k) => !self.sources.contains_key(k),
+                TaskOf::Sync(k, _) => !self.syncs.contains_key(k),
             })
             .map(|(id, _)| *id)
             .collect();
@@ -467,13 +493,6 @@ impl Scheduler {
                 handle.abort();
             }
         }
-        // Gone, or deleted and made again (a new uid): forgotten.
-        self.sources.retain(|k, s| {
-            objects
-                .sources
-                .get(k)
-                .is_some_and(|o| o.uid() == s.object.uid())
-        });
         for (k, object) in &objects.sources {
             let state = self
                 .sources
@@ -506,12 +525,6 @@ impl Scheduler {
             }
             state.object = object.clone();
         }
-        self.syncs.retain(|k, s| {
-            objects
-                .syncs
-                .get(k)
-                .is_some_and(|o| o.uid() == s.object.uid())
-        });
         for (k, object) in &objects.syncs {
             let state = self.syncs.entry(k.clone()).or_insert_with(|| {
                 let status = object.status.clone().unwrap_or_default();
@@ -677,7 +690,9 @@ impl Scheduler {
             );
             return Vec::new();
         };
-        if let Some(cycle) = self.cycle(k) {
+        if !sync.spec.depends_on.is_empty()
+            && let Some(cycle) = self.cycle(k)
+        {
             self.wait_sync(
                 k,
                 "DependencyCycle",
@@ -731,9 +746,9 @@ impl Scheduler {
             .as_ref()
             .map_or_else(String::new, |p| p.branches.clone());
         let sync_is_preview = sync.spec.preview.is_some();
-        let targets: Vec<(String, Option<String>, String, Option<String>)> = targets
+        let targets: Vec<(String, Option<String>, String)> = targets
             .into_iter()
-            .map(|(name, branch, r)| (name, branch, r.to_string(), r.commit().map(str::to_owned)))
+            .map(|(name, branch, r)| (name, branch, r.to_string()))
             .collect();
         let Some(state) = self.syncs.get_mut(k) else {
             return Vec::new();
@@ -742,9 +757,15 @@ impl Scheduler {
         let held = std::mem::take(&mut state.held);
         if targets.is_empty() && state.instances.is_empty() {
             let message = format!("no branch matches {pattern}: no environment");
-            if !api::get_condition(&state.status.conditions, conditions::READY)
-                .is_some_and(|c| c.status == "True" && c.message == message)
+            let asked = requested_at(&state.object);
+            let unanswered = asked.is_some() && asked != state.status.last_handled_reconcile_at;
+            if unanswered
+                || !api::get_condition(&state.status.conditions, conditions::READY)
+                    .is_some_and(|c| c.status == "True" && c.message == message)
             {
+                if unanswered {
+                    state.status.last_handled_reconcile_at = asked;
+                }
                 let generation = generation(&state.object);
                 ready(
                     &mut state.status.conditions,
@@ -769,14 +790,13 @@ impl Scheduler {
                 instance.requested |= held;
             }
         }
-        for (name, branch, wanted, commit) in targets {
+        for (name, branch, wanted) in targets {
             let instance = state
                 .instances
                 .entry(name)
                 .or_insert_with(|| Instance::new(branch, None, now));
             instance.gone = false;
             instance.wanted = wanted;
-            instance.commit = commit;
         }
         state
             .instances
@@ -830,10 +850,16 @@ impl Scheduler {
         let Some(state) = self.syncs.get_mut(k) else {
             return;
         };
-        if state.finalizing == Some(add) {
+        // Asked already: wait for the object to show it, or ask again after a while (the patch
+        // may have failed; it said so in an Event).
+        let now = Instant::now();
+        if state
+            .finalizing
+            .is_some_and(|(asked, at)| asked == add && now < at + Duration::from_secs(10))
+        {
             return;
         }
-        state.finalizing = Some(add);
+        state.finalizing = Some((add, now));
         let mut finalizers: Vec<String> = state
             .object
             .finalizers()
@@ -853,13 +879,26 @@ impl Scheduler {
             self.shared.client.clone(),
             &state.object.namespace().unwrap_or_default(),
         );
-        let (name, key) = (state.object.name_any(), k.to_owned());
+        let name = state.object.name_any();
+        let (subject, writer) = (Subject::of(&state.object), self.writer.clone());
         tokio::spawn(async move {
-            if let Err(err) = api
+            match api
                 .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
                 .await
             {
-                tracing::warn!(sync = %key, error = %err, "cannot update the finalizer");
+                Ok(_) => {}
+                // Changed meanwhile: the watch brings the new version, and it is asked again.
+                Err(kube::Error::Api(status)) if status.code == 409 => {}
+                Err(err) => writer.event(
+                    &subject,
+                    true,
+                    "FinalizerFailed",
+                    &format!(
+                        "cannot {} the finalizer {FINALIZER}: {}",
+                        if add { "add" } else { "remove" },
+                        chain(&err)
+                    ),
+                ),
             }
         });
     }
@@ -1029,15 +1068,16 @@ impl Scheduler {
             s.object.spec.reference.to_reference()
         });
         instance.running = true;
+        instance.attempting = Some(instance.wanted.clone());
         let asked = instance.requested;
         instance.requested = false;
         let job = Job {
             sync: state.object.clone(),
-            // Exactly the revision the source reported, not whatever the ref is by now.
-            reference: match (&instance.commit, &instance.branch) {
-                (Some(commit), _) => Reference::Commit(commit.clone()),
-                (None, Some(branch)) => Reference::Branch(branch.clone()),
-                (None, None) => reference,
+            // By the source's reference (a tag is verified as a tag; a branch fetched alone):
+            // the revision may be newer than the one polled, and is recorded as it is.
+            reference: match &instance.branch {
+                Some(branch) => Reference::Branch(branch.clone()),
+                None => reference,
             },
             revision: instance.wanted.clone(),
             branch: instance.branch.clone(),
@@ -1052,7 +1092,8 @@ impl Scheduler {
                     instance.wanted
                 )
             }
-            (None, _) => format!("Reconciling revision {}", instance.wanted),
+            (None, true) => "Pruning what the deleted Sync applied".to_owned(),
+            (None, false) => format!("Reconciling revision {}", instance.wanted),
         };
         // Say what is going on, without flapping Ready on every drift check.
         let generation = generation(&state.object);
@@ -1227,6 +1268,20 @@ impl Scheduler {
             return;
         };
         instance.running = false;
+        // What the run was started for counts as tried, whatever it found: a commit pushed
+        // meanwhile is applied now and tried again, once, when the next poll reports it.
+        let attempted = instance
+            .attempting
+            .take()
+            .unwrap_or_else(|| instance.wanted.clone());
+        // A run for a spec that has changed since (or is now stalled) says nothing about the
+        // spec as it is: its status stays as the newer spec left it, and a valid one runs.
+        if (state.stalled || state.object.meta().generation != generation)
+            && !matches!(result, SyncResult::TornDown { .. })
+        {
+            instance.requested = !state.stalled;
+            return;
+        }
         let count = |summary: &Summary| {
             metrics.count(Action::created, summary.created);
             metrics.count(Action::updated, summary.updated);
@@ -1279,7 +1334,7 @@ impl Scheduler {
                     || instance.ready != Some(true)
                     || summary.created + summary.updated + summary.pruned > 0;
                 instance.last_applied = Some(revision.clone());
-                instance.last_attempted = Some(revision.clone());
+                instance.last_attempted = Some(attempted);
                 instance.failures = 0;
                 instance.next_run = Instant::now() + interval;
                 instance.ready = Some(true);
@@ -1327,12 +1382,7 @@ impl Scheduler {
                 instance.failures += 1;
                 let wait = backoff(instance.failures);
                 instance.next_run = Instant::now() + wait;
-                if let Some(revision) = &revision {
-                    instance.last_attempted = Some(revision.clone());
-                } else {
-                    // Nothing was tried: try this revision again after the backoff.
-                    instance.last_attempted = Some(instance.wanted.clone());
-                }
+                instance.last_attempted = Some(attempted);
                 instance.ready = Some(false);
                 instance.message = match &environment {
                     Some(branch) => format!("environment of branch {branch}: {message}"),
@@ -1464,7 +1514,7 @@ impl Instance {
         Instance {
             branch,
             wanted: String::new(),
-            commit: None,
+            attempting: None,
             last_attempted: None,
             last_applied,
             next_run: now,
@@ -1780,6 +1830,26 @@ async fn run_sync(shared: Arc<Shared>, job: Job) -> SyncResult {
         |event: &converge_apply::Event| tracing::debug!(sync = %job.sync.name_any(), "{event}");
 
     if job.teardown {
+        // Nothing to prune when the inventory is gone, or goes with its namespace (what is in
+        // the namespace goes too; the inventory cannot be written there any more).
+        match nothing_to_prune(&shared.client, &namespace, &inventory.name).await {
+            Ok(true) => {
+                return SyncResult::TornDown {
+                    summary: Summary::default(),
+                    seconds: seconds(),
+                };
+            }
+            Ok(false) => {}
+            Err(message) => {
+                return SyncResult::Failed {
+                    revision: None,
+                    reason: "PruneFailed",
+                    message,
+                    summary: Summary::default(),
+                    seconds: seconds(),
+                };
+            }
+        }
         // Every object of the environment, its namespace last, then the inventory itself.
         let options = options.allow_empty(true);
         return match engine.sync(&[], &options, &mut log).await {
@@ -1857,12 +1927,7 @@ async fn run_sync(shared: Arc<Shared>, job: Job) -> SyncResult {
             };
         }
     };
-    // The source's name for it (`main@sha1:…`): a commit rendered by its id has none.
-    let revision = if job.revision.is_empty() {
-        rendered.revision.to_string()
-    } else {
-        job.revision.clone()
-    };
+    let revision = rendered.revision.to_string();
     let normalizer = match ignore_rules(&job.sync) {
         Ok(normalizer) => normalizer,
         Err(message) => {
@@ -1917,6 +1982,33 @@ async fn run_sync(shared: Arc<Shared>, job: Job) -> SyncResult {
         },
         Err(err) => failed(Some(revision), &err, spec.wait, seconds()),
     }
+}
+
+/// Whether a teardown has nothing it can prune: the inventory Secret is gone, or its
+/// namespace is being deleted.
+async fn nothing_to_prune(
+    client: &kube::Client,
+    namespace: &str,
+    inventory: &str,
+) -> Result<bool, String> {
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> =
+        Api::namespaced(client.clone(), namespace);
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+    let read = |e: kube::Error| {
+        format!(
+            "cannot read the inventory {namespace}/{inventory}: {}",
+            chain(&e)
+        )
+    };
+    if secrets.get_opt(inventory).await.map_err(read)?.is_none() {
+        return Ok(true);
+    }
+    let terminating = namespaces
+        .get_opt(namespace)
+        .await
+        .map_err(read)?
+        .is_none_or(|ns| ns.metadata.deletion_timestamp.is_some());
+    Ok(terminating)
 }
 
 /// A failed sync; running out of time counts as a failed health check when the sync waits.
@@ -2018,6 +2110,10 @@ mod tests {
         assert!(
             invalid(json!({"sourceRef": {"name": "a"}, "interval": "often"}))
                 .starts_with("interval: ")
+        );
+        assert!(
+            invalid(json!({"sourceRef": {"name": "a"}, "interval": "0s"}))
+                .contains("shorter than a second")
         );
         assert!(
             invalid(json!({"sourceRef": {"name": "a"}, "timeout": "1 h"})).starts_with("timeout: ")

@@ -218,8 +218,19 @@ where
         + serde::Serialize
         + serde::de::DeserializeOwned,
 {
+    create_in(client, "default", object).await
+}
+
+async fn create_in<K>(client: &kube::Client, namespace: &str, object: Value) -> K
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + std::fmt::Debug
+        + serde::Serialize
+        + serde::de::DeserializeOwned,
+{
     let object: K = serde_json::from_value(object).expect("a valid object");
-    Api::<K>::namespaced(client.clone(), "default")
+    Api::<K>::namespaced(client.clone(), namespace)
         .create(&PostParams::default(), &object)
         .await
         .expect("created")
@@ -1360,5 +1371,148 @@ async fn a_stop_finishes_the_work_in_hand_or_abandons_it_after_the_timeout() {
     assert_eq!(
         condition(&status, "Ready").expect("Ready")["status"],
         "True"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_in_a_namespace_being_deleted_lets_go() {
+    let env = cluster().await;
+    let namespaces: Api<Namespace> = Api::all(env.client.clone());
+    namespaces
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": "team"}})).expect("namespace"),
+        )
+        .await
+        .expect("namespace");
+    let (_repo, _daemon, first) = served(
+        &env,
+        &[("deploy/web.yaml", &config_map("web", "blue"))],
+        "1s",
+    )
+    .await;
+    // The source is in default; the Sync, its objects and its inventory in team.
+    create_in::<Sync>(
+        &env.client,
+        "team",
+        json!({"apiVersion": "converge.dev/v1alpha1", "kind": "Sync",
+            "metadata": {"name": "web", "namespace": "team"},
+            "spec": {"sourceRef": {"name": "app", "namespace": "default"}, "path": "deploy", "prune": true}}),
+    )
+    .await;
+    let controller = Controller::start(&env, "team", &[]);
+    let syncs: Api<Sync> = Api::namespaced(env.client.clone(), "team");
+    eventually(
+        "the sync",
+        Duration::from_secs(10),
+        Some(&controller),
+        || async {
+            let status = serde_json::to_value(syncs.get("web").await.ok()?.status).ok()?;
+            (status["lastAppliedRevision"] == format!("main@sha1:{first}")).then_some(())
+        },
+    )
+    .await;
+    assert_eq!(
+        color(&env.client, "team", "web").await.as_deref(),
+        Some("blue")
+    );
+
+    namespaces
+        .delete("team", &Default::default())
+        .await
+        .expect("delete");
+    eventually(
+        "the namespace to go",
+        Duration::from_secs(15),
+        Some(&controller),
+        || async {
+            namespaces
+                .get_opt("team")
+                .await
+                .ok()?
+                .is_none()
+                .then_some(())
+        },
+    )
+    .await;
+    assert!(
+        !controller.log().contains("PruneFailed"),
+        "{}",
+        controller.log()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_tag_is_verified_and_applied() {
+    let env = cluster().await;
+    let key = converge_source::testing::SshKey::generate(None);
+    let mut repo = GitFixture::new();
+    repo.write("deploy/web.yaml", &config_map("web", "blue"));
+    repo.commit_signed("blue", &key.git_config());
+    repo.tag_annotated("v1.0.0", &key.git_config());
+    let daemon = GitDaemon::serve(&repo);
+    create::<Secret>(
+        &env.client,
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "release-keys", "namespace": "default"},
+            "stringData": {"release.pub": key.public_key}}),
+    )
+    .await;
+    create::<GitSource>(
+        &env.client,
+        json!({"apiVersion": "converge.dev/v1alpha1", "kind": "GitSource",
+            "metadata": {"name": "app", "namespace": "default"},
+            "spec": {"url": daemon.url(), "ref": {"semver": "^1"}, "interval": "1s",
+                "verify": {"mode": "TagAndHEAD", "secretRef": {"name": "release-keys"}}}}),
+    )
+    .await;
+    sync(
+        &env.client,
+        "web",
+        json!({"sourceRef": {"name": "app"}, "path": "deploy"}),
+    )
+    .await;
+    let controller = Controller::start(&env, "signed", &[]);
+    let status = eventually(
+        "the tag applied",
+        Duration::from_secs(15),
+        Some(&controller),
+        || async {
+            let status = sync_status(&env.client, "web").await;
+            (condition(&status, "Ready")?["status"] == "True").then_some(status)
+        },
+    )
+    .await;
+    assert!(
+        status["lastAppliedRevision"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("v1.0.0@sha1:")),
+        "{status:#}"
+    );
+    assert_eq!(
+        color(&env.client, "default", "web").await.as_deref(),
+        Some("blue")
+    );
+
+    // An unsigned tag is refused by the source, and the applied revision stays.
+    repo.write("deploy/web.yaml", &config_map("web", "green"));
+    repo.commit("green");
+    repo.tag_annotated("v1.1.0", &[]);
+    eventually(
+        "the refusal",
+        Duration::from_secs(15),
+        Some(&controller),
+        || async {
+            let source = Api::<GitSource>::namespaced(env.client.clone(), "default")
+                .get("app")
+                .await
+                .ok()?;
+            let status = serde_json::to_value(source.status?).ok()?;
+            (condition(&status, "Ready")?["reason"] == "GitOperationFailed").then_some(())
+        },
+    )
+    .await;
+    assert_eq!(
+        color(&env.client, "default", "web").await.as_deref(),
+        Some("blue")
     );
 }
