@@ -6,7 +6,8 @@
 //!     [--namespace N] [--watch-label-selector S] [--listen ADDR] [--webhook-secret-file F]
 //!     [--concurrency N] [--leader-elect] [--lease-namespace N] [--lease-name NAME]
 //!     [--lease-duration D] [--identity ID] [--backoff-base D] [--backoff-max D]
-//!     [--shutdown-timeout D] [--cache DIR] [--state DIR] [--log-format text|json]
+//!     [--shutdown-timeout D] [--source-timeout D] [--no-cross-namespace-refs] [--cache DIR]
+//!     [--state DIR] [--log-format text|json]
 //! cargo run --example controller -- --file examples/controller.yaml
 //! ```
 //!
@@ -27,11 +28,16 @@
 //!
 //! Without `--kubeconfig` or `KUBECONFIG`, it starts the embedded testcluster (state in
 //! `--state`), installs the CRDs and works there.
+//!
+//! The files: `main.rs` (flags, wiring, leader election, shutdown), `scheduler.rs` (the loop's
+//! decisions and the statuses), `work.rs` (what a poll and a sync do), `store.rs` (the objects
+//! as last seen, and writing statuses and Events back), `http.rs` and `metrics.rs`.
 
 mod http;
 mod metrics;
 mod scheduler;
 mod store;
+mod work;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
