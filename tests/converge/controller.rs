@@ -70,6 +70,19 @@ async fn cluster_ready_after(delay: Duration) -> Cluster {
     }
 }
 
+/// Creates the namespace `name`; the namespaces' API.
+async fn namespace(client: &kube::Client, name: &str) -> Api<Namespace> {
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    namespaces
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": name}})).expect("namespace"),
+        )
+        .await
+        .expect("namespace");
+    namespaces
+}
+
 /// A free port of 127.0.0.1.
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -1109,14 +1122,7 @@ async fn the_readme_command_syncs_the_demo_into_the_embedded_cluster() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_spec_shapes_what_is_applied_and_a_shard_sees_only_its_own() {
     let env = cluster().await;
-    let namespaces: Api<Namespace> = Api::all(env.client.clone());
-    namespaces
-        .create(
-            &PostParams::default(),
-            &serde_json::from_value(json!({"metadata": {"name": "shop"}})).expect("namespace"),
-        )
-        .await
-        .expect("namespace");
+    namespace(&env.client, "shop").await;
     let mut repo = GitFixture::new();
     let web = deployment("web", "${IMAGE}").replace(
         "name: web\nspec:",
@@ -1377,14 +1383,7 @@ async fn a_stop_finishes_the_work_in_hand_or_abandons_it_after_the_timeout() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sync_in_a_namespace_being_deleted_lets_go() {
     let env = cluster().await;
-    let namespaces: Api<Namespace> = Api::all(env.client.clone());
-    namespaces
-        .create(
-            &PostParams::default(),
-            &serde_json::from_value(json!({"metadata": {"name": "team"}})).expect("namespace"),
-        )
-        .await
-        .expect("namespace");
+    let namespaces = namespace(&env.client, "team").await;
     let (_repo, _daemon, first) = served(
         &env,
         &[("deploy/web.yaml", &config_map("web", "blue"))],
