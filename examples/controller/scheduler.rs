@@ -1076,6 +1076,9 @@ impl Scheduler {
                     .unknown(),
             );
         }
+        // An environment is in the status from its first run on, so that it is pruned even if
+        // this process stops before that run ends.
+        state.status.environments = environments(&state.instances);
         self.writer
             .sync_status(Subject::of(&state.object), state.status.clone());
         tracing::info!(sync = k, "{what}");
@@ -1371,25 +1374,7 @@ impl Scheduler {
             self.writer.event(&subject, *warning, reason, text);
         }
         state.status.observed_generation = generation;
-        state.status.environments = state
-            .instances
-            .values()
-            .filter_map(|i| {
-                let branch = i.branch.clone()?;
-                Some(Environment {
-                    namespace: converge::preview::namespace(&branch),
-                    branch,
-                    last_applied_revision: i.last_applied.clone(),
-                    ready: match i.ready {
-                        Some(true) => "True",
-                        Some(false) => "False",
-                        None => "Unknown",
-                    }
-                    .to_owned(),
-                    message: i.message.clone(),
-                })
-            })
-            .collect();
+        state.status.environments = environments(&state.instances);
         let failing = state.instances.values().find(|i| i.ready == Some(false));
         let busy = state
             .instances
@@ -1466,6 +1451,28 @@ impl Scheduler {
             });
         }
     }
+}
+
+/// The preview environments, as the status lists them.
+fn environments(instances: &BTreeMap<String, Instance>) -> Vec<Environment> {
+    instances
+        .values()
+        .filter_map(|i| {
+            let branch = i.branch.clone()?;
+            Some(Environment {
+                namespace: converge::preview::namespace(&branch),
+                branch,
+                last_applied_revision: i.last_applied.clone(),
+                ready: match i.ready {
+                    Some(true) => "True",
+                    Some(false) => "False",
+                    None => "Unknown",
+                }
+                .to_owned(),
+                message: i.message.clone(),
+            })
+        })
+        .collect()
 }
 
 impl Instance {

@@ -273,7 +273,8 @@ pub(crate) async fn run_sync(shared: Arc<Shared>, job: Job) -> SyncResult {
     if job.teardown {
         // Nothing to prune when the inventory is gone, or goes with its namespace (what is in
         // the namespace goes too; the inventory cannot be written there any more).
-        match nothing_to_prune(&shared.client, &namespace, &inventory.name).await {
+        let account = spec.service_account_name.as_deref();
+        match nothing_to_prune(&shared.client, &namespace, &inventory.name, account).await {
             Ok(true) => {
                 return SyncResult::TornDown {
                     summary: Summary::default(),
@@ -425,12 +426,13 @@ pub(crate) async fn run_sync(shared: Arc<Shared>, job: Job) -> SyncResult {
     }
 }
 
-/// Whether a teardown has nothing it can prune: the inventory Secret is gone, or its
-/// namespace is being deleted.
+/// Whether a teardown has nothing it can prune: the inventory Secret is gone, its namespace
+/// is being deleted, or the service account it would act as is gone (as Flux lets go then).
 pub(crate) async fn nothing_to_prune(
     client: &kube::Client,
     namespace: &str,
     inventory: &str,
+    account: Option<&str>,
 ) -> Result<bool, String> {
     let secrets: Api<k8s_openapi::api::core::v1::Secret> =
         Api::namespaced(client.clone(), namespace);
@@ -449,7 +451,25 @@ pub(crate) async fn nothing_to_prune(
         .await
         .map_err(read)?
         .is_none_or(|ns| ns.metadata.deletion_timestamp.is_some());
-    Ok(terminating)
+    if terminating {
+        return Ok(true);
+    }
+    let Some(account) = account else {
+        return Ok(false);
+    };
+    let accounts: Api<k8s_openapi::api::core::v1::ServiceAccount> =
+        Api::namespaced(client.clone(), namespace);
+    let missing = accounts
+        .get_opt(account)
+        .await
+        .map_err(|e| {
+            format!(
+                "cannot read the service account {namespace}/{account}: {}",
+                chain(&e)
+            )
+        })?
+        .is_none();
+    Ok(missing)
 }
 
 /// A failed sync; running out of time counts as a failed health check when the sync waits.

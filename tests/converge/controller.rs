@@ -1381,13 +1381,25 @@ async fn a_stop_finishes_the_work_in_hand_or_abandons_it_after_the_timeout() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_sync_in_a_namespace_being_deleted_lets_go() {
+async fn a_sync_that_cannot_prune_lets_go_when_deleted() {
     let env = cluster().await;
     let namespaces = namespace(&env.client, "team").await;
     let (_repo, _daemon, first) = served(
         &env,
-        &[("deploy/web.yaml", &config_map("web", "blue"))],
+        &[
+            ("deploy/web.yaml", &config_map("web", "blue")),
+            ("ghost/web.yaml", &config_map("haunted", "grey")),
+        ],
         "1s",
+    )
+    .await;
+    // Acting as a service account that is gone by the time the Sync is deleted: nothing can
+    // be pruned as it, and the Sync goes, leaving its objects, as Flux does.
+    sync(
+        &env.client,
+        "ghostly",
+        json!({"sourceRef": {"name": "app"}, "path": "ghost", "prune": true,
+            "serviceAccountName": "ghost"}),
     )
     .await;
     // The source is in default; the Sync, its objects and its inventory in team.
@@ -1415,7 +1427,32 @@ async fn a_sync_in_a_namespace_being_deleted_lets_go() {
         color(&env.client, "team", "web").await.as_deref(),
         Some("blue")
     );
+    ready_at(&env.client, "ghostly", &first, &controller).await;
+    let default_syncs: Api<Sync> = Api::namespaced(env.client.clone(), "default");
+    default_syncs
+        .delete("ghostly", &Default::default())
+        .await
+        .expect("delete");
+    eventually(
+        "the ghostly Sync to go",
+        Duration::from_secs(10),
+        Some(&controller),
+        || async {
+            default_syncs
+                .get_opt("ghostly")
+                .await
+                .ok()?
+                .is_none()
+                .then_some(())
+        },
+    )
+    .await;
+    assert_eq!(
+        color(&env.client, "default", "haunted").await.as_deref(),
+        Some("grey")
+    );
 
+    // Its namespace deleted: the Sync goes with it.
     namespaces
         .delete("team", &Default::default())
         .await
