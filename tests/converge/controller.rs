@@ -83,6 +83,21 @@ async fn namespace(client: &kube::Client, name: &str) -> Api<Namespace> {
     namespaces
 }
 
+/// Deletes `name`, and waits (15 s at most) until it is gone: finalizers done.
+async fn delete_and_wait<K>(api: &Api<K>, name: &str, controller: &Controller)
+where
+    K: kube::Resource + Clone + std::fmt::Debug + serde::de::DeserializeOwned,
+{
+    api.delete(name, &Default::default()).await.expect("delete");
+    eventually(
+        &format!("{name} to go"),
+        Duration::from_secs(15),
+        Some(controller),
+        || async { api.get_opt(name).await.ok()?.is_none().then_some(()) },
+    )
+    .await;
+}
+
 /// A free port of 127.0.0.1.
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -469,17 +484,7 @@ async fn a_commit_is_live_within_one_interval_with_status_events_and_metrics() {
     // A Sync that prunes is deleted with what it applied, inventory and all.
     let sync = syncs.get("web").await.expect("web");
     assert_eq!(sync.finalizers(), ["converge.dev/finalizer"]);
-    syncs
-        .delete("web", &Default::default())
-        .await
-        .expect("delete");
-    eventually(
-        "the Sync to go",
-        Duration::from_secs(10),
-        Some(&controller),
-        || async { syncs.get_opt("web").await.ok()?.is_none().then_some(()) },
-    )
-    .await;
+    delete_and_wait(&syncs, "web", &controller).await;
     assert_eq!(color(&env.client, "default", "web").await, None);
     let secrets: Api<Secret> = Api::namespaced(env.client.clone(), "default");
     assert!(secrets.get_opt("sync-web").await.expect("get").is_none());
@@ -726,21 +731,8 @@ async fn a_preview_branch_gets_an_environment_that_goes_with_it() {
     )
     .await;
     let syncs: Api<Sync> = Api::namespaced(env.client.clone(), "default");
-    syncs
-        .delete("previews", &Default::default())
-        .await
-        .expect("delete");
-    eventually(
-        "everything to go",
-        Duration::from_secs(10),
-        Some(&controller),
-        || async {
-            let sync_gone = syncs.get_opt("previews").await.ok()?.is_none();
-            let namespace_gone = namespaces.get_opt(namespace).await.ok()?.is_none();
-            (sync_gone && namespace_gone).then_some(())
-        },
-    )
-    .await;
+    delete_and_wait(&syncs, "previews", &controller).await;
+    assert!(namespaces.get_opt(namespace).await.expect("get").is_none());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1429,48 +1421,14 @@ async fn a_sync_that_cannot_prune_lets_go_when_deleted() {
     );
     ready_at(&env.client, "ghostly", &first, &controller).await;
     let default_syncs: Api<Sync> = Api::namespaced(env.client.clone(), "default");
-    default_syncs
-        .delete("ghostly", &Default::default())
-        .await
-        .expect("delete");
-    eventually(
-        "the ghostly Sync to go",
-        Duration::from_secs(10),
-        Some(&controller),
-        || async {
-            default_syncs
-                .get_opt("ghostly")
-                .await
-                .ok()?
-                .is_none()
-                .then_some(())
-        },
-    )
-    .await;
+    delete_and_wait(&default_syncs, "ghostly", &controller).await;
     assert_eq!(
         color(&env.client, "default", "haunted").await.as_deref(),
         Some("grey")
     );
 
     // Its namespace deleted: the Sync goes with it.
-    namespaces
-        .delete("team", &Default::default())
-        .await
-        .expect("delete");
-    eventually(
-        "the namespace to go",
-        Duration::from_secs(15),
-        Some(&controller),
-        || async {
-            namespaces
-                .get_opt("team")
-                .await
-                .ok()?
-                .is_none()
-                .then_some(())
-        },
-    )
-    .await;
+    delete_and_wait(&namespaces, "team", &controller).await;
     assert!(
         !controller.log().contains("PruneFailed"),
         "{}",
