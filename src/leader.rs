@@ -106,6 +106,18 @@ impl LeaseLock {
         }
     }
 
+    /// `lease` as the client sends it.
+    fn body(&self, lease: Value) -> DynamicObject {
+        serde_json::from_value(lease).unwrap_or_else(|_| DynamicObject::new(&self.name, &leases()))
+    }
+
+    /// Writes `lease` over the Lease, guarded by the resourceVersion it carries.
+    async fn replace(&self, lease: Value) -> Result<DynamicObject, kube::Error> {
+        self.api
+            .replace(&self.name, &PostParams::default(), &self.body(lease))
+            .await
+    }
+
     /// The Lease's body with this candidate holding it.
     fn held(&self, current: Option<&Value>, now: &str) -> Value {
         let holder = current.map_or("", |c| text(c, "/spec/holderIdentity"));
@@ -151,9 +163,7 @@ impl LeaseLock {
             Err(e) => return Err(self.failed(e)),
         };
         let Some(current) = current else {
-            let lease = self.held(None, &now);
-            let body = serde_json::from_value(lease)
-                .unwrap_or_else(|_| DynamicObject::new(&self.name, &leases()));
+            let body = self.body(self.held(None, &now));
             return match self.api.create(&PostParams::default(), &body).await {
                 Ok(_) => {
                     self.observed = Some((self.identity.clone(), now, Instant::now()));
@@ -183,14 +193,7 @@ impl LeaseLock {
         if !ours && !expired {
             return Ok(false);
         }
-        let lease = self.held(Some(&current), &now);
-        let body = serde_json::from_value(lease)
-            .unwrap_or_else(|_| DynamicObject::new(&self.name, &leases()));
-        match self
-            .api
-            .replace(&self.name, &PostParams::default(), &body)
-            .await
-        {
+        match self.replace(self.held(Some(&current), &now)).await {
             Ok(_) => {
                 self.observed = Some((self.identity.clone(), now, Instant::now()));
                 Ok(true)
@@ -215,16 +218,10 @@ impl LeaseLock {
         if text(&current, "/spec/holderIdentity") != self.identity {
             return Ok(());
         }
-        let mut lease = current.clone();
+        let mut lease = current;
         lease["spec"]["holderIdentity"] = json!("");
         lease["spec"]["leaseDurationSeconds"] = json!(1);
-        let body = serde_json::from_value(lease)
-            .unwrap_or_else(|_| DynamicObject::new(&self.name, &leases()));
-        match self
-            .api
-            .replace(&self.name, &PostParams::default(), &body)
-            .await
-        {
+        match self.replace(lease).await {
             Ok(_) | Err(kube::Error::Api(_)) => {
                 self.observed = None;
                 Ok(())

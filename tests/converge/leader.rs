@@ -7,8 +7,16 @@ use converge::leader::LeaseLock;
 use converge_testcluster::TestCluster;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind};
 
-async fn client(cluster: &TestCluster) -> kube::Client {
-    kube::Client::try_from(kube::Config::new(cluster.url().parse().expect("url"))).expect("client")
+/// A testcluster with nothing running in it, and a client of it.
+async fn started() -> (TestCluster, kube::Client) {
+    let cluster = TestCluster::builder()
+        .ready_after(None)
+        .start()
+        .await
+        .expect("start");
+    let client = kube::Client::try_from(kube::Config::new(cluster.url().parse().expect("url")))
+        .expect("client");
+    (cluster, client)
 }
 
 fn candidate(client: &kube::Client, identity: &str) -> LeaseLock {
@@ -18,12 +26,7 @@ fn candidate(client: &kube::Client, identity: &str) -> LeaseLock {
 
 #[tokio::test]
 async fn one_leader_at_a_time_and_a_takeover_within_the_lease() {
-    let cluster = TestCluster::builder()
-        .ready_after(None)
-        .start()
-        .await
-        .expect("start");
-    let client = client(&cluster).await;
+    let (_cluster, client) = started().await;
     let (mut a, mut b) = (candidate(&client, "a"), candidate(&client, "b"));
 
     assert!(a.try_acquire_or_renew().await.expect("a"));
@@ -69,12 +72,7 @@ async fn one_leader_at_a_time_and_a_takeover_within_the_lease() {
 
 #[tokio::test]
 async fn of_candidates_racing_for_a_new_lease_one_wins() {
-    let cluster = TestCluster::builder()
-        .ready_after(None)
-        .start()
-        .await
-        .expect("start");
-    let client = client(&cluster).await;
+    let (_cluster, client) = started().await;
     let mut candidates: Vec<LeaseLock> = (0..5)
         .map(|i| candidate(&client, &format!("c{i}")))
         .collect();
