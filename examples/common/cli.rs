@@ -158,6 +158,12 @@ pub(crate) fn run(
 /// Prints `error: <message>: <cause>: …` to stderr and returns exit code 2, as kubectl does
 /// for errors.
 fn fail(err: &(dyn std::error::Error + 'static)) -> ExitCode {
+    eprintln!("error: {}", chain(err));
+    ExitCode::from(2)
+}
+
+/// An error and its causes on one line: `<message>: <cause>: …`.
+pub(crate) fn chain(err: &(dyn std::error::Error + 'static)) -> String {
     let mut message = err.to_string();
     let mut cause = err.source();
     while let Some(inner) = cause {
@@ -165,6 +171,5 @@ fn fail(err: &(dyn std::error::Error + 'static)) -> ExitCode {
         message.push_str(&inner.to_string());
         cause = inner.source();
     }
-    eprintln!("error: {message}");
-    ExitCode::from(2)
+    message
 }

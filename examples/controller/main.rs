@@ -33,6 +33,10 @@
 //! decisions and the statuses), `work.rs` (what a poll and a sync do), `store.rs` (the objects
 //! as last seen, and writing statuses and Events back), `http.rs` and `metrics.rs`.
 
+// The binaries' shared command-line pieces; the controller takes only the error chain.
+#[allow(dead_code, reason = "the controller takes flags of its own")]
+#[path = "../common/cli.rs"]
+mod cli;
 mod http;
 mod metrics;
 mod scheduler;
@@ -163,7 +167,7 @@ fn init_logs(format: LogFormat) {
 }
 
 fn fail(err: &(dyn std::error::Error + 'static)) -> ExitCode {
-    tracing::error!("{}", scheduler::chain(err));
+    tracing::error!("{}", cli::chain(err));
     ExitCode::from(2)
 }
 

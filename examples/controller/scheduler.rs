@@ -34,6 +34,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::{AbortHandle, Id, JoinSet};
 use tokio::time::Instant;
 
+use crate::cli::chain;
 use crate::metrics::{Action, Kind, Metrics};
 use crate::store::{Store, Subject, Writer, key};
 use crate::work::{Job, PollResult, Shared, SyncResult, poll, run_sync};
@@ -136,18 +137,6 @@ fn requested_at<K: Resource>(object: &K) -> Option<String> {
 
 fn generation<K: Resource>(object: &K) -> Option<i64> {
     object.meta().generation
-}
-
-/// An error and its causes on one line.
-pub(crate) fn chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut message = err.to_string();
-    let mut cause = err.source();
-    while let Some(inner) = cause {
-        message.push_str(": ");
-        message.push_str(&inner.to_string());
-        cause = inner.source();
-    }
-    message
 }
 
 /// The keys of the Syncs `sync` depends on.

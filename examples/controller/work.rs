@@ -16,7 +16,8 @@ use kube::ResourceExt;
 use kube::api::Api;
 use serde_json::{Value, json};
 
-use crate::scheduler::{chain, human, ignore_rules, inventory_name, verify_mode};
+use crate::cli::chain;
+use crate::scheduler::{human, ignore_rules, inventory_name, verify_mode};
 
 /// What the spawned tasks share.
 pub(crate) struct Shared {
