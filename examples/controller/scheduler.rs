@@ -68,6 +68,8 @@ struct SourceState {
     requested: bool,
     /// The spec changed: fetch (and verify) again even if the revision did not move.
     refetch: bool,
+    /// What is wrong with the spec, read when it changes.
+    invalid: Option<String>,
     status: GitSourceStatus,
 }
 
@@ -94,6 +96,8 @@ struct SyncState {
     object: Sync,
     status: SyncStatus,
     instances: BTreeMap<String, Instance>,
+    /// What is wrong with the spec, read when it changes.
+    invalid: Option<String>,
     /// The spec cannot work: nothing runs until it changes.
     stalled: bool,
     /// It waited for its dependencies: run as soon as they are ready.
@@ -456,6 +460,7 @@ impl Scheduler {
                     failures: 0,
                     requested: false,
                     refetch: false,
+                    invalid: invalid_source(object),
                     status: object.status.clone().unwrap_or_default(),
                 });
             if state.built_for.as_ref().is_some_and(|s| *s != object.spec) {
@@ -470,6 +475,9 @@ impl Scheduler {
             let asked = requested_at(object);
             if asked.is_some() && asked != state.status.last_handled_reconcile_at {
                 state.requested = true;
+            }
+            if state.object.spec != object.spec {
+                state.invalid = invalid_source(object);
             }
             state.object = object.clone();
         }
@@ -503,6 +511,7 @@ impl Scheduler {
                     object: object.clone(),
                     status,
                     instances,
+                    invalid: invalid_sync(object),
                     stalled: false,
                     held: false,
                     finalizing: None,
@@ -524,6 +533,9 @@ impl Scheduler {
             if state.object.resource_version() != object.resource_version() {
                 state.finalizing = None;
             }
+            if state.object.spec != object.spec {
+                state.invalid = invalid_sync(object);
+            }
             state.object = object.clone();
         }
     }
@@ -541,7 +553,7 @@ impl Scheduler {
             if state.object.spec.suspend || state.polling {
                 continue;
             }
-            if let Some(reason) = invalid_source(&state.object) {
+            if let Some(reason) = state.invalid.clone() {
                 self.stall_source(&k, &reason);
                 continue;
             }
@@ -602,7 +614,7 @@ impl Scheduler {
         if sync.spec.suspend || state.stalled {
             return Vec::new();
         }
-        if let Some(reason) = invalid_sync(sync) {
+        if let Some(reason) = state.invalid.clone() {
             self.stall_sync(k, "InvalidSpec", &reason);
             return Vec::new();
         }
