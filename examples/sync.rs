@@ -130,23 +130,9 @@ async fn run(args: &Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
     );
 
     // The cluster: the kubeconfig's, or the embedded one.
-    let kubeconfig = args
-        .kubeconfig
-        .clone()
-        .or_else(|| std::env::var_os("KUBECONFIG").map(PathBuf::from));
+    let kubeconfig = cli::kubeconfig(args.kubeconfig.as_deref(), args.context.as_deref()).await?;
     let (client, _embedded) = match kubeconfig {
-        Some(path) => {
-            let config = kube::config::Kubeconfig::read_from(&path)
-                .map_err(|e| format!("{}: {e}", path.display()))?;
-            let options = kube::config::KubeConfigOptions {
-                context: args.context.clone(),
-                ..Default::default()
-            };
-            let config = kube::Config::from_custom_kubeconfig(config, &options)
-                .await
-                .map_err(|e| format!("{}: {e}", path.display()))?;
-            (kube::Client::try_from(config)?, None)
-        }
+        Some(config) => (kube::Client::try_from(config)?, None),
         None => {
             let cluster = TestCluster::builder()
                 .state_dir(&args.state)

@@ -129,6 +129,35 @@ pub(crate) async fn render(
     Ok(pipeline.render(&reference).await?)
 }
 
+/// The client configuration of the kubeconfig `path`, or of `KUBECONFIG` without one, at
+/// `context` (the current one by default); `None` with neither, when the binaries start the
+/// embedded testcluster instead. Errors name the file.
+#[allow(
+    dead_code,
+    reason = "only the binaries that talk to a cluster read a kubeconfig"
+)]
+pub(crate) async fn kubeconfig(
+    path: Option<&std::path::Path>,
+    context: Option<&str>,
+) -> Result<Option<kube::Config>, Box<dyn std::error::Error>> {
+    let Some(path) = path
+        .map(std::path::Path::to_path_buf)
+        .or_else(|| std::env::var_os("KUBECONFIG").map(std::path::PathBuf::from))
+    else {
+        return Ok(None);
+    };
+    let file = kube::config::Kubeconfig::read_from(&path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let options = kube::config::KubeConfigOptions {
+        context: context.map(str::to_owned),
+        ..Default::default()
+    };
+    let config = kube::Config::from_custom_kubeconfig(file, &options)
+        .await
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(Some(config))
+}
+
 /// Writes `text` to stdout. A reader that went away (`render … | head`) is not an error: the
 /// rest of the output is dropped and the exit code stays what the work decides.
 pub(crate) fn print(text: &str) -> std::io::Result<()> {

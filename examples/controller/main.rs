@@ -33,7 +33,8 @@
 //! decisions and the statuses), `work.rs` (what a poll and a sync do), `store.rs` (the objects
 //! as last seen, and writing statuses and Events back), `http.rs` and `metrics.rs`.
 
-// The binaries' shared command-line pieces; the controller takes only the error chain.
+// The binaries' shared command-line pieces; the controller takes the kubeconfig and the
+// error chain.
 #[allow(dead_code, reason = "the controller takes flags of its own")]
 #[path = "../common/cli.rs"]
 mod cli;
@@ -175,20 +176,9 @@ fn fail(err: &(dyn std::error::Error + 'static)) -> ExitCode {
 async fn cluster(
     args: &Args,
 ) -> Result<(kube::Config, Option<TestCluster>), Box<dyn std::error::Error>> {
-    let kubeconfig = args
-        .kubeconfig
-        .clone()
-        .or_else(|| std::env::var_os("KUBECONFIG").map(PathBuf::from));
-    if let Some(path) = kubeconfig {
-        let file = kube::config::Kubeconfig::read_from(&path)
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-        let options = kube::config::KubeConfigOptions {
-            context: args.context.clone(),
-            ..Default::default()
-        };
-        let config = kube::Config::from_custom_kubeconfig(file, &options)
-            .await
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+    if let Some(config) =
+        cli::kubeconfig(args.kubeconfig.as_deref(), args.context.as_deref()).await?
+    {
         return Ok((config, None));
     }
     let cluster = TestCluster::builder()
